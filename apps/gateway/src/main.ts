@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { runMain } from '@switchboard/platform';
+import { gatewayDefinition } from './gateway.definition';
+
+runMain(gatewayDefinition);

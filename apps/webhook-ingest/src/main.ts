@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { runMain } from '@switchboard/platform';
+import { webhookIngestDefinition } from './webhook-ingest.definition';
+
+runMain(webhookIngestDefinition);

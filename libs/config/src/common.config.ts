@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { envBool, envInt, envOptionalString, envString, envUrl } from './env';
+
+const DAY = 86400;
+
+/** Settings of every service's HTTP server and process (SPEC "Operations"). */
+export const serviceEnv = {
+  /** HTTP port (every route of the service). */
+  PORT: envInt(8080, 0, 65535),
+  /** Interface to listen on. */
+  HOST: envString('0.0.0.0'),
+  /** pino level: fatal, error, warn, info, debug, trace, silent. */
+  LOG_LEVEL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+  /** Pretty human logs instead of JSON lines (development only). */
+  LOG_PRETTY: envBool(false),
+  /** Seconds over which SIGTERM drains connections before the process exits. */
+  DRAIN_SECONDS: envInt(30, 0, 3600),
+  /** Seconds to keep retrying NATS/Redis at startup before giving up (exit 1). */
+  STARTUP_TIMEOUT_SECONDS: envInt(60, 1, 3600),
+};
+
+/**
+ * Settings of the channel engine and event bus (SPEC "Channels", "Event bus"). Without
+ * NATS_URL and REDIS_URL the process runs the embedded in-memory engine.
+ */
+export const engineEnv = {
+  /** NATS server(s), comma-separated, e.g. nats://nats:4222. Set together with REDIS_URL. */
+  NATS_URL: envUrl(['nats', 'tls', 'ws', 'wss'], { list: true }),
+  /** Redis URL, e.g. redis://redis:6379/0. Set together with NATS_URL. */
+  REDIS_URL: envUrl(['redis', 'rediss']),
+  /** Prefix of every Redis key the engine writes. */
+  REDIS_KEY_PREFIX: envString('sb:'),
+  /** Prefix of the per-channel NATS core subjects. */
+  NATS_SUBJECT_PREFIX: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated NATS subject tokens without wildcards')
+      .default('sb.ch'),
+  ),
+  /** Messages kept per channel for recovery. */
+  HISTORY_SIZE: envInt(100, 1, 100_000),
+  /** Seconds history is kept after a channel's last publish. */
+  HISTORY_TTL_SECONDS: envInt(300, 1, 30 * DAY),
+  /** Seconds a channel's offset counter and epoch are kept after its last publish. */
+  CHANNEL_META_TTL_SECONDS: envInt(30 * DAY, 1, 3650 * DAY),
+  /** Seconds an idempotency key is remembered per channel. */
+  IDEMPOTENCY_WINDOW_SECONDS: envInt(120, 1, 7 * DAY),
+  /** Largest message (client frame, publish body, stored message), bytes. */
+  MAX_MESSAGE_BYTES: envInt(65536, 256, 16 * 1024 * 1024),
+  /** Milliseconds a hole in live delivery waits for late fan-out before it is read from history. */
+  GAP_WAIT_MS: envInt(20, 0, 10_000),
+  /** Milliseconds between checks that catch holes on quiet channels (0 disables). */
+  SYNC_INTERVAL_MS: envInt(3000, 0, 600_000),
+  /** JetStream stream of events. */
+  EVENTS_STREAM: envString('EVENTS'),
+  /** Subject prefix of events (`<prefix>.>`). */
+  EVENTS_SUBJECT_PREFIX: envString('events'),
+  /** Seconds events are kept on the stream. */
+  EVENTS_MAX_AGE_SECONDS: envInt(7 * DAY, 60, 3650 * DAY),
+  /** Seconds in which a repeated message id (Nats-Msg-Id) is a duplicate; at least 120. */
+  EVENTS_DUPLICATE_WINDOW_SECONDS: envInt(120, 120, 7 * DAY),
+  /** Dead-letter stream. */
+  DLQ_STREAM: envString('EVENTS_DLQ'),
+  /** Subject prefix of dead letters; must not overlap EVENTS_SUBJECT_PREFIX. */
+  DLQ_SUBJECT_PREFIX: envString('dlq.events'),
+  /** Seconds dead letters are kept. */
+  DLQ_MAX_AGE_SECONDS: envInt(30 * DAY, 60, 3650 * DAY),
+  /** JetStream stream replicas (3 in a production NATS cluster). */
+  NATS_STREAM_REPLICAS: envInt(1, 1, 5),
+  /** Optional name of this instance in NATS/Redis client lists. */
+  INSTANCE_NAME: envOptionalString(),
+};
+
+export const commonSchema = z.object({ ...serviceEnv, ...engineEnv });
+
+/** Cross-field rules of the engine settings; `ctx` gets an issue per problem. */
+export function refineEngine(
+  c: {
+    NATS_URL?: string;
+    REDIS_URL?: string;
+    HISTORY_TTL_SECONDS: number;
+    CHANNEL_META_TTL_SECONDS: number;
+    EVENTS_SUBJECT_PREFIX: string;
+    DLQ_SUBJECT_PREFIX: string;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if ((c.NATS_URL === undefined) !== (c.REDIS_URL === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [c.NATS_URL === undefined ? 'NATS_URL' : 'REDIS_URL'],
+      message:
+        'must be set together with ' + (c.NATS_URL === undefined ? 'REDIS_URL' : 'NATS_URL') + ' (or neither, for the in-memory engine)',
+    });
+  }
+  if (c.CHANNEL_META_TTL_SECONDS < c.HISTORY_TTL_SECONDS) {
+    ctx.addIssue({ code: 'custom', path: ['CHANNEL_META_TTL_SECONDS'], message: 'must be ≥ HISTORY_TTL_SECONDS' });
+  }
+  const a = c.EVENTS_SUBJECT_PREFIX + '.';
+  const b = c.DLQ_SUBJECT_PREFIX + '.';
+  if (a.startsWith(b) || b.startsWith(a)) {
+    ctx.addIssue({ code: 'custom', path: ['DLQ_SUBJECT_PREFIX'], message: 'must not overlap EVENTS_SUBJECT_PREFIX' });
+  }
+}
+
+export type CommonConfig = z.output<typeof commonSchema>;

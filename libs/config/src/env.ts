@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * Zod builders for environment variables. Every variable is a string or absent; an empty
+ * string counts as absent so `FOO=` in a manifest means "use the default".
+ */
+const blankToUndefined = (v: unknown): unknown => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+/** An integer in [min, max] with a default. */
+export function envInt(defaultValue: number, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .regex(/^-?\d+$/, `must be an integer between ${min} and ${max}`)
+      .transform(Number)
+      .pipe(z.number().int().min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`))
+      .optional()
+      .transform((v) => v ?? defaultValue),
+  );
+}
+
+/** A number (fractions allowed) in [min, max] with a default. */
+export function envNumber(defaultValue: number, min: number, max = Number.MAX_VALUE) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .regex(/^-?\d+(\.\d+)?$/, 'must be a number')
+      .transform(Number)
+      .pipe(z.number().min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`))
+      .optional()
+      .transform((v) => v ?? defaultValue),
+  );
+}
+
+export function envString(defaultValue: string) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v) => v ?? defaultValue),
+  );
+}
+
+export function envOptionalString() {
+  return z.preprocess(blankToUndefined, z.string().optional());
+}
+
+export function envBool(defaultValue: boolean) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+      .optional()
+      .transform((v) => (v === undefined ? defaultValue : v === 'true' || v === '1' || v === 'yes')),
+  );
+}
+
+/** A comma-separated list; empty entries dropped. */
+export function envList() {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v) =>
+        v === undefined
+          ? []
+          : v
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s.length > 0),
+      ),
+  );
+}
+
+/** A URL with one of the given schemes (several servers may be comma-separated). */
+export function envUrl(schemes: readonly string[], options: { list?: boolean } = {}) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .refine(
+        (v) =>
+          (options.list ? v.split(',') : [v]).every((part) => {
+            try {
+              return schemes.includes(new URL(part.trim()).protocol.replace(/:$/, ''));
+            } catch {
+              return false;
+            }
+          }),
+        { message: `must be a ${schemes.join(' or ')} URL` },
+      )
+      .optional(),
+  );
+}

@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { engineEnv, refineEngine, serviceEnv } from './common.config';
+import { gatewayEnv, refineAuth } from './gateway.config';
+import { notifierEnv } from './notifier.config';
+import { webhookIngestEnv } from './webhook-ingest.config';
+
+/** The single process (`npm start`): every service's settings. */
+export const standaloneSchema = z
+  .object({ ...serviceEnv, ...engineEnv, ...gatewayEnv, ...webhookIngestEnv, ...notifierEnv })
+  .superRefine((c, ctx) => {
+    refineEngine(c, ctx);
+    refineAuth(c, ctx);
+  });
+
+export type StandaloneConfig = z.output<typeof standaloneSchema>;

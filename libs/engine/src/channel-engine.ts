@@ -1,0 +1,102 @@
+import { StreamPosition } from '@switchboard/protocol';
+import { StoredMessage } from './stored-message';
+
+/** A publish into one channel. */
+export interface PublishRequest {
+  channel: string;
+  /** Any JSON value. */
+  data: unknown;
+  /** Same key on the same channel within IDEMPOTENCY_WINDOW_SECONDS → the first offset, nothing new delivered. */
+  idempotencyKey?: string;
+  /** Event id (CloudEvent id for routed events). */
+  id?: string;
+  /** Event type (CloudEvent type for routed events). */
+  type?: string;
+  /** `sub` of the publishing client; set by the gateway from the verified token only. */
+  from?: string;
+  /** When the event first entered Switchboard, ms; defaults to now. Feeds the end-to-end latency metric. */
+  receivedAt?: number;
+}
+
+export interface PublishResult {
+  channel: string;
+  offset: number;
+  epoch: string;
+  /** True when the idempotency key was already seen: `offset` is the original one. */
+  duplicate: boolean;
+}
+
+export interface HistoryResult {
+  /** The channel's current position (its last offset and epoch). */
+  position: StreamPosition;
+  /** Messages after `since` (or all of history without `since`), in offset order. */
+  messages: StoredMessage[];
+  /**
+   * With `since`: true when `messages` holds every message after it (same epoch, none
+   * trimmed). Without `since`: always true.
+   */
+  recovered: boolean;
+}
+
+/** What a subscriber learns once, before any message (the WS `subscribed` reply). */
+export interface SubscribeOutcome {
+  channel: string;
+  /** The channel's current offset. */
+  offset: number;
+  epoch: string;
+  /** Only when `since` was given: whether every missed message follows. */
+  recovered?: boolean;
+}
+
+/**
+ * Receives one channel's messages for one local subscriber. The engine calls
+ * `onSubscribed` once, then `onMessage` with missed messages and live ones in strict
+ * offset order with no duplicates, and `onLost` when live delivery could not be complete
+ * (messages left history before they could be fetched, or the channel's epoch changed).
+ * Calls are synchronous and must not throw; a listener that needs async work queues it.
+ */
+export interface ChannelListener {
+  onSubscribed(outcome: SubscribeOutcome): void;
+  onMessage(message: StoredMessage): void;
+  onLost(channel: string): void;
+}
+
+export interface SubscribeOptions {
+  /** Resume after this position: every message after it is delivered before live ones. */
+  since?: StreamPosition;
+}
+
+/** A local subscription; `unsubscribe` is idempotent. */
+export interface ChannelSubscription {
+  readonly channel: string;
+  unsubscribe(): void;
+}
+
+/**
+ * The channel engine: per-channel offsets, epochs, bounded history and idempotent
+ * publish, with fan-out to subscribers in every process ("pod") that holds the channel.
+ *
+ * Guarantees (both implementations; `engine.conformance.ts` checks them):
+ * - offsets are 1, 2, 3, … per channel and epoch, with no gaps, under concurrent publishers;
+ * - every subscriber sees messages in offset order, each once, including across the seam
+ *   between recovered history and live delivery;
+ * - a gap in live delivery (reordering, a publisher that died before fan-out, a lost
+ *   fan-out connection) is filled from history, or reported through `onLost`;
+ * - a process receives fan-out traffic only for channels it has subscribers for.
+ */
+export interface ChannelEngine {
+  publish(request: PublishRequest): Promise<PublishResult>;
+  /**
+   * History after `since` (or all retained history). Fixes the channel's epoch if the
+   * channel was never touched.
+   */
+  history(channel: string, since?: StreamPosition): Promise<HistoryResult>;
+  /** Current positions of channels, fixing the epoch of untouched ones. */
+  positions(channels: readonly string[]): Promise<StreamPosition[]>;
+  subscribe(channel: string, listener: ChannelListener, options?: SubscribeOptions): Promise<ChannelSubscription>;
+  /** True while the engine's backends are reachable. */
+  isReady(): boolean;
+  /** Backend readiness by name (`nats`, `redis`, or `memory`), for /readyz and metrics. */
+  readiness(): Record<string, boolean>;
+  close(): Promise<void>;
+}

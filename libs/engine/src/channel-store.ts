@@ -1,0 +1,65 @@
+import { StreamPosition } from '@switchboard/protocol';
+import { HistoryResult, PublishRequest, PublishResult } from './channel-engine';
+import { StoredMessage } from './stored-message';
+
+/** Retention settings shared by both stores (SPEC "Channels"). */
+export interface RetentionOptions {
+  historySize: number;
+  historyTtlSeconds: number;
+  channelMetaTtlSeconds: number;
+  idempotencyWindowSeconds: number;
+}
+
+export interface StoreWriteResult {
+  result: PublishResult;
+  /**
+   * The stored message to fan out. For a duplicate publish it is the original message
+   * (when still in history): its first fan-out may never have happened, so it is
+   * announced again and subscribers drop offsets they already have.
+   */
+  message?: StoredMessage;
+}
+
+/**
+ * Durable half of the engine: offsets, epochs, history and idempotency keys. Each
+ * operation is atomic per channel. Implementations: memory/ and nats-redis/ (Redis).
+ */
+export interface ChannelStore {
+  publish(request: PublishRequest, json: JsonParts, receivedAt: number): Promise<StoreWriteResult>;
+  history(channel: string, since?: StreamPosition): Promise<HistoryResult>;
+  positions(channels: readonly string[]): Promise<StreamPosition[]>;
+  isReady(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The client-facing message JSON around the offset and epoch that only the store knows:
+ * `head + ',"offset":' + offset + ',"epoch":"' + epoch + '"' + tail`.
+ */
+export interface JsonParts {
+  head: string;
+  tail: string;
+}
+
+/** Builds the JSON parts of a message once, in the field order of SPEC. */
+export function messageJsonParts(request: PublishRequest, ts: number): JsonParts {
+  const head = '{"channel":' + JSON.stringify(request.channel);
+  let tail = ',"data":' + JSON.stringify(request.data ?? null);
+  if (request.id !== undefined) tail += ',"id":' + JSON.stringify(request.id);
+  if (request.type !== undefined) tail += ',"type":' + JSON.stringify(request.type);
+  if (request.from !== undefined) tail += ',"from":' + JSON.stringify(request.from);
+  tail += ',"ts":' + ts + '}';
+  return { head, tail };
+}
+
+export function joinJson(parts: JsonParts, offset: number, epoch: string): string {
+  return parts.head + ',"offset":' + offset + ',"epoch":"' + epoch + '"' + parts.tail;
+}
+
+/** Decides `recovered` for a history read the same way in every store. */
+export function isCompleteRecovery(since: StreamPosition, position: StreamPosition, firstOffset: number | undefined): boolean {
+  if (since.epoch !== position.epoch) return false;
+  if (since.offset > position.offset) return false;
+  if (since.offset === position.offset) return true;
+  return firstOffset === since.offset + 1;
+}

@@ -1,0 +1,344 @@
+import { isSwitchboardError, StreamPosition } from '@switchboard/protocol';
+import { eventually, uniqueName } from '@switchboard/testing';
+import { ChannelListener, SubscribeOutcome } from './channel-engine';
+import { RetentionOptions } from './channel-store';
+import { Engine } from './engine';
+import { EngineOptions } from './engine-options';
+import { StoredMessage } from './stored-message';
+
+/**
+ * What a backend provides to the conformance suite: engines ("pods") sharing one backend,
+ * and the means to simulate failures the suite checks.
+ */
+export interface EngineHarness {
+  /** A new engine on the shared backend (a second pod, when called twice). */
+  createEngine(options?: Partial<EngineOptions>): Promise<Engine>;
+  /** Deletes all stored state of a channel (as a Redis flush would). */
+  dropChannel(channel: string): Promise<void>;
+  /** Stores a message without announcing it (a publisher killed between store and fan-out). */
+  storeOnly(engine: Engine, channel: string, data: unknown): Promise<number>;
+  /** Fan-out subscriptions this pod holds on the bus. */
+  busSubscriptions(engine: Engine): number;
+  close(): Promise<void>;
+}
+
+export interface HarnessFactory {
+  (retention: RetentionOptions): Promise<EngineHarness>;
+}
+
+/** A listener that records everything, for assertions. */
+export class RecordingListener implements ChannelListener {
+  outcome?: SubscribeOutcome;
+  readonly messages: StoredMessage[] = [];
+  lost = 0;
+  readonly events: string[] = [];
+
+  onSubscribed(outcome: SubscribeOutcome): void {
+    if (this.outcome) throw new Error('onSubscribed called twice');
+    this.outcome = outcome;
+    this.events.push('subscribed');
+  }
+
+  onMessage(message: StoredMessage): void {
+    if (!this.outcome) throw new Error('message before onSubscribed');
+    this.messages.push(message);
+    this.events.push(`m${message.offset}`);
+  }
+
+  onLost(): void {
+    this.lost++;
+    this.events.push('lost');
+  }
+
+  get offsets(): number[] {
+    return this.messages.map((m) => m.offset);
+  }
+
+  get last(): StreamPosition {
+    const m = this.messages[this.messages.length - 1];
+    return m ? { offset: m.offset, epoch: m.epoch } : { offset: this.outcome!.offset, epoch: this.outcome!.epoch };
+  }
+}
+
+export function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i <= to; i++) out.push(i);
+  return out;
+}
+
+const RETENTION: RetentionOptions = {
+  historySize: 100,
+  historyTtlSeconds: 300,
+  channelMetaTtlSeconds: 3600,
+  idempotencyWindowSeconds: 120,
+};
+
+/**
+ * The channel engine's contract, run unchanged against every implementation
+ * (`memory.spec.ts`, `nats-redis.int-spec.ts`).
+ */
+export function describeEngineConformance(name: string, factory: HarnessFactory): void {
+  describe(`ChannelEngine conformance: ${name}`, () => {
+    let harness: EngineHarness;
+    let pod: Engine;
+    const channel = (): string => uniqueName('conf') + ':c';
+
+    beforeAll(async () => {
+      harness = await factory(RETENTION);
+      pod = await harness.createEngine();
+    });
+    afterAll(async () => {
+      await harness?.close();
+    });
+
+    it('gives gapless ordered offsets to concurrent publishers and delivers each once, in order, to every subscriber', async () => {
+      const c = channel();
+      const other = await harness.createEngine();
+      const a = new RecordingListener();
+      const b = new RecordingListener();
+      await pod.subscribe(c, a);
+      await other.subscribe(c, b);
+      const publishers = [pod, other, pod, other];
+      const results = await Promise.all(
+        publishers.map(async (engine, p) => {
+          const offsets: number[] = [];
+          for (let i = 0; i < 500; i++) offsets.push((await engine.publish({ channel: c, data: { p, i } })).offset);
+          return offsets;
+        }),
+      );
+      const all = results.flat().sort((x, y) => x - y);
+      expect(all).toEqual(range(1, 2000));
+      // Each publisher's own offsets increase (its publishes are sequential).
+      for (const offsets of results) expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
+      await eventually(() => expect(a.messages.length).toBe(2000), 15000);
+      await eventually(() => expect(b.messages.length).toBe(2000), 15000);
+      expect(a.offsets).toEqual(range(1, 2000));
+      expect(b.offsets).toEqual(range(1, 2000));
+      expect(a.lost + b.lost).toBe(0);
+      // Payload and offset belong together.
+      const parsed = a.messages[0].message;
+      expect(parsed.channel).toBe(c);
+      expect(parsed.offset).toBe(1);
+      expect(parsed.epoch).toBe(a.outcome!.epoch);
+      await other.close();
+    }, 60000);
+
+    it('serves history after a position and reports whether it is complete', async () => {
+      const c = channel();
+      for (let i = 1; i <= 5; i++) await pod.publish({ channel: c, data: i, id: `e${i}`, type: 't' });
+      const all = await pod.history(c);
+      expect(all.position.offset).toBe(5);
+      expect(all.messages.map((m) => m.offset)).toEqual([1, 2, 3, 4, 5]);
+      expect(all.messages[2].message).toMatchObject({ channel: c, offset: 3, data: 3, id: 'e3', type: 't' });
+      const after = await pod.history(c, { offset: 3, epoch: all.position.epoch });
+      expect(after.recovered).toBe(true);
+      expect(after.messages.map((m) => m.offset)).toEqual([4, 5]);
+      const atTop = await pod.history(c, { offset: 5, epoch: all.position.epoch });
+      expect(atTop).toMatchObject({ recovered: true, messages: [] });
+      const beyond = await pod.history(c, { offset: 9, epoch: all.position.epoch });
+      expect(beyond.recovered).toBe(false);
+      const otherEpoch = await pod.history(c, { offset: 3, epoch: 'not-the-epoch' });
+      expect(otherEpoch.recovered).toBe(false);
+      expect(otherEpoch.messages.map((m) => m.offset)).toEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('fixes a channel epoch at first touch and keeps it', async () => {
+      const c = channel();
+      const [first] = await pod.positions([c]);
+      expect(first.offset).toBe(0);
+      const [again] = await pod.positions([c]);
+      expect(again.epoch).toBe(first.epoch);
+      const published = await pod.publish({ channel: c, data: null });
+      expect(published).toMatchObject({ offset: 1, epoch: first.epoch, duplicate: false });
+    });
+
+    it('returns the first offset for a repeated idempotency key and delivers nothing new', async () => {
+      const c = channel();
+      const sub = new RecordingListener();
+      await pod.subscribe(c, sub);
+      const first = await pod.publish({ channel: c, data: 'a', idempotencyKey: 'k1' });
+      await pod.publish({ channel: c, data: 'b' });
+      const again = await pod.publish({ channel: c, data: 'a', idempotencyKey: 'k1' });
+      expect(again).toEqual({ ...first, duplicate: true });
+      const other = await pod.publish({ channel: c, data: 'c', idempotencyKey: 'k2' });
+      expect(other.offset).toBe(3);
+      await eventually(() => expect(sub.offsets).toEqual([1, 2, 3]));
+      // The key is per channel.
+      const elsewhere = await pod.publish({ channel: channel(), data: 'a', idempotencyKey: 'k1' });
+      expect(elsewhere).toMatchObject({ offset: 1, duplicate: false });
+    });
+
+    it('recovers exactly the missed messages and continues live with no gap or duplicate at the seam', async () => {
+      // A publisher runs while subscribers join with positions taken at random points.
+      const c = channel();
+      const other = await harness.createEngine();
+      let running = true;
+      let published = 0;
+      const publisher = (async () => {
+        while (running) {
+          await other.publish({ channel: c, data: published });
+          published++;
+          // Let timers run between publishes (an in-memory publish never leaves the microtask queue).
+          if (published % 5 === 0) await new Promise((r) => setImmediate(r));
+        }
+      })();
+      for (let round = 0; round < 25; round++) {
+        await eventually(() => expect(published).toBeGreaterThan(round * 4 + 2));
+        const history = await pod.history(c);
+        const since = { offset: Math.max(0, history.position.offset - 1 - (round % 5)), epoch: history.position.epoch };
+        const sub = new RecordingListener();
+        const handle = await pod.subscribe(c, sub, { since });
+        expect(sub.outcome!.recovered).toBe(true);
+        const target = published + 3;
+        await eventually(() => expect(sub.messages.length).toBeGreaterThanOrEqual(target - since.offset - 1), 10000);
+        handle.unsubscribe();
+        const offsets = sub.offsets;
+        expect(offsets).toEqual(range(since.offset + 1, since.offset + offsets.length));
+      }
+      running = false;
+      await publisher;
+      await other.close();
+    }, 60000);
+
+    it('trims history to its size and says recovered:false when messages left it', async () => {
+      const small = await factory({ ...RETENTION, historySize: 10 });
+      try {
+        const engine = await small.createEngine();
+        const c = channel();
+        let epoch = '';
+        for (let i = 0; i < 25; i++) epoch = (await engine.publish({ channel: c, data: i })).epoch;
+        const all = await engine.history(c);
+        expect(all.messages.map((m) => m.offset)).toEqual(range(16, 25));
+        const stale = await engine.history(c, { offset: 5, epoch });
+        expect(stale.recovered).toBe(false);
+        expect(stale.messages.map((m) => m.offset)).toEqual(range(16, 25));
+        const sub = new RecordingListener();
+        await engine.subscribe(c, sub, { since: { offset: 5, epoch } });
+        expect(sub.outcome).toMatchObject({ recovered: false, offset: 25, epoch });
+        expect(sub.offsets).toEqual(range(16, 25));
+        const fine = new RecordingListener();
+        await engine.subscribe(c, fine, { since: { offset: 15, epoch } });
+        expect(fine.outcome!.recovered).toBe(true);
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('expires history after its TTL but keeps the offset and epoch', async () => {
+      const shortLived = await factory({ ...RETENTION, historyTtlSeconds: 1 });
+      try {
+        const engine = await shortLived.createEngine();
+        const c = channel();
+        const { epoch } = await engine.publish({ channel: c, data: 1 });
+        await engine.publish({ channel: c, data: 2 });
+        await eventually(async () => expect((await engine.history(c)).messages).toHaveLength(0), 5000, 100);
+        const [position] = await engine.positions([c]);
+        expect(position).toEqual({ offset: 2, epoch });
+        // A subscriber that missed nothing still recovers.
+        const upToDate = await engine.history(c, { offset: 2, epoch });
+        expect(upToDate.recovered).toBe(true);
+        const behind = await engine.history(c, { offset: 1, epoch });
+        expect(behind.recovered).toBe(false);
+        expect((await engine.publish({ channel: c, data: 3 })).offset).toBe(3);
+      } finally {
+        await shortLived.close();
+      }
+    });
+
+    it('changes the epoch when the channel state is lost and tells subscribers recovered:false', async () => {
+      const c = channel();
+      const before = await pod.publish({ channel: c, data: 'old' });
+      const live = new RecordingListener();
+      await pod.subscribe(c, live);
+      await harness.dropChannel(c);
+      const after = await pod.publish({ channel: c, data: 'new' });
+      expect(after.epoch).not.toBe(before.epoch);
+      expect(after.offset).toBe(1);
+      const resumed = new RecordingListener();
+      await pod.subscribe(c, resumed, { since: { offset: before.offset, epoch: before.epoch } });
+      expect(resumed.outcome).toMatchObject({ recovered: false, epoch: after.epoch });
+      expect(resumed.offsets).toEqual([1]);
+      // The live subscriber is told about the loss, then gets the new epoch's messages.
+      await eventually(() => expect(live.events).toEqual(['subscribed', 'lost', 'm1']));
+      expect(live.messages[0].epoch).toBe(after.epoch);
+    });
+
+    it('fills a hole left by a publisher that died between the store and the fan-out', async () => {
+      const c = channel();
+      const sub = new RecordingListener();
+      await pod.subscribe(c, sub);
+      await pod.publish({ channel: c, data: 1 });
+      await harness.storeOnly(pod, c, 2);
+      await harness.storeOnly(pod, c, 3);
+      await pod.publish({ channel: c, data: 4 });
+      await eventually(() => expect(sub.offsets).toEqual([1, 2, 3, 4]));
+      expect(sub.messages.map((m) => m.message.data)).toEqual([1, 2, 3, 4]);
+      expect(sub.lost).toBe(0);
+    });
+
+    it('finds a hole on a quiet channel where no later message reveals it', async () => {
+      const engine = await harness.createEngine({ syncIntervalMs: 100 });
+      const c = channel();
+      const sub = new RecordingListener();
+      await engine.subscribe(c, sub);
+      await engine.publish({ channel: c, data: 1 });
+      await harness.storeOnly(engine, c, 2);
+      await eventually(() => expect(sub.offsets).toEqual([1, 2]), 5000);
+      await engine.close();
+    });
+
+    it('declares a hole lost when its messages already left history', async () => {
+      const small = await factory({ ...RETENTION, historySize: 3 });
+      try {
+        const engine = await small.createEngine({ gapWaitMs: 200, gapImmediateCount: 1000 });
+        const c = channel();
+        const sub = new RecordingListener();
+        await engine.subscribe(c, sub);
+        await engine.publish({ channel: c, data: 1 });
+        for (let i = 0; i < 5; i++) await small.storeOnly(engine, c, 'hidden');
+        await engine.publish({ channel: c, data: 7 });
+        await eventually(() => expect(sub.events).toEqual(['subscribed', 'm1', 'lost', 'm5', 'm6', 'm7']));
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('delivers across pods and sends no traffic to a pod without subscribers', async () => {
+      const a = await harness.createEngine();
+      const b = await harness.createEngine();
+      const idle = await harness.createEngine();
+      const c = channel();
+      const sub = new RecordingListener();
+      const handle = await b.subscribe(c, sub);
+      expect(harness.busSubscriptions(b)).toBe(1);
+      expect(harness.busSubscriptions(a)).toBe(0);
+      await a.publish({ channel: c, data: 'x' });
+      await idle.publish({ channel: c, data: 'y' });
+      await eventually(() => expect(sub.offsets).toEqual([1, 2]));
+      expect(harness.busSubscriptions(idle)).toBe(0);
+      expect(idle.heldChannels()).toBe(0);
+      // Interest ends with the last local subscriber.
+      const second = new RecordingListener();
+      const handle2 = await b.subscribe(c, second);
+      expect(harness.busSubscriptions(b)).toBe(1);
+      handle.unsubscribe();
+      expect(harness.busSubscriptions(b)).toBe(1);
+      handle2.unsubscribe();
+      expect(harness.busSubscriptions(b)).toBe(0);
+      expect(b.heldChannels()).toBe(0);
+      await Promise.all([a.close(), b.close(), idle.close()]);
+    });
+
+    it('rejects invalid channels and oversized messages with clear errors', async () => {
+      for (const bad of ['', 'a..b', '.a', 'a.', 'has space', 'a*', 'x'.repeat(129), 'ünicode']) {
+        await expect(pod.publish({ channel: bad, data: 1 })).rejects.toMatchObject({ code: 'bad_request' });
+        await expect(pod.subscribe(bad, new RecordingListener())).rejects.toMatchObject({ code: 'bad_request' });
+      }
+      const engine = await harness.createEngine({ maxMessageBytes: 1024 });
+      const err = await engine.publish({ channel: channel(), data: 'x'.repeat(2000) }).catch((e: unknown) => e);
+      expect(isSwitchboardError(err, 'too_large')).toBe(true);
+      await expect(engine.publish({ channel: channel(), data: 1, idempotencyKey: '' })).rejects.toMatchObject({ code: 'bad_request' });
+      await engine.close();
+    });
+  });
+}

@@ -1,0 +1,16 @@
+export * from './channel-engine';
+export * from './channel-store';
+export * from './engine';
+export * from './engine-options';
+export * from './engine.factory';
+export * from './event-bus';
+export * from './fanout-bus';
+export * from './stored-message';
+export { MemoryChannelStore } from './memory/memory-channel-store';
+export { MemoryEventBus } from './memory/memory-event-bus';
+export { MemoryFanoutBus } from './memory/memory-fanout-bus';
+export { connectNats, connectRedis, redactUrl } from './nats-redis/connections';
+export { JetStreamEventBus } from './nats-redis/jetstream-event-bus';
+export { channelSubject, NatsFanoutBus } from './nats-redis/nats-fanout-bus';
+export { NatsHealth } from './nats-redis/nats-health';
+export { RedisChannelStore } from './nats-redis/redis-channel-store';

@@ -1,0 +1,189 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EngineMetrics } from '@switchboard/engine';
+
+/** Latency buckets (seconds) from sub-millisecond fan-out to multi-second backlogs. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Every metric Switchboard exports, in one place (SPEC "Operations"; the Grafana
+ * dashboard and alerts use these names). One instance per process and registry.
+ */
+export function createMetrics(registry: Registry = new Registry()) {
+  collectDefaultMetrics({ register: registry });
+  const r = [registry];
+  /** Read at scrape time; the platform points them at the live state. */
+  const probes = {
+    backends: (): Record<string, boolean> => ({}),
+    ready: (): boolean => false,
+  };
+  return {
+    registry,
+    probes,
+
+    // Gateway: connections and subscriptions.
+    connections: new Gauge({
+      name: 'switchboard_connections',
+      help: 'Open client connections by transport',
+      labelNames: ['transport'] as const,
+      registers: r,
+    }),
+    connectionsTotal: new Counter({
+      name: 'switchboard_connections_total',
+      help: 'Client connections accepted by transport',
+      labelNames: ['transport'] as const,
+      registers: r,
+    }),
+    connectionsRefused: new Counter({
+      name: 'switchboard_connections_refused_total',
+      help: 'Connections refused, by transport and reason (unauthorized, forbidden_origin, overloaded, draining)',
+      labelNames: ['transport', 'reason'] as const,
+      registers: r,
+    }),
+    subscriptions: new Gauge({
+      name: 'switchboard_subscriptions',
+      help: 'Active channel subscriptions by transport',
+      labelNames: ['transport'] as const,
+      registers: r,
+    }),
+    channelsHeld: new Gauge({
+      name: 'switchboard_channels_held',
+      help: 'Channels this process holds a fan-out subscription for',
+      registers: r,
+    }),
+
+    // Messages.
+    messagesPublished: new Counter({
+      name: 'switchboard_messages_published_total',
+      help: 'Channel publishes by result (stored, duplicate)',
+      labelNames: ['result'] as const,
+      registers: r,
+    }),
+    messagesDelivered: new Counter({
+      name: 'switchboard_messages_delivered_total',
+      help: 'Messages written to clients by transport',
+      labelNames: ['transport'] as const,
+      registers: r,
+    }),
+    deliveryLatency: new Histogram({
+      name: 'switchboard_delivery_latency_seconds',
+      help: "Time from the event's first receipt (webhook or publish) to the socket write, by transport",
+      labelNames: ['transport'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: r,
+    }),
+    brokerDiscarded: new Counter({
+      name: 'switchboard_broker_messages_discarded_total',
+      help: 'Fan-out messages that reached this process with no local subscriber (interest-based routing keeps this near 0)',
+      registers: r,
+    }),
+    gapRepairs: new Counter({
+      name: 'switchboard_gap_repairs_total',
+      help: 'Holes in live delivery filled from history or lost',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    recoveries: new Counter({
+      name: 'switchboard_recoveries_total',
+      help: 'Subscribe-with-position outcomes (recovered, not_recovered)',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    slowConsumerDisconnects: new Counter({
+      name: 'switchboard_slow_consumer_disconnects_total',
+      help: 'Clients disconnected because their send queue exceeded SEND_QUEUE_MAX_BYTES',
+      labelNames: ['transport'] as const,
+      registers: r,
+    }),
+    limitHits: new Counter({
+      name: 'switchboard_limit_hits_total',
+      help: 'Requests refused by a server-side limit (max_message_bytes, max_subscriptions, publish_rate, max_connections)',
+      labelNames: ['limit', 'transport'] as const,
+      registers: r,
+    }),
+    drainDisconnects: new Counter({
+      name: 'switchboard_drain_disconnects_total',
+      help: 'Connections told to reconnect during drain',
+      labelNames: ['transport'] as const,
+      registers: r,
+    }),
+
+    // Webhook ingest.
+    webhookRequests: new Counter({
+      name: 'switchboard_webhook_requests_total',
+      help: 'Webhook requests by source, outcome (accepted, duplicate, rejected, unavailable) and reason',
+      labelNames: ['source', 'outcome', 'reason'] as const,
+      registers: r,
+    }),
+    webhookVerifySeconds: new Histogram({
+      name: 'switchboard_webhook_verify_seconds',
+      help: 'Signature verification time by provider',
+      labelNames: ['provider'] as const,
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+      registers: r,
+    }),
+    webhookSecretMatches: new Counter({
+      name: 'switchboard_webhook_secret_matches_total',
+      help: 'Verified webhooks by source and index of the secret that matched (rotation progress)',
+      labelNames: ['source', 'secret_index'] as const,
+      registers: r,
+    }),
+
+    // Notifier.
+    notifierEvents: new Counter({
+      name: 'switchboard_notifier_events_total',
+      help: 'Events handled by the notifier by outcome (processed, retried, dead_lettered, unroutable)',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    notifierRouted: new Counter({
+      name: 'switchboard_notifier_channel_publishes_total',
+      help: 'Channel publishes made for routed events',
+      labelNames: ['result'] as const,
+      registers: r,
+    }),
+    notifierRouteSkips: new Counter({
+      name: 'switchboard_notifier_route_skips_total',
+      help: 'Route rules skipped for an event (missing template path or invalid channel)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    notifierPublishSeconds: new Histogram({
+      name: 'switchboard_notifier_publish_seconds',
+      help: 'Time to publish one event to all its channels',
+      buckets: LATENCY_BUCKETS,
+      registers: r,
+    }),
+
+    // Dependencies.
+    backendUp: new Gauge({
+      name: 'switchboard_backend_up',
+      help: 'Backend connection state (1 up, 0 down) by backend (nats, redis, memory)',
+      labelNames: ['backend'] as const,
+      registers: r,
+      collect() {
+        for (const [backend, up] of Object.entries(probes.backends())) this.set({ backend }, up ? 1 : 0);
+      },
+    }),
+    ready: new Gauge({
+      name: 'switchboard_ready',
+      help: '1 while /readyz answers 200',
+      registers: r,
+      collect() {
+        this.set(probes.ready() ? 1 : 0);
+      },
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The engine's metric hooks on these metrics. */
+export function engineMetrics(m: Metrics): EngineMetrics {
+  return {
+    published: (duplicate) => m.messagesPublished.inc({ result: duplicate ? 'duplicate' : 'stored' }),
+    gapRepaired: (outcome) => m.gapRepairs.inc({ outcome }),
+    recovery: (recovered) => m.recoveries.inc({ outcome: recovered ? 'recovered' : 'not_recovered' }),
+    discarded: () => m.brokerDiscarded.inc(),
+    feeds: (count) => m.channelsHeld.set(count),
+  };
+}

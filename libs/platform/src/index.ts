@@ -1,0 +1,6 @@
+export * from './bootstrap';
+export * from './core.module';
+export * from './health.controller';
+export * from './nest-logger';
+export * from './platform';
+export * from './tokens';

@@ -1,0 +1,5 @@
+export * from './channel';
+export * from './cursor';
+export * from './errors';
+export * from './frames';
+export * from './message';
