@@ -1,15 +1,38 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import type { GatewayConfig } from '@switchboard/config';
 import { CoreModule, Platform } from '@switchboard/platform';
+import { GatewayTokenVerifier } from './auth/token-verifier';
+import { DrainService } from './drain/drain.service';
+import { ConnectionRegistry } from './hub/connection-registry';
+import { GATEWAY_OPTIONS, gatewayOptions } from './hub/gateway-options';
+import { Hub } from './hub/hub';
+import { PollController } from './transports/longpoll/poll.controller';
+import { PollTransport } from './transports/longpoll/poll-transport';
+import { SocketIoGateway } from './transports/socketio/socketio.gateway';
+import { SseController } from './transports/sse/sse.controller';
+import { SseTransport } from './transports/sse/sse-transport';
+import { WsTransport } from './transports/ws/ws-transport';
+import { IceServersController } from './webrtc/ice-servers.controller';
 
-/** The gateway feature: its controllers and providers, wired explicitly. */
+/** The gateway: every client transport over one hub and one channel engine. */
 @Module({})
 export class GatewayModule {
   static forPlatform(platform: Platform): DynamicModule {
     return {
       module: GatewayModule,
       imports: [CoreModule.forPlatform(platform)],
-      controllers: [],
-      providers: [],
+      controllers: [SseController, PollController, IceServersController],
+      providers: [
+        { provide: GATEWAY_OPTIONS, useValue: gatewayOptions(platform.config as GatewayConfig) },
+        GatewayTokenVerifier,
+        ConnectionRegistry,
+        Hub,
+        WsTransport,
+        SseTransport,
+        PollTransport,
+        SocketIoGateway,
+        DrainService,
+      ],
     };
   }
 }

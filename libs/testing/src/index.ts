@@ -1,2 +1,4 @@
 export * from './eventually';
 export * from './servers';
+export * from './tokens';
+export * from './ws-client';

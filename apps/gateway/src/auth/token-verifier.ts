@@ -1,0 +1,100 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { GatewayConfig } from '@switchboard/config';
+import { PLATFORM, type Platform } from '@switchboard/platform';
+import { SwitchboardError } from '@switchboard/protocol';
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { Principal } from './principal';
+
+/** Longest token accepted (a JWT with a few hundred patterns is far below this). */
+const MAX_TOKEN_LENGTH = 16 * 1024;
+const MAX_PATTERNS = 1024;
+
+export interface TokenVerifierOptions {
+  secret?: string;
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+/**
+ * Verifies client tokens for every transport (one place): HS256 with JWT_SECRET, RS256 /
+ * ES256 from JWT_JWKS_URL. The key type decides the allowed algorithms, so `alg: none`
+ * and HS/RS confusion (an HS256 token signed with the public key) are always refused.
+ */
+export class TokenVerifier {
+  private readonly secret?: Uint8Array;
+  private readonly jwks?: JWTVerifyGetKey;
+
+  constructor(private readonly options: TokenVerifierOptions) {
+    if (options.secret !== undefined) this.secret = new TextEncoder().encode(options.secret);
+    if (options.jwksUrl !== undefined) this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000 });
+  }
+
+  /** The principal of a valid token; `unauthorized` otherwise (the reason is safe to show). */
+  async verify(token: string | undefined): Promise<Principal> {
+    if (token === undefined || token === '') throw new SwitchboardError('unauthorized', 'missing token');
+    if (token.length > MAX_TOKEN_LENGTH) throw new SwitchboardError('unauthorized', 'token too long');
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw new SwitchboardError('unauthorized', 'malformed token');
+    }
+    const common = { issuer: this.options.issuer, audience: this.options.audience, requiredClaims: ['sub'] };
+    let payload: JWTPayload;
+    try {
+      if (alg === 'HS256' && this.secret !== undefined) {
+        ({ payload } = await jwtVerify(token, this.secret, { ...common, algorithms: ['HS256'] }));
+      } else if ((alg === 'RS256' || alg === 'ES256') && this.jwks !== undefined) {
+        ({ payload } = await jwtVerify(token, this.jwks, { ...common, algorithms: ['RS256', 'ES256'] }));
+      } else {
+        throw new SwitchboardError('unauthorized', `token algorithm ${JSON.stringify(alg ?? null)} is not accepted`);
+      }
+    } catch (err) {
+      if (err instanceof SwitchboardError) throw err;
+      throw new SwitchboardError('unauthorized', describe(err), { cause: err });
+    }
+    return toPrincipal(payload);
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'token expired';
+  if (err instanceof errors.JWTClaimValidationFailed) return `token claim "${err.claim}" is invalid`;
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'token key is unknown';
+  return 'token is invalid';
+}
+
+function patterns(value: unknown, claim: string): string[] {
+  if (value === undefined) return [];
+  if (
+    !Array.isArray(value) ||
+    value.length > MAX_PATTERNS ||
+    !value.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 256)
+  ) {
+    throw new SwitchboardError('unauthorized', `token claim "${claim}" must be an array of channel patterns`);
+  }
+  return value as string[];
+}
+
+function toPrincipal(payload: JWTPayload): Principal {
+  if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
+    throw new SwitchboardError('unauthorized', 'token claim "sub" is invalid');
+  }
+  return {
+    sub: payload.sub,
+    channels: patterns(payload.channels, 'channels'),
+    publish: patterns(payload.publish, 'publish'),
+    expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+  };
+}
+
+/** The gateway's verifier, from its config. */
+@Injectable()
+export class GatewayTokenVerifier extends TokenVerifier {
+  constructor(@Inject(PLATFORM) platform: Platform<GatewayConfig>) {
+    const c = platform.config;
+    super({ secret: c.JWT_SECRET, jwksUrl: c.JWT_JWKS_URL, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE });
+  }
+}

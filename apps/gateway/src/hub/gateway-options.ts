@@ -1,0 +1,34 @@
+import type { GatewayConfig } from '@switchboard/config';
+
+/** The gateway's limits and timings, read once from config (SPEC "Server-side limits"). */
+export interface GatewayOptions {
+  maxMessageBytes: number;
+  maxSubscriptionsPerConnection: number;
+  clientPublishRate: number;
+  sendQueueMaxBytes: number;
+  maxConnections: number;
+  allowedOrigins: readonly string[];
+  wsPingMs: number;
+  sseKeepaliveMs: number;
+  sseRetryMs: number;
+  pollTimeoutSeconds: number;
+  drainSeconds: number;
+}
+
+export const GATEWAY_OPTIONS = Symbol('GatewayOptions');
+
+export function gatewayOptions(c: GatewayConfig): GatewayOptions {
+  return {
+    maxMessageBytes: c.MAX_MESSAGE_BYTES,
+    maxSubscriptionsPerConnection: c.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    clientPublishRate: c.CLIENT_PUBLISH_RATE,
+    sendQueueMaxBytes: c.SEND_QUEUE_MAX_BYTES,
+    maxConnections: c.MAX_CONNECTIONS,
+    allowedOrigins: c.ALLOWED_ORIGINS,
+    wsPingMs: c.WS_PING_SECONDS * 1000,
+    sseKeepaliveMs: c.SSE_KEEPALIVE_SECONDS * 1000,
+    sseRetryMs: c.SSE_RETRY_MS,
+    pollTimeoutSeconds: c.POLL_TIMEOUT_SECONDS,
+    drainSeconds: c.DRAIN_SECONDS,
+  };
+}

@@ -1,0 +1,59 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { GatewayConfig } from '@switchboard/config';
+import type { Platform } from '@switchboard/platform';
+import type { Redis } from 'ioredis';
+import type { Server, ServerOptions } from 'socket.io';
+
+export const SOCKETIO_PATH = '/socket.io';
+
+/**
+ * Socket.IO server options from config, and the Redis adapter for Socket.IO's own
+ * cluster-wide operations (`fetchSockets`, `serverSideEmit`, …) when Redis is configured.
+ * Channel messages never travel through the adapter: they come from the channel engine.
+ */
+export class SwitchboardIoAdapter extends IoAdapter {
+  private readonly redisClients: Redis[] = [];
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly platform: Platform<GatewayConfig>,
+  ) {
+    super(app);
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    const c = this.platform.config;
+    const server = super.createIOServer(port, {
+      ...options,
+      path: SOCKETIO_PATH,
+      maxHttpBufferSize: c.MAX_MESSAGE_BYTES,
+      pingInterval: c.WS_PING_SECONDS * 1000,
+      pingTimeout: 20_000,
+      // Other upgrade paths (/v1/ws) belong to the plain WebSocket transport.
+      destroyUpgrade: false,
+      serveClient: false,
+      cors: c.ALLOWED_ORIGINS.length > 0 ? { origin: [...c.ALLOWED_ORIGINS], credentials: true } : { origin: true, credentials: true },
+      allowRequest: (req, callback) => {
+        const origin = req.headers.origin;
+        callback(null, c.ALLOWED_ORIGINS.length === 0 || origin === undefined || c.ALLOWED_ORIGINS.includes(origin));
+      },
+    } as ServerOptions) as Server;
+    const redis = this.platform.runtime.redis;
+    if (redis !== undefined) {
+      const pub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      for (const client of [pub, sub])
+        client.on('error', (err: Error) => this.platform.logger.warn({ err: err.message }, 'Socket.IO Redis adapter error'));
+      this.redisClients.push(pub, sub);
+      server.adapter(createAdapter(pub, sub, { key: `${c.REDIS_KEY_PREFIX}socket.io` }));
+    }
+    return server;
+  }
+
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    for (const client of this.redisClients) client.disconnect();
+  }
+}
