@@ -30,3 +30,19 @@ export function isolatedEngineEnv(natsUrl: string, redisUrl: string): Record<str
 export function wsUrl(service: RunningService, token?: string): string {
   return service.url.replace(/^http/, 'ws') + '/v1/ws' + (token === undefined ? '' : `?token=${token}`);
 }
+
+/** Deletes what a test's isolated engine settings left in Redis. */
+export async function cleanupEngineEnv(env: Record<string, string>): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(env.REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.REDIS_KEY_PREFIX}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -28,9 +28,9 @@ export const standaloneDefinition: ServiceDefinition<StandaloneConfig> = {
     ],
     controllers: [HealthController],
   }),
-  configure: async (app, platform) => {
-    await configureGateway(app, platform);
-    await configureWebhookIngest(app, platform);
-    await configureNotifier(app, platform);
+  configure: (app, platform) => {
+    configureGateway(app, platform);
+    configureWebhookIngest(app, platform);
+    configureNotifier(app, platform);
   },
 };

@@ -15,7 +15,7 @@ export class WsTestClient {
   private nextId = 1;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => this.frames.push(JSON.parse(String(data)) as Frame));
+    ws.on('message', (data) => this.frames.push(JSON.parse((data as Buffer).toString('utf8')) as Frame));
     ws.on('close', (code, reason) => {
       this.closeCode = code;
       this.closeReason = reason.toString();

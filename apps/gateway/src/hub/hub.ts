@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { ChannelEngine, MessageEncoder, StoredMessage } from '@switchboard/engine';
 import type { Metrics } from '@switchboard/observability';
 import { CHANNEL_ENGINE, METRICS } from '@switchboard/platform';
@@ -17,7 +17,7 @@ const FLUSH_MS = 1000;
  * updated once a second and latency is observed once per message and transport.
  */
 @Injectable()
-export class Hub implements SessionServices, OnModuleDestroy {
+export class Hub implements SessionServices, OnApplicationShutdown {
   private readonly delivered: Record<TransportName, number> = { ws: 0, socketio: 0, sse: 0, poll: 0 };
   private readonly flushTimer: NodeJS.Timeout;
 
@@ -53,7 +53,7 @@ export class Hub implements SessionServices, OnModuleDestroy {
     };
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     clearInterval(this.flushTimer);
     this.flush();
   }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { ChannelSubscription, MessageEncoder, StoredMessage } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { LOGGER } from '@switchboard/platform';
@@ -54,7 +54,7 @@ interface HeldPoll {
  * lands in between is missed) and holds up to `timeout` seconds.
  */
 @Injectable()
-export class PollTransport implements OnModuleDestroy {
+export class PollTransport implements OnApplicationShutdown {
   private readonly held = new Set<HeldPoll>();
   private readonly json: MessageEncoder<string>;
   private draining = false;
@@ -106,7 +106,7 @@ export class PollTransport implements OnModuleDestroy {
     for (const h of this.held) h.answer();
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     this.drain();
   }
 

@@ -39,7 +39,7 @@ export class SwitchboardIoAdapter extends IoAdapter {
         const origin = req.headers.origin;
         callback(null, c.ALLOWED_ORIGINS.length === 0 || origin === undefined || c.ALLOWED_ORIGINS.includes(origin));
       },
-    } as ServerOptions) as Server;
+    } as ServerOptions);
     const redis = this.platform.runtime.redis;
     if (redis !== undefined) {
       const pub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });

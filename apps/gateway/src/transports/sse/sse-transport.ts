@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { MessageEncoder, StoredMessage, SubscribeOutcome } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { LOGGER } from '@switchboard/platform';
@@ -136,7 +136,7 @@ class SseStream implements SessionSink, Drainable {
  * every `id:` is the cursor of all the stream's channels; `Last-Event-ID` resumes them.
  */
 @Injectable()
-export class SseTransport implements OnModuleDestroy {
+export class SseTransport implements OnApplicationShutdown {
   private readonly streams = new Set<SseStream>();
   private readonly keepalive: NodeJS.Timeout;
   private readonly encoders: SseEncoders;
@@ -196,7 +196,8 @@ export class SseTransport implements OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  /** After the drain (Nest runs onModuleDestroy before it): end whatever is left. */
+  onApplicationShutdown(): void {
     clearInterval(this.keepalive);
     for (const s of this.streams) s.end();
   }

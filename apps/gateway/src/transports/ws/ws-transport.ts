@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { MessageEncoder } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { LOGGER } from '@switchboard/platform';
@@ -21,7 +21,7 @@ export const WS_PATH = '/v1/ws';
  * plain HTTP status (401 token, 403 origin, 503 full or draining) before upgrading.
  */
 @Injectable()
-export class WsTransport implements OnModuleDestroy {
+export class WsTransport implements OnApplicationShutdown {
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<WsConnection>();
   private readonly heartbeat: NodeJS.Timeout;
@@ -70,7 +70,8 @@ export class WsTransport implements OnModuleDestroy {
     return this.connections.size;
   }
 
-  onModuleDestroy(): void {
+  /** After the drain (Nest runs onModuleDestroy before it): cut whatever is left. */
+  onApplicationShutdown(): void {
     clearInterval(this.heartbeat);
     for (const c of this.connections) c.terminate();
     this.wss.close();

@@ -1,0 +1,106 @@
+import { RunningService } from '@switchboard/platform';
+import { eventually, requireSharedServers, signToken, uniqueName, WsTestClient } from '@switchboard/testing';
+import { cleanupEngineEnv, isolatedEngineEnv, startGateway, wsUrl } from './support/gateway';
+import { decodeCursorJson } from './support/sse';
+
+/** Two gateways on the shared NATS + Redis: what a client sees does not depend on which one it reaches. */
+describe('gateway cluster: two gateways on NATS + Redis', () => {
+  let a: RunningService;
+  let b: RunningService;
+  let token: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    const { natsUrl, redisUrl } = await requireSharedServers();
+    env = isolatedEngineEnv(natsUrl, redisUrl);
+    a = await startGateway(env);
+    b = await startGateway(env);
+    token = await signToken({ sub: 'clu', channels: ['*'], publish: ['*'] });
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    if (env) await cleanupEngineEnv(env);
+  });
+
+  it('delivers a publish made through B to a client on A, and none of it to a gateway without subscribers', async () => {
+    const channel = `cl:${uniqueName('x')}`;
+    const onA = await WsTestClient.connect(wsUrl(a, token));
+    const onB = await WsTestClient.connect(wsUrl(b, token));
+    await onA.request('subscribe', { channel });
+    for (let i = 0; i < 20; i++) expect(await onB.request('publish', { channel, data: i })).toMatchObject({ op: 'ack', offset: i + 1 });
+    await eventually(() => expect(onA.offsets(channel)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1)));
+    expect(onA.messages(channel)[0]).toMatchObject({ from: 'clu' });
+    // B holds no subscription for the channel: interest-based fan-out sent it nothing.
+    expect(b.platform.runtime.engine.heldChannels()).toBe(0);
+    onA.close();
+    onB.close();
+  });
+
+  it('lets a client move from A to B with its position while messages keep coming: none missed, none twice', async () => {
+    const channel = `cl:${uniqueName('move')}`;
+    const publisher = await WsTestClient.connect(wsUrl(b, token));
+    let stop = false;
+    let sent = 0;
+    const publishing = (async () => {
+      while (!stop) {
+        await publisher.request('publish', { channel, data: sent });
+        sent++;
+      }
+    })();
+    const first = await WsTestClient.connect(wsUrl(a, token));
+    await first.request('subscribe', { channel });
+    await eventually(() => expect(first.messages(channel).length).toBeGreaterThan(10));
+    first.close();
+    const last = first.messages(channel).at(-1)!;
+    const second = await WsTestClient.connect(wsUrl(b, token));
+    expect(await second.request('subscribe', { channel, since: { offset: last.offset, epoch: last.epoch } })).toMatchObject({
+      recovered: true,
+    });
+    await eventually(() => expect(second.messages(channel).length).toBeGreaterThan(10));
+    stop = true;
+    await publishing;
+    await eventually(() => expect(second.offsets(channel).at(-1)).toBe(sent));
+    const all = [...first.offsets(channel), ...second.offsets(channel)];
+    expect(all[0]).toBe(first.offsets(channel)[0]);
+    expect(all).toEqual(Array.from({ length: all.length }, (_, i) => all[0] + i));
+    publisher.close();
+    second.close();
+  });
+
+  it('serves long-polls alternating between the gateways without stickiness: nothing lost or duplicated', async () => {
+    const channel = `cl:${uniqueName('poll')}`;
+    const publisher = await WsTestClient.connect(wsUrl(a, token));
+    const gateways = [a, b];
+    const start = await fetch(`${a.url}/v1/poll?channel=${channel}`, { headers: { Authorization: `Bearer ${token}` } }).then((r) =>
+      r.json(),
+    );
+    let cursor = (start as { cursor: string }).cursor;
+    const received: number[] = [];
+    let published = 0;
+    for (let round = 0; round < 12; round++) {
+      for (let i = 0; i < 3; i++) {
+        published++;
+        await publisher.request('publish', { channel, data: published });
+      }
+      const gw = gateways[round % 2];
+      const res = (await fetch(`${gw.url}/v1/poll?channel=${channel}&cursor=${cursor}&timeout=5`, {
+        headers: { Authorization: `Bearer ${token}` },
+      }).then((r) => r.json())) as { messages: Array<{ offset: number }>; cursor: string; lost?: string[] };
+      expect(res.lost).toBeUndefined();
+      received.push(...res.messages.map((m) => m.offset));
+      cursor = res.cursor;
+    }
+    await eventually(async () => {
+      const res = (await fetch(`${b.url}/v1/poll?channel=${channel}&cursor=${cursor}&timeout=0`, {
+        headers: { Authorization: `Bearer ${token}` },
+      }).then((r) => r.json())) as { messages: Array<{ offset: number }>; cursor: string };
+      received.push(...res.messages.map((m) => m.offset));
+      cursor = res.cursor;
+      expect(received.length).toBe(published);
+    });
+    expect(received).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+    expect(decodeCursorJson(cursor)[channel][0]).toBe(published);
+    publisher.close();
+  });
+});
