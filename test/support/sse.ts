@@ -22,9 +22,7 @@ export class SseTestClient {
         fetch(input, { ...requestInit, headers: { ...(requestInit?.headers as Record<string, string>), ...headers } }),
     });
     for (const type of ['message', 'ping', 'recovery']) {
-      this.source.addEventListener(type, (e) =>
-        this.events.push({ type, data: (e).data as string, lastEventId: (e).lastEventId }),
-      );
+      this.source.addEventListener(type, (e) => this.events.push({ type, data: e.data as string, lastEventId: e.lastEventId }));
     }
     this.source.onerror = () => this.errors++;
   }

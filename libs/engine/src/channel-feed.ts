@@ -53,8 +53,8 @@ export class ChannelFeed {
   private repairAgain = false;
   private retryDelayMs = 0;
   private closed = false;
-  /** Offset seen in the store by the previous quiet-channel check (0: none pending). */
-  syncMark = 0;
+  /** When the feed last delivered a message (or started): the quiet-channel check's clock. */
+  lastAdvanceAt = Date.now();
   readonly ready: Promise<void>;
 
   constructor(
@@ -296,6 +296,7 @@ export class ChannelFeed {
   /** The fan-out loop: one integer compare per recipient, nothing allocated. */
   private deliver(m: StoredMessage): void {
     this.last = m.offset;
+    this.lastAdvanceAt = Date.now();
     if (this.live.size === 0 && this.joining.size === 0) {
       this.options.metrics.discarded();
       return;

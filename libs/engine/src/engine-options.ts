@@ -41,7 +41,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxMessageBytes: 65536,
   gapWaitMs: 20,
   gapImmediateCount: 4,
-  syncIntervalMs: 3000,
+  syncIntervalMs: 2000,
   maxPending: 10000,
   logger: noopLogger,
   metrics: noopMetrics,

@@ -18,6 +18,8 @@ import { FanoutBus } from './fanout-bus';
 const MAX_EPOCH_RETRIES = 3;
 /** Channels per batched position read of the quiet-channel check. */
 const SYNC_BATCH = 500;
+/** Check interval while the fan-out bus is known to be down: the store is the only source. */
+const OUTAGE_SYNC_MS = 250;
 
 /**
  * The channel engine over a store (durable state) and a fan-out bus (live traffic).
@@ -26,8 +28,7 @@ const SYNC_BATCH = 500;
 export class Engine implements ChannelEngine {
   private readonly feeds = new Map<string, ChannelFeed>();
   private readonly options: EngineOptions;
-  private readonly syncTimer?: NodeJS.Timeout;
-  private syncing = false;
+  private syncTimer?: NodeJS.Timeout;
   private closed = false;
 
   constructor(
@@ -41,10 +42,7 @@ export class Engine implements ChannelEngine {
       this.options.logger.info({ channels: this.feeds.size }, 'fan-out bus resumed: catching up held channels');
       for (const feed of this.feeds.values()) void feed.resync();
     });
-    if (this.options.syncIntervalMs > 0) {
-      this.syncTimer = setInterval(() => void this.syncQuietChannels(), this.options.syncIntervalMs);
-      this.syncTimer.unref();
-    }
+    if (this.options.syncIntervalMs > 0) this.scheduleSync();
   }
 
   async publish(request: PublishRequest): Promise<PublishResult> {
@@ -161,7 +159,7 @@ export class Engine implements ChannelEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.syncTimer);
+    clearTimeout(this.syncTimer);
     for (const feed of this.feeds.values()) feed.close();
     this.feeds.clear();
     await Promise.allSettled([this.bus.close(), this.store.close()]);
@@ -188,35 +186,41 @@ export class Engine implements ChannelEngine {
     feed.close();
   }
 
+  /** The next check: every SYNC_INTERVAL_MS, or every 250 ms while the bus is down. */
+  private scheduleSync(): void {
+    if (this.closed) return;
+    const delay = this.bus.isReady() ? this.options.syncIntervalMs : Math.min(OUTAGE_SYNC_MS, this.options.syncIntervalMs);
+    this.syncTimer = setTimeout(() => {
+      void this.syncQuietChannels().finally(() => this.scheduleSync());
+    }, delay);
+    this.syncTimer.unref();
+  }
+
   /**
-   * Catches holes no later message reveals (a publisher that died between the store and
-   * the bus on a channel that then went quiet): a channel whose store offset stayed ahead
-   * of the feed across two checks is read from history.
+   * Catches what the bus did not bring: a hole no later message reveals (a publisher that
+   * died between the store and the bus, then a quiet channel), or everything while this
+   * process is cut off from the bus (disconnected, or partitioned without knowing it). A
+   * channel whose stored offset is ahead of its feed, and whose feed has not advanced for
+   * a while (so the difference is not just messages in flight), is read from history.
    */
   private async syncQuietChannels(): Promise<void> {
-    if (this.syncing || this.closed || !this.store.isReady()) return;
-    this.syncing = true;
+    if (this.closed || !this.store.isReady() || this.feeds.size === 0) return;
+    const staleMs = Math.max(250, this.options.gapWaitMs * 5);
     try {
       const feeds = [...this.feeds.values()];
       for (let i = 0; i < feeds.length; i += SYNC_BATCH) {
         const batch = feeds.slice(i, i + SYNC_BATCH);
         const positions = await this.store.positions(batch.map((f) => f.channel));
+        const now = Date.now();
         batch.forEach((feed, j) => {
           const stored = positions[j];
           const mine = feed.position;
           if (feed.isRepairing || mine.epoch === '') return;
-          if (stored.epoch !== mine.epoch || (feed.syncMark > mine.offset && stored.offset > mine.offset)) {
-            feed.syncMark = 0;
-            void feed.resync();
-          } else {
-            feed.syncMark = stored.offset > mine.offset ? stored.offset : 0;
-          }
+          if (stored.epoch !== mine.epoch || (stored.offset > mine.offset && now - feed.lastAdvanceAt >= staleMs)) void feed.resync();
         });
       }
     } catch (err) {
       this.options.logger.warn({ err }, 'quiet-channel check failed');
-    } finally {
-      this.syncing = false;
     }
   }
 

@@ -68,6 +68,8 @@ export class PrivateServer {
     readonly kind: 'nats' | 'redis',
     readonly port: number,
     private readonly dataDir: string,
+    /** Extra command-line arguments (e.g. NATS cluster routes). */
+    private readonly extraArgs: string[] = [],
   ) {}
 
   get url(): string {
@@ -81,8 +83,20 @@ export class PrivateServer {
   async start(): Promise<void> {
     const args =
       this.kind === 'nats'
-        ? ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dataDir]
-        : ['--bind', '127.0.0.1', '--port', String(this.port), '--save', '', '--appendonly', 'no', '--dir', this.dataDir];
+        ? ['-a', '127.0.0.1', '-p', String(this.port), ...(this.extraArgs.length > 0 ? this.extraArgs : ['-js', '-sd', this.dataDir])]
+        : [
+            '--bind',
+            '127.0.0.1',
+            '--port',
+            String(this.port),
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--dir',
+            this.dataDir,
+            ...this.extraArgs,
+          ];
     const bin = this.kind === 'nats' ? '/usr/sbin/nats-server' : 'redis-server';
     const child = spawn(bin, args, { stdio: 'ignore' });
     this.child = child;
@@ -129,4 +143,25 @@ export async function startPrivateServer(kind: 'nats' | 'redis'): Promise<Privat
   const server = new PrivateServer(kind, await freePort(), mkdtempSync(join(tmpdir(), `sb-${kind}-`)));
   await server.start();
   return server;
+}
+
+/**
+ * Two routed nats-servers (core NATS, no JetStream): clients on either see each other's
+ * messages, and one can be partitioned (SIGSTOP) while the other keeps running.
+ */
+export async function startPrivateNatsCluster(): Promise<[PrivateServer, PrivateServer]> {
+  const [p1, p2, c1, c2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const name = `sb-test-${p1}`;
+  const args = (own: number, other: number): string[] => [
+    '--cluster_name',
+    name,
+    '--cluster',
+    `nats://127.0.0.1:${own}`,
+    '--routes',
+    `nats://127.0.0.1:${other}`,
+  ];
+  const a = new PrivateServer('nats', p1, mkdtempSync(join(tmpdir(), 'sb-nats-')), args(c1, c2));
+  const b = new PrivateServer('nats', p2, mkdtempSync(join(tmpdir(), 'sb-nats-')), args(c2, c1));
+  await Promise.all([a.start(), b.start()]);
+  return [a, b];
 }

@@ -62,7 +62,9 @@ export class JetStreamEventBus implements EventBus {
     options: Partial<JetStreamOptions> = {},
     logger: EngineLogger = noopLogger,
   ): Promise<JetStreamEventBus> {
-    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    // No API check here: a gateway never uses JetStream and must start without it; services
+    // that do (ensureStreams) fail there with JetStream's own error.
+    const jsm = await jetstreamManager(nc, { timeout: 5000, checkAPI: false });
     return new JetStreamEventBus(nc, health, jsm, retention, names, { replicas: 1, publishTimeoutMs: 5000, ...options }, logger);
   }
 
