@@ -18,9 +18,11 @@ const ENVELOPE_ALLOWANCE = 4096;
 /**
  * Builds the pipeline from the platform: Redis-backed limiter and ledger when the process
  * runs the NATS/Redis engine (shared by every replica), in-process ones with the memory
- * engine. No sources configured is valid: every source is then unknown (404).
+ * engine. Creates or updates the event streams first (idempotent; the notifier does the
+ * same), so the first webhook has somewhere to go. No sources configured is valid: every
+ * source is then unknown (404).
  */
-export function createIngestPipeline(platform: Platform<WebhookIngestSettings>): IngestPipeline {
+export async function createIngestPipeline(platform: Platform<WebhookIngestSettings>): Promise<IngestPipeline> {
   const { config, runtime } = platform;
   const logger = platform.logger.child({ component: 'webhook-ingest' });
   const sources = new SourceRegistry(loadWebhookSources(config));
@@ -36,6 +38,7 @@ export function createIngestPipeline(platform: Platform<WebhookIngestSettings>):
       'WEBHOOK_MAX_BYTES is close to or above NATS max_payload: bodies near the limit will be refused with 413',
     );
   }
+  await runtime.eventBus.ensureStreams();
   return new IngestPipeline({
     sources,
     forwarding: new Forwarding(config.TRUSTED_PROXIES),

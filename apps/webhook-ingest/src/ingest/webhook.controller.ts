@@ -1,7 +1,7 @@
 import { All, Controller, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { TLSSocket } from 'node:tls';
-import { IngestPipeline } from './ingest.pipeline';
+import { IncomingWebhook, IngestPipeline } from './ingest.pipeline';
 import { readRawBody } from './raw-body';
 import type { IngestReply } from './reasons';
 
@@ -12,17 +12,10 @@ export class WebhookController {
 
   @Post(':source')
   async receive(@Param('source') source: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    send(
-      res,
-      await this.pipeline.handle({
-        source,
-        peer: req.socket.remoteAddress,
-        headers: req.headers,
-        encrypted: req.socket instanceof TLSSocket,
-        originalUrl: req.originalUrl,
-        readBody: (limit) => readRawBody(req, limit),
-      }),
-    );
+    const reply = await this.pipeline.handle(incomingWebhook(source, req));
+    // A refusal before the body was read (404, 403, 429, 413) leaves the rest of it on the
+    // socket: close rather than let Node read and discard up to a client-chosen size.
+    send(res, req.complete ? reply : { ...reply, close: true });
   }
 
   @All(':source')
@@ -35,11 +28,21 @@ export class WebhookController {
   }
 }
 
+function incomingWebhook(source: string, req: Request): IncomingWebhook {
+  return {
+    source,
+    peer: req.socket.remoteAddress,
+    headers: req.headers,
+    encrypted: req.socket instanceof TLSSocket,
+    originalUrl: req.originalUrl,
+    readBody: (limit) => readRawBody(req, limit),
+  };
+}
+
 function send(res: Response, reply: IngestReply): void {
   res.status(reply.status);
   res.setHeader('Cache-Control', 'no-store');
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
-  // The unread rest of the body must not be parsed as the next request.
   if (reply.close === true) res.setHeader('Connection', 'close');
   res.json(reply.body);
 }
