@@ -1,15 +1,21 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { CoreModule, Platform } from '@switchboard/platform';
+import { createIngestPipeline, WebhookIngestSettings } from './ingest/ingest.factory';
+import { IngestPipeline } from './ingest/ingest.pipeline';
+import { WebhookController } from './ingest/webhook.controller';
 
-/** The webhook-ingest feature: its controllers and providers, wired explicitly. */
+/**
+ * The webhook-ingest feature: `POST /v1/webhooks/:source`, wired explicitly. It registers
+ * no body parser: the controller reads the raw bytes itself, after the cheaper checks.
+ */
 @Module({})
 export class WebhookIngestModule {
-  static forPlatform(platform: Platform): DynamicModule {
+  static forPlatform(platform: Platform<WebhookIngestSettings>): DynamicModule {
     return {
       module: WebhookIngestModule,
       imports: [CoreModule.forPlatform(platform)],
-      controllers: [],
-      providers: [],
+      controllers: [WebhookController],
+      providers: [{ provide: IngestPipeline, useFactory: () => createIngestPipeline(platform) }],
     };
   }
 }

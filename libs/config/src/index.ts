@@ -5,3 +5,4 @@ export * from './gateway.config';
 export * from './notifier.config';
 export * from './standalone.config';
 export * from './webhook-ingest.config';
+export * from './webhook-sources.schema';

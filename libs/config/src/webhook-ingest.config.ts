@@ -1,23 +1,136 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, serviceEnv } from './common.config';
 import { envInt, envList, envOptionalString } from './env';
+import { ConfigError, readConfigFile } from './load-config';
+import { parseCidr, WebhookSource, webhookSourceSchema } from './webhook-sources.schema';
 
 /** Settings of webhook-ingest (SPEC "Webhook ingest"). */
 export const webhookIngestEnv = {
-  /** Webhook sources file (YAML or JSON). */
+  /** Webhook sources file (YAML or JSON): `sources: [...]` or a bare list. Default: none. */
   WEBHOOK_CONFIG: envOptionalString(),
-  /** Webhook sources as JSON (instead of, or added to, WEBHOOK_CONFIG). */
+  /** Webhook sources as a JSON list (instead of, or added to, WEBHOOK_CONFIG). Default: none. */
   WEBHOOK_SOURCES: envOptionalString(),
-  /** Largest webhook body, bytes (413 beyond). */
+  /** Largest webhook body, bytes (413 beyond). Default 1 MiB. */
   WEBHOOK_MAX_BYTES: envInt(1_048_576, 1024, 64 * 1024 * 1024),
-  /** Seconds a delivery id is remembered per source (Stripe retries for up to three days). */
+  /** Seconds a delivery id is remembered per source (Stripe retries for up to three days). Default 259200. */
   WEBHOOK_DEDUPE_SECONDS: envInt(259_200, 60, 30 * 86400),
-  /** Proxies (CIDRs) whose X-Forwarded-For / X-Forwarded-Proto / X-Forwarded-Host are trusted. */
+  /** Proxies (CIDRs) whose X-Forwarded-For / X-Forwarded-Proto / X-Forwarded-Host are trusted. Default: none. */
   TRUSTED_PROXIES: envList(),
 };
 
-export const webhookIngestSchema = z
-  .object({ ...serviceEnv, ...engineEnv, ...webhookIngestEnv })
-  .superRefine((c, ctx) => refineEngine(c, ctx));
+export const webhookIngestSchema = z.object({ ...serviceEnv, ...engineEnv, ...webhookIngestEnv }).superRefine((c, ctx) => {
+  refineEngine(c, ctx);
+  refineWebhookIngest(c, ctx);
+});
 
 export type WebhookIngestConfig = z.output<typeof webhookIngestSchema>;
+
+/** The variables the sources come from. */
+export interface WebhookSourcesEnv {
+  WEBHOOK_CONFIG?: string;
+  WEBHOOK_SOURCES?: string;
+}
+
+/** A problem in the sources, attributed to the variable it came from; never holds a secret. */
+interface SourcesProblem {
+  variable: 'WEBHOOK_CONFIG' | 'WEBHOOK_SOURCES';
+  message: string;
+}
+
+/**
+ * Cross-field rules of webhook-ingest: TRUSTED_PROXIES are CIDRs, and the sources of
+ * WEBHOOK_CONFIG / WEBHOOK_SOURCES are valid, so a bad source stops the process before it
+ * connects anywhere. Issues name the variable and never echo a secret.
+ */
+export function refineWebhookIngest(c: WebhookSourcesEnv & { TRUSTED_PROXIES: string[] }, ctx: z.RefinementCtx): void {
+  const bad = c.TRUSTED_PROXIES.filter((p) => parseCidr(p) === undefined);
+  if (bad.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['TRUSTED_PROXIES'], message: `must be IPv4/IPv6 addresses or CIDRs (bad: ${bad.join(', ')})` });
+  }
+  const result = parseWebhookSources(c);
+  if ('problem' in result) ctx.addIssue({ code: 'custom', path: [result.problem.variable], message: result.problem.message });
+}
+
+/**
+ * The webhook sources of WEBHOOK_CONFIG and WEBHOOK_SOURCES together (names unique across
+ * both). No sources is valid: every source is then unknown (404). Throws a ConfigError
+ * naming the variable.
+ */
+export function loadWebhookSources(env: WebhookSourcesEnv): WebhookSource[] {
+  const result = parseWebhookSources(env);
+  if ('problem' in result) throw new ConfigError(`${result.problem.variable} ${result.problem.message}`);
+  return result.sources;
+}
+
+function parseWebhookSources(env: WebhookSourcesEnv): { sources: WebhookSource[] } | { problem: SourcesProblem } {
+  const sources: WebhookSource[] = [];
+  const origin = new Map<string, string>();
+  const inputs: Array<{ variable: SourcesProblem['variable']; read: () => unknown }> = [];
+  if (env.WEBHOOK_CONFIG !== undefined) {
+    const path = env.WEBHOOK_CONFIG;
+    inputs.push({ variable: 'WEBHOOK_CONFIG', read: () => readConfigFile(path, 'WEBHOOK_CONFIG') });
+  }
+  if (env.WEBHOOK_SOURCES !== undefined) {
+    const text = env.WEBHOOK_SOURCES;
+    inputs.push({ variable: 'WEBHOOK_SOURCES', read: () => parseJson(text) });
+  }
+  for (const { variable, read } of inputs) {
+    let raw: unknown;
+    try {
+      raw = read();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return { problem: { variable, message: message.startsWith(variable + ': ') ? message.slice(variable.length + 2) : message } };
+    }
+    const list = listOf(raw, variable);
+    if (!Array.isArray(list)) return { problem: { variable, message: list.message } };
+    for (const [index, item] of list.entries()) {
+      const parsed = webhookSourceSchema.safeParse(item);
+      if (!parsed.success) return { problem: { variable, message: describeSourceIssues(index, item, parsed.error) } };
+      const previous = origin.get(parsed.data.name);
+      if (previous !== undefined) {
+        return { problem: { variable, message: `source "${parsed.data.name}" is defined twice (first in ${previous})` } };
+      }
+      origin.set(parsed.data.name, variable);
+      sources.push(parsed.data);
+    }
+  }
+  return { sources };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes the input, which holds secrets.
+    throw new ConfigError('WEBHOOK_SOURCES: is not valid JSON');
+  }
+}
+
+/** A file holds `sources: [...]` or a bare list; WEBHOOK_SOURCES a list. Empty file: no sources. */
+function listOf(raw: unknown, variable: SourcesProblem['variable']): unknown[] | { message: string } {
+  if (raw === null || raw === undefined) return [];
+  if (Array.isArray(raw)) return raw;
+  if (variable === 'WEBHOOK_CONFIG' && typeof raw === 'object' && 'sources' in raw) {
+    const { sources, ...rest } = raw;
+    const unknownKeys = Object.keys(rest);
+    if (unknownKeys.length > 0) return { message: `has unknown top-level keys: ${unknownKeys.join(', ')} (expected "sources")` };
+    if (sources === null) return [];
+    if (Array.isArray(sources)) return sources;
+  }
+  return { message: variable === 'WEBHOOK_CONFIG' ? 'must hold "sources:" with a list of sources' : 'must be a JSON list of sources' };
+}
+
+/** `sources[1] ("gh"): secrets.0: must not be empty` — paths and rules only, never values. */
+function describeSourceIssues(index: number, item: unknown, error: z.ZodError): string {
+  const name =
+    typeof item === 'object' && item !== null && typeof (item as { name?: unknown }).name === 'string'
+      ? ` ("${String((item as { name: string }).name).slice(0, 64)}")`
+      : '';
+  const details = error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+    return path === '' ? message : `${path}: ${message}`;
+  });
+  return `sources[${index}]${name}: ${details.join('; ')}`;
+}

@@ -110,7 +110,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     // Webhook ingest.
     webhookRequests: new Counter({
       name: 'switchboard_webhook_requests_total',
-      help: 'Webhook requests by source, outcome (accepted, duplicate, rejected, unavailable) and reason',
+      help: 'Webhook requests by source (_unknown for names not configured), outcome (accepted, duplicate, handshake, rejected, unavailable) and reason',
       labelNames: ['source', 'outcome', 'reason'] as const,
       registers: r,
     }),
