@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, serviceEnv } from './common.config';
 import { gatewayEnv, refineAuth } from './gateway.config';
-import { notifierEnv } from './notifier.config';
+import { notifierEnv, refineNotifier } from './notifier.config';
 import { webhookIngestEnv } from './webhook-ingest.config';
 
 /** The single process (`npm start`): every service's settings. */
@@ -10,6 +10,7 @@ export const standaloneSchema = z
   .superRefine((c, ctx) => {
     refineEngine(c, ctx);
     refineAuth(c, ctx);
+    refineNotifier(c, ctx);
   });
 
 export type StandaloneConfig = z.output<typeof standaloneSchema>;
