@@ -14,6 +14,8 @@ export interface ConsumerSettings {
 
 /** Pause before consuming again after the consumer failed (NATS gone, consumer deleted). */
 const RESTART_DELAY_MS = 1000;
+/** Added to the ack wait before pulling after a handover, so the server has expired the old deliveries. */
+const HANDOVER_MARGIN_MS = 250;
 
 /**
  * Runs the notifier's durable pull consumer on EVENTS for the life of the process: up to
@@ -29,6 +31,7 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
   private loop?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
   private stopping = false;
+  private wake?: () => void;
 
   constructor(
     private readonly bus: EventBus,
@@ -37,10 +40,21 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
     private readonly settings: ConsumerSettings,
   ) {}
 
-  /** Creates the streams and the consumer (a failure here stops the process), then consumes in the background. */
+  /**
+   * Creates the streams, then the consumer (a failure here stops the process) and consumes
+   * in the background. When an earlier consumer left deliveries unacknowledged (a notifier
+   * that was killed), pulling waits one ack wait, so JetStream hands those back before any
+   * newer event and each channel keeps the stream's order.
+   */
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.ensureStreams();
-    this.consumer = await this.open();
+    const pending = await this.bus.ackPending(this.settings.durable);
+    if (pending === 0) this.consumer = await this.open();
+    else
+      this.logger.info(
+        { pending, waitMs: this.settings.ackWaitMs },
+        'events held by an earlier consumer: waiting for their redelivery before pulling',
+      );
     // A delivery still being worked on must not be handed to another replica.
     this.heartbeat = setInterval(
       () => {
@@ -49,11 +63,12 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
       Math.max(500, this.settings.ackWaitMs / 3),
     );
     this.heartbeat.unref();
-    this.loop = this.run(this.consumer);
+    this.loop = this.run(this.consumer, pending === 0 ? 0 : this.settings.ackWaitMs + HANDOVER_MARGIN_MS);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.wake?.();
     await this.consumer?.stop();
     await this.loop;
     await Promise.all(this.inflight);
@@ -65,8 +80,9 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
     return this.bus.consume({ durable, ackWaitMs, maxDeliver, batch: concurrency });
   }
 
-  private async run(first: EventConsumer): Promise<void> {
-    let consumer: EventConsumer | undefined = first;
+  private async run(first: EventConsumer | undefined, delayMs: number): Promise<void> {
+    let consumer = first;
+    if (delayMs > 0) await this.pause(delayMs);
     while (!this.stopping) {
       try {
         consumer ??= this.consumer = await this.open();
@@ -86,8 +102,16 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
       if (this.stopping) break;
       await consumer?.stop().catch(() => undefined);
       consumer = undefined;
-      await sleep(RESTART_DELAY_MS);
+      await this.pause(RESTART_DELAY_MS);
     }
+  }
+
+  /** Waits `ms`, or less when shutdown begins. */
+  private async pause(ms: number): Promise<void> {
+    const wake = new AbortController();
+    this.wake = () => wake.abort();
+    await sleep(ms, undefined, { signal: wake.signal }).catch(() => undefined);
+    this.wake = undefined;
   }
 
   private start(delivery: EventDelivery): void {
