@@ -10,6 +10,7 @@ module.exports = {
   },
   moduleNameMapper: {
     '^@switchboard/(protocol|engine|config|observability|testing|platform)$': '<rootDir>/libs/$1/src',
+    '^@switchboard/publisher$': '<rootDir>/libs/publisher/src',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

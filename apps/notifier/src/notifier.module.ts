@@ -1,15 +1,87 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import { CoreModule, Platform } from '@switchboard/platform';
+import { DynamicModule, Inject, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { loadRoutesFile } from '@switchboard/config';
+import type { ChannelEngine, EventBus } from '@switchboard/engine';
+import type { Metrics } from '@switchboard/observability';
+import { CHANNEL_ENGINE, CoreModule, EVENT_BUS, METRICS, Platform } from '@switchboard/platform';
+import { requireBearerKey } from './api/bearer-key.middleware';
+import { DlqController } from './api/dlq.controller';
+import { DocsController, OPENAPI_DOCUMENT } from './api/docs.controller';
+import { jsonBody } from './api/json-body.middleware';
+import { openApiDocument } from './api/openapi';
+import { PublishController } from './api/publish.controller';
+import { PublishService } from './api/publish.service';
+import { DeadLetterQueue } from './dispatch/dead-letter-queue';
+import { EventConsumerService } from './dispatch/event-consumer.service';
+import { EventDispatcher } from './dispatch/event-dispatcher';
+import { RetryPolicy } from './dispatch/retry-policy';
+import { notifierSettings, type NotifierSettings } from './notifier-settings';
+import { EventRouter } from './routing/event-router';
 
-/** The notifier feature: its controllers and providers, wired explicitly. */
+const NOTIFIER_SETTINGS = Symbol('NotifierSettings');
+
+/**
+ * The notifier feature, wired explicitly: the EVENTS consumer (routing → channel publish →
+ * ack / retry / dead letter), the HTTP publish API, the dead-letter endpoints and /docs.
+ */
 @Module({})
-export class NotifierModule {
+export class NotifierModule implements NestModule {
+  constructor(@Inject(NOTIFIER_SETTINGS) private readonly settings: NotifierSettings) {}
+
   static forPlatform(platform: Platform): DynamicModule {
+    const settings = notifierSettings(platform.config);
+    // A bad ROUTES_CONFIG stops the process here, before it listens, with one line.
+    const routes = loadRoutesFile(settings.ROUTES_CONFIG).routes;
+    const retry = new RetryPolicy(settings.NOTIFIER_RETRY_BASE_MS, settings.NOTIFIER_RETRY_MAX_MS);
+    const logger = platform.logger.child({ component: 'notifier' });
+    logger.info(
+      { routes: routes.length, durable: settings.NOTIFIER_DURABLE, publishApi: settings.PUBLISH_API_KEY !== undefined },
+      'notifier configured',
+    );
+    const span = retry.worstCaseSpanMs(settings.NOTIFIER_MAX_DELIVER);
+    if (span > settings.IDEMPOTENCY_WINDOW_SECONDS * 1000) {
+      // Past the window a retried event can reach channels that already took it a second time.
+      logger.warn(
+        { retrySpanMs: span, idempotencyWindowSeconds: settings.IDEMPOTENCY_WINDOW_SECONDS },
+        'retries of one event can outlast IDEMPOTENCY_WINDOW_SECONDS; lower NOTIFIER_RETRY_MAX_MS or NOTIFIER_MAX_DELIVER',
+      );
+    }
     return {
       module: NotifierModule,
       imports: [CoreModule.forPlatform(platform)],
-      controllers: [],
-      providers: [],
+      controllers: [PublishController, DlqController, DocsController],
+      providers: [
+        { provide: NOTIFIER_SETTINGS, useValue: settings },
+        { provide: EventRouter, useValue: new EventRouter(routes) },
+        { provide: OPENAPI_DOCUMENT, useValue: openApiDocument(settings.MAX_MESSAGE_BYTES) },
+        { provide: PublishService, useFactory: (engine: ChannelEngine) => new PublishService(engine), inject: [CHANNEL_ENGINE] },
+        { provide: DeadLetterQueue, useFactory: (bus: EventBus) => new DeadLetterQueue(bus), inject: [EVENT_BUS] },
+        {
+          provide: EventDispatcher,
+          useFactory: (engine: ChannelEngine, router: EventRouter, dlq: DeadLetterQueue, metrics: Metrics) =>
+            new EventDispatcher(engine, router, dlq, metrics, logger, { maxDeliver: settings.NOTIFIER_MAX_DELIVER, retry }),
+          inject: [CHANNEL_ENGINE, EventRouter, DeadLetterQueue, METRICS],
+        },
+        {
+          provide: EventConsumerService,
+          useFactory: (bus: EventBus, dispatcher: EventDispatcher) =>
+            new EventConsumerService(bus, dispatcher, logger, {
+              durable: settings.NOTIFIER_DURABLE,
+              ackWaitMs: settings.NOTIFIER_ACK_WAIT_SECONDS * 1000,
+              maxDeliver: settings.NOTIFIER_MAX_DELIVER,
+              concurrency: settings.NOTIFIER_CONCURRENCY,
+            }),
+          inject: [EVENT_BUS, EventDispatcher],
+        },
+      ],
     };
+  }
+
+  /** Route-scoped middleware only: the key is checked before the body is read (401 before 413). */
+  configure(consumer: MiddlewareConsumer): void {
+    const settings = this.settings;
+    consumer
+      .apply(requireBearerKey(settings.PUBLISH_API_KEY, 'publish'), jsonBody(settings.MAX_MESSAGE_BYTES))
+      .forRoutes(PublishController);
+    consumer.apply(requireBearerKey(settings.DLQ_API_KEY ?? settings.PUBLISH_API_KEY, 'dlq')).forRoutes(DlqController);
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, serviceEnv } from './common.config';
 import { gatewayEnv, refineAuth } from './gateway.config';
-import { notifierEnv } from './notifier.config';
+import { notifierEnv, refineNotifier } from './notifier.config';
 import { refineWebhookIngest, webhookIngestEnv } from './webhook-ingest.config';
 
 /** The single process (`npm start`): every service's settings. */
@@ -11,6 +11,7 @@ export const standaloneSchema = z
     refineEngine(c, ctx);
     refineAuth(c, ctx);
     refineWebhookIngest(c, ctx);
+    refineNotifier(c, ctx);
   });
 
 export type StandaloneConfig = z.output<typeof standaloneSchema>;

@@ -106,7 +106,17 @@ export interface EventBus {
   ensureStreams(): Promise<void>;
   /** Stores a JSON payload; resolves after it is durably stored (JetStream ack). */
   publish(subject: string, payload: unknown, options?: { msgId?: string }): Promise<PublishOutcome>;
+  /**
+   * Creates the durable consumer (deliver-all) or applies `ackWaitMs` / `maxDeliver` to the
+   * existing one, then pulls deliveries. Consumers with the same durable name share the work.
+   */
   consume(options: ConsumeOptions): Promise<EventConsumer>;
+  /**
+   * Deliveries of the durable consumer handed out and not yet acknowledged, by any
+   * process (0 when the consumer does not exist). Held by a process that died, they come
+   * back only after the ack wait.
+   */
+  ackPending(durable: string): Promise<number>;
   /** Reads up to `limit` messages of `stream` starting at `fromSeq`. */
   read(stream: string, fromSeq: number, limit: number): Promise<StoredEvent[]>;
   /** Removes one message from a stream (a replayed dead letter). */

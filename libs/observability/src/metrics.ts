@@ -131,13 +131,13 @@ export function createMetrics(registry: Registry = new Registry()) {
     // Notifier.
     notifierEvents: new Counter({
       name: 'switchboard_notifier_events_total',
-      help: 'Events handled by the notifier by outcome (processed, retried, dead_lettered, unroutable)',
+      help: 'Events handled by the notifier by outcome (processed, retried, dead_lettered, unroutable; abandoned when not even the DLQ could take it)',
       labelNames: ['outcome'] as const,
       registers: r,
     }),
     notifierRouted: new Counter({
       name: 'switchboard_notifier_channel_publishes_total',
-      help: 'Channel publishes made for routed events',
+      help: 'Channel publishes made for routed events by result (stored, duplicate, failed)',
       labelNames: ['result'] as const,
       registers: r,
     }),

@@ -33,7 +33,7 @@ class DurableState {
 
   constructor(
     readonly stream: MemoryStream,
-    readonly options: ConsumeOptions,
+    public options: ConsumeOptions,
   ) {}
 
   signal(): void {
@@ -143,6 +143,9 @@ export class MemoryEventBus implements EventBus {
     if (state === undefined) {
       state = new DurableState(stream, options);
       this.durables.set(options.durable, state);
+    } else {
+      // Like JetStream: the settings of a later consume apply to the existing durable.
+      state.options = options;
     }
     const durable = state;
     let stopped = false;
@@ -167,6 +170,11 @@ export class MemoryEventBus implements EventBus {
         return Promise.resolve();
       },
     });
+  }
+
+  ackPending(durable: string): Promise<number> {
+    // `counts` holds every delivered message until it is acked, termed or given up on.
+    return Promise.resolve(this.durables.get(durable)?.counts.size ?? 0);
   }
 
   read(streamName: string, fromSeq: number, limit: number): Promise<StoredEvent[]> {

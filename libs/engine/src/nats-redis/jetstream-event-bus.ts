@@ -120,6 +120,15 @@ export class JetStreamEventBus implements EventBus {
     };
   }
 
+  async ackPending(durable: string): Promise<number> {
+    try {
+      return (await this.jsm.consumers.info(this.names.eventsStream, durable)).num_ack_pending;
+    } catch (err) {
+      if (isApiError(err, JetStreamApiCodes.ConsumerNotFound)) return 0;
+      throw err;
+    }
+  }
+
   async read(stream: string, fromSeq: number, limit: number): Promise<StoredEvent[]> {
     const info = await this.jsm.streams.info(stream);
     if (info.state.messages === 0 || info.state.last_seq < fromSeq || limit <= 0) return [];

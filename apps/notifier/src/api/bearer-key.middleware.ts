@@ -1,0 +1,37 @@
+import { SwitchboardError } from '@switchboard/protocol';
+import type { NextFunction, Request, Response } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { sendError } from './http-error';
+
+/** Equal-length digests, so the comparison takes the same time whatever the presented key. */
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** True when `authorization` is `Bearer <key>`; constant-time in the key; false whenever no key is configured. */
+export function bearerKeyMatches(authorization: string | undefined, key: string | undefined): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  const presented = match?.[1] ?? '';
+  // Compare even when nothing usable was sent, so timing does not tell which part was wrong.
+  const equal = timingSafeEqual(digest(presented), digest(key ?? ''));
+  return equal && key !== undefined && match !== null;
+}
+
+/**
+ * Route middleware: answers 401 unless the request carries `Authorization: Bearer <key>`.
+ * Runs before the body is read, so a caller without the key learns nothing else.
+ */
+export function requireBearerKey(key: string | undefined, realm: string) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (bearerKeyMatches(req.headers.authorization, key)) return next();
+    // The body is never read: close rather than drain it.
+    sendError(
+      res,
+      new SwitchboardError('unauthorized', key === undefined ? `${realm} is disabled: no key is configured` : 'missing or wrong API key'),
+      {
+        'WWW-Authenticate': `Bearer realm="${realm}"`,
+        Connection: 'close',
+      },
+    );
+  };
+}
