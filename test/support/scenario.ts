@@ -44,9 +44,11 @@ export async function runScenario(cluster: TestCluster, o: ScenarioOptions): Pro
     if (!ledger.clients.every((c) => c.connected)) throw new Error('clients connecting');
   }, 10000);
   const publisher = new TestPublisher(() => cluster.wsUrls(), token, channels, o.intervalMs ?? 20);
-  await new Promise((r) => setTimeout(r, o.faultAtMs));
+  // `npm run soak` moves the fault to a random point of the stream each round.
+  const faultAtMs = process.env.SOAK_ROUND !== undefined ? Math.round(o.streamMs * (0.15 + Math.random() * 0.45)) : o.faultAtMs;
+  await new Promise((r) => setTimeout(r, faultAtMs));
   await o.fault(cluster);
-  await new Promise((r) => setTimeout(r, Math.max(0, o.streamMs - o.faultAtMs)));
+  await new Promise((r) => setTimeout(r, Math.max(0, o.streamMs - faultAtMs)));
   await publisher.stop();
   const finals = new Map<string, { epoch: string; offset: number }>();
   for (const c of channels) finals.set(c, await cluster.position(c));
