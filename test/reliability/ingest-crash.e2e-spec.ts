@@ -72,7 +72,7 @@ describe('reliability: webhook-ingest killed mid-request', () => {
       const ids = new Set<string>();
       const batch = await consumer.fetch({ max_messages: 200, expires: 5000 });
       for await (const m of batch) {
-        ids.add((m.json() as { id: string }).id);
+        ids.add(m.json<{ id: string }>().id);
         if (ids.size === 200) break;
       }
       await eventually(() => expect(ids.size).toBe(200));
