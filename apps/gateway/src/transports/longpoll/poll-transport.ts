@@ -114,14 +114,18 @@ export class PollTransport implements OnApplicationShutdown {
     const subscriptions: ChannelSubscription[] = [];
     let done = false;
     let batchTimer: NodeJS.Timeout | undefined;
-    const answer = (): void => {
-      if (done) return;
+    /** Ends the hold once: timers, registration, subscriptions. False if it had ended. */
+    const finish = (): boolean => {
+      if (done) return false;
       done = true;
       clearTimeout(holdTimer);
       clearTimeout(batchTimer);
       this.held.delete(held);
       for (const s of subscriptions) s.unsubscribe();
-      if (!res.destroyed) this.respond(res, result);
+      return true;
+    };
+    const answer = (): void => {
+      if (finish() && !res.destroyed) this.respond(res, result);
     };
     const held: HeldPoll = { answer };
     const soon = (): void => {
@@ -129,15 +133,7 @@ export class PollTransport implements OnApplicationShutdown {
     };
     const holdTimer = setTimeout(answer, timeoutSeconds * 1000);
     this.held.add(held);
-    res.on('close', () => {
-      if (!done) {
-        done = true;
-        clearTimeout(holdTimer);
-        clearTimeout(batchTimer);
-        this.held.delete(held);
-        for (const s of subscriptions) s.unsubscribe();
-      }
-    });
+    res.on('close', finish);
     try {
       for (const channel of channels) {
         const since = result.positions.get(channel)!;
@@ -167,13 +163,7 @@ export class PollTransport implements OnApplicationShutdown {
         else subscriptions.push(subscription);
       }
     } catch (err) {
-      if (done) return;
-      done = true;
-      clearTimeout(holdTimer);
-      clearTimeout(batchTimer);
-      this.held.delete(held);
-      for (const s of subscriptions) s.unsubscribe();
-      throw err;
+      if (finish()) throw err;
     }
   }
 
