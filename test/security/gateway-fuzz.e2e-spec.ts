@@ -72,7 +72,7 @@ describe('fuzz: gateway under hostile input', () => {
       expect(await client.waitFor((f) => f.id === id)).toEqual({ op: 'pong', id });
     }
     expect(client.closeCode).toBeUndefined();
-    const foreign = client.frames.filter((f) => typeof f.channel === 'string' && !(f.channel).startsWith('allowed:'));
+    const foreign = client.frames.filter((f) => typeof f.channel === 'string' && !f.channel.startsWith('allowed:'));
     expect(foreign.filter((f) => f.op === 'message' || f.op === 'subscribed')).toEqual([]);
     expect(client.frames.filter((f) => f.op === 'error' && f.code === 'unavailable')).toEqual([]);
     client.close();

@@ -2,3 +2,4 @@ export * from './eventually';
 export * from './servers';
 export * from './tokens';
 export * from './ws-client';
+export * from './coturn';

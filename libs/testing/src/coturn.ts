@@ -1,0 +1,77 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './servers';
+
+/** Fails with one line saying how to install coturn when it is absent. */
+export function requireCoturn(): void {
+  if (spawnSync('turnserver', ['--version'], { stdio: 'ignore' }).error) {
+    throw new Error(
+      'coturn is not installed (turnserver, turnutils_uclient); install it with: apt-get install -y coturn (scripts/setup-test-deps.sh does)',
+    );
+  }
+}
+
+/** A coturn TURN server the test owns, on 127.0.0.1, with coturn's REST-API shared secret. */
+export class Coturn {
+  private constructor(
+    readonly port: number,
+    private readonly child: ChildProcess,
+    private readonly dir: string,
+  ) {}
+
+  static async start(secret: string, realm = 'switchboard.test'): Promise<Coturn> {
+    requireCoturn();
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'sb-turn-'));
+    const child = spawn(
+      'turnserver',
+      [
+        '-n',
+        '--listening-ip=127.0.0.1',
+        `--listening-port=${port}`,
+        '--relay-ip=127.0.0.1',
+        '--use-auth-secret',
+        `--static-auth-secret=${secret}`,
+        `--realm=${realm}`,
+        '--allow-loopback-peers',
+        '--no-tls',
+        '--no-dtls',
+        '--no-cli',
+        `--pidfile=${join(dir, 'turn.pid')}`,
+        `--db=${join(dir, 'turn.db')}`,
+        '--log-file=stdout',
+      ],
+      { stdio: 'ignore' },
+    );
+    const turn = new Coturn(port, child, dir);
+    // Ready once a client can reach it (an allocation with bad credentials answers 401, not a timeout).
+    for (let i = 0; i < 50; i++) {
+      if (child.exitCode !== null) throw new Error(`turnserver exited with ${child.exitCode}`);
+      if (turn.allocate('probe', 'probe').output.includes('401') || i > 10) break;
+      await sleep(100);
+    }
+    return turn;
+  }
+
+  /** Runs one TURN allocation with coturn's own client; `ok` when the server accepted the credentials. */
+  allocate(username: string, credential: string): { ok: boolean; output: string } {
+    const r = spawnSync(
+      'turnutils_uclient',
+      ['-u', username, '-w', credential, '-p', String(this.port), '-y', '-n', '1', '-c', '127.0.0.1'],
+      {
+        encoding: 'utf8',
+        timeout: 15_000,
+      },
+    );
+    const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    return { ok: r.status === 0 && !output.includes('Cannot complete Allocation'), output };
+  }
+
+  stop(): void {
+    this.child.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
