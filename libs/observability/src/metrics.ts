@@ -100,6 +100,12 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['limit', 'transport'] as const,
       registers: r,
     }),
+    clientPublishes: new Counter({
+      name: 'switchboard_client_publishes_total',
+      help: 'Publishes made by clients through the gateway (WebRTC signaling included), by transport',
+      labelNames: ['transport'] as const,
+      registers: r,
+    }),
     drainDisconnects: new Counter({
       name: 'switchboard_drain_disconnects_total',
       help: 'Connections told to reconnect during drain',

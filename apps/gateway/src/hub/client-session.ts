@@ -1,5 +1,5 @@
 import type { ChannelEngine, ChannelSubscription, PublishResult, SubscribeOutcome } from '@switchboard/engine';
-import type { Metrics } from '@switchboard/observability';
+import type { Logger, Metrics } from '@switchboard/observability';
 import { assertChannel, StreamPosition, SwitchboardError } from '@switchboard/protocol';
 import { canPublish, canSubscribe, Principal } from '../auth/principal';
 import { GatewayOptions } from './gateway-options';
@@ -11,6 +11,7 @@ export interface SessionServices {
   readonly engine: ChannelEngine;
   readonly options: GatewayOptions;
   readonly metrics: Metrics;
+  readonly logger: Logger;
 }
 
 /**
@@ -96,7 +97,11 @@ export class ClientSession {
       this.services.metrics.limitHits.inc({ limit: 'publish_rate', transport: this.sink.transport });
       throw new SwitchboardError('rate_limited', `at most ${this.services.options.clientPublishRate} publishes per second`);
     }
-    return this.services.engine.publish({ channel, data, idempotencyKey, from: this.principal.sub });
+    const result = await this.services.engine.publish({ channel, data, idempotencyKey, from: this.principal.sub });
+    this.services.metrics.clientPublishes.inc({ transport: this.sink.transport });
+    // One line per client publish at debug level: who, where, which offset — never the body.
+    this.services.logger.debug({ channel, offset: result.offset, from: this.principal.sub, duplicate: result.duplicate }, 'client publish');
+    return result;
   }
 
   /** Ends every subscription. Idempotent. */

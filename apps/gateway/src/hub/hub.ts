@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { ChannelEngine, MessageEncoder, StoredMessage } from '@switchboard/engine';
-import type { Metrics } from '@switchboard/observability';
-import { CHANNEL_ENGINE, METRICS } from '@switchboard/platform';
+import type { Logger, Metrics } from '@switchboard/observability';
+import { CHANNEL_ENGINE, LOGGER, METRICS } from '@switchboard/platform';
 import { Principal } from '../auth/principal';
 import { ClientSession, SessionServices } from './client-session';
 import { GATEWAY_OPTIONS } from './gateway-options';
@@ -25,6 +25,7 @@ export class Hub implements SessionServices, OnApplicationShutdown {
     @Inject(CHANNEL_ENGINE) readonly engine: ChannelEngine,
     @Inject(GATEWAY_OPTIONS) readonly options: GatewayOptions,
     @Inject(METRICS) readonly metrics: Metrics,
+    @Inject(LOGGER) readonly logger: Logger,
   ) {
     this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);
     this.flushTimer.unref();
