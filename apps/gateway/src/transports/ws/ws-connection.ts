@@ -45,14 +45,21 @@ export class WsConnection implements SessionSink, Drainable {
     ws.on('close', () => this.onClose());
     ws.on('error', (err) => ctx.logger.debug({ err: err.message }, 'ws connection error'));
     const expiresAt = this.session.principal.expiresAt;
-    if (expiresAt !== undefined) {
-      // Node timers hold at most 2^31-1 ms; a longer token is checked again when that fires.
-      const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2_147_483_647);
-      this.expiryTimer = setTimeout(() => {
-        if (Date.now() >= expiresAt) this.close(CloseCode.Unauthorized, 'token expired');
-      }, delay);
-      this.expiryTimer.unref();
-    }
+    if (expiresAt !== undefined) this.armExpiry(expiresAt);
+  }
+
+  /**
+   * Closes with 4001 when the token expires. Node timers hold at most 2^31-1 ms and may fire
+   * a little early against the wall clock: whenever it fires before expiry, it re-arms.
+   */
+  private armExpiry(expiresAt: number): void {
+    const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2_147_483_647);
+    this.expiryTimer = setTimeout(() => {
+      if (this.closed) return;
+      if (Date.now() >= expiresAt) this.close(CloseCode.Unauthorized, 'token expired');
+      else this.armExpiry(expiresAt);
+    }, delay);
+    this.expiryTimer.unref();
   }
 
   /** Hot path: one shared Buffer per message, a header per recipient, a queue check. */
