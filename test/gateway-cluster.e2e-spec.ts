@@ -1,5 +1,7 @@
 import { RunningService } from '@switchboard/platform';
 import { eventually, requireSharedServers, signToken, uniqueName, WsTestClient } from '@switchboard/testing';
+import { io } from 'socket.io-client';
+import { SocketIoGateway } from '../apps/gateway/src/transports/socketio/socketio.gateway';
 import { cleanupEngineEnv, isolatedEngineEnv, startGateway, wsUrl } from './support/gateway';
 import { decodeCursorJson } from './support/sse';
 
@@ -102,5 +104,17 @@ describe('gateway cluster: two gateways on NATS + Redis', () => {
     expect(received).toEqual(Array.from({ length: published }, (_, i) => i + 1));
     expect(decodeCursorJson(cursor)[channel][0]).toBe(published);
     publisher.close();
+  });
+
+  it("runs Socket.IO's cluster-wide operations through the Redis adapter", async () => {
+    const sockets = [a, b].map((gw) =>
+      io(gw.url, { path: '/socket.io', auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true }),
+    );
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve, reject) => s.once('connect', resolve).once('connect_error', reject))));
+    const server = a.app.get(SocketIoGateway).server;
+    expect(server.of('/').adapter.constructor.name).toBe('RedisAdapter');
+    // Gateway A sees the socket connected to gateway B.
+    await eventually(async () => expect((await server.fetchSockets()).length).toBe(2), 10000);
+    sockets.forEach((s) => s.disconnect());
   });
 });

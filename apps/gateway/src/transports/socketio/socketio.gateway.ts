@@ -7,6 +7,7 @@ import {
   OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
+  WebSocketServer,
 } from '@nestjs/websockets';
 import type { MessageEncoder, StoredMessage, SubscribeOutcome } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
@@ -23,9 +24,9 @@ import { SessionSink } from '../../hub/transport';
 type AckReply = { ok: true; [k: string]: unknown } | { ok: false; code: ErrorCode; message: string };
 type AckFn = (reply: AckReply) => void;
 
+/** `socket.data` travels to other nodes (the Redis adapter's fetchSockets): plain data only. */
 interface SocketData {
   principal: Principal;
-  connection?: SocketIoConnection;
 }
 
 const WRITE_OPTS = { compress: false };
@@ -99,8 +100,12 @@ function badRequest(message: string): AckReply {
  */
 @WebSocketGateway({ path: '/socket.io' })
 export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnection<Socket> {
+  /** The Socket.IO server (its adapter is Redis-backed when Redis is configured). */
+  @WebSocketServer() server!: Server;
+
   /** `2["message",<json>]`: the Socket.IO EVENT packet for the default namespace, built once per message. */
   private readonly packet: MessageEncoder<string>;
+  private readonly connections = new WeakMap<Socket, SocketIoConnection>();
 
   constructor(
     private readonly hub: Hub,
@@ -146,7 +151,7 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
   handleConnection(socket: Socket): void {
     const data = socket.data as SocketData;
     const connection = new SocketIoConnection(socket, data.principal, this.hub, this.packet, this.logger);
-    data.connection = connection;
+    this.connections.set(socket, connection);
     this.registry.add(connection);
     socket.once('disconnect', () => {
       connection.close();
@@ -157,7 +162,7 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
   @SubscribeMessage('subscribe')
   async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
     const reply = typeof ack === 'function' ? ack : () => undefined;
-    const session = (socket.data as SocketData).connection?.session;
+    const session = this.connections.get(socket)?.session;
     if (session === undefined) return;
     const request = body as { channel?: unknown; since?: unknown } | null;
     if (typeof request !== 'object' || request === null || typeof request.channel !== 'string') {
@@ -190,7 +195,7 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
   @SubscribeMessage('unsubscribe')
   unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): void {
     const reply = typeof ack === 'function' ? ack : () => undefined;
-    const session = (socket.data as SocketData).connection?.session;
+    const session = this.connections.get(socket)?.session;
     const channel = (body as { channel?: unknown } | null)?.channel;
     if (session === undefined) return;
     if (typeof channel !== 'string') {
@@ -208,7 +213,7 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
   @SubscribeMessage('publish')
   async publish(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
     const reply = typeof ack === 'function' ? ack : () => undefined;
-    const session = (socket.data as SocketData).connection?.session;
+    const session = this.connections.get(socket)?.session;
     if (session === undefined) return;
     const request = body as { channel?: unknown; data?: unknown; idempotencyKey?: unknown } | null;
     if (typeof request !== 'object' || request === null || typeof request.channel !== 'string' || !('data' in request)) {
