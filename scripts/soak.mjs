@@ -11,7 +11,6 @@ if (!Number.isFinite(minutes) || minutes <= 0) {
   console.error('usage: npm run soak -- --minutes <n>');
   process.exit(2);
 }
-const deadline = Date.now() + minutes * 60_000;
 const totals = { rounds: 0, failedRounds: 0, scenarios: 0, published: 0, checked: 0, faults: 0, problems: 0 };
 
 function round(n) {
@@ -48,7 +47,9 @@ function round(n) {
 const build = spawn('npm', ['run', 'build'], { stdio: 'inherit' });
 build.on('exit', async (code) => {
   if (code !== 0) process.exit(code ?? 1);
-  while (Date.now() < deadline) {
+  // The clock starts after the build; at least one round always runs.
+  const deadline = Date.now() + minutes * 60_000;
+  while (totals.rounds === 0 || Date.now() < deadline) {
     totals.rounds++;
     await round(totals.rounds);
   }
