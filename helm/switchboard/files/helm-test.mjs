@@ -89,10 +89,13 @@ async function publishViaNotifier(notifier, channel, data) {
 function publishViaWebSocket(gateway, token, channel, data) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${gateway.replace(/^http/, 'ws')}/v1/ws?token=${encodeURIComponent(token)}`);
-    const timer = setTimeout(() => {
-      ws.close();
-      reject(new Error('no WebSocket publish ack'));
-    }, Math.max(1000, remainingMs()));
+    const timer = setTimeout(
+      () => {
+        ws.close();
+        reject(new Error('no WebSocket publish ack'));
+      },
+      Math.max(1000, remainingMs()),
+    );
     ws.onopen = () => ws.send(JSON.stringify({ op: 'publish', id: 1, channel, data }));
     ws.onerror = () => reject(new Error('WebSocket error'));
     ws.onmessage = (event) => {
@@ -101,7 +104,12 @@ function publishViaWebSocket(gateway, token, channel, data) {
       clearTimeout(timer);
       ws.close();
       if (frame.op === 'ack') resolve();
-      else reject(new CheckFailed(`WebSocket publish refused: ${frame.code} ${frame.message ?? ''} (CLIENT_PUBLISH_RATE 0 disables client publish)`));
+      else
+        reject(
+          new CheckFailed(
+            `WebSocket publish refused: ${frame.code} ${frame.message ?? ''} (CLIENT_PUBLISH_RATE 0 disables client publish)`,
+          ),
+        );
     };
   });
 }
@@ -130,7 +138,9 @@ async function roundTrip() {
     const reply = await poll(gateway, token, channel, start.cursor, Math.min(20, Math.ceil(remainingMs() / 1000)));
     return reply.messages.some((m) => m.data?.nonce === data.nonce) ? true : undefined;
   });
-  console.log(`ok: round trip (published via ${viaNotifier ? 'the notifier publish API' : 'a gateway WebSocket'}, received by a gateway long-poll)`);
+  console.log(
+    `ok: round trip (published via ${viaNotifier ? 'the notifier publish API' : 'a gateway WebSocket'}, received by a gateway long-poll)`,
+  );
 }
 
 try {
