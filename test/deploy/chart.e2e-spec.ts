@@ -172,6 +172,24 @@ describe('checksum annotations', () => {
   });
 });
 
+describe('settings the chart cannot work with', () => {
+  it.each([
+    [['nats.url='], 'nats.url is empty and there is no existingSecret holding NATS_URL'],
+    [['redis.url='], 'redis.url is empty and there is no existingSecret holding REDIS_URL'],
+    [['gateway.ingress.enabled=true'], 'the gateway ingress needs at least one host'],
+    [['coturn.enabled=true'], 'this chart version does not deploy coturn yet'],
+  ])('%j fail the render saying what to set', (set, message) => {
+    const result = helm(['template', 'sb', chartDir, ...set.flatMap((pair) => ['--set', pair])]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('render nothing but the ServiceAccount when every service is off', () => {
+    const manifests = helmTemplate([], ['gateway.enabled=false', 'webhookIngest.enabled=false', 'notifier.enabled=false']);
+    expect(manifests.map((m) => m.kind)).toEqual(['ServiceAccount']);
+  });
+});
+
 describe('values.schema.json', () => {
   it.each([
     ['a string where a number belongs', ['gateway.replicaCount=many'], '/gateway/replicaCount'],
