@@ -102,6 +102,7 @@ Environment of a component: the chart's settings, then `env` and `<component>.en
   "PORT" "8080"
   "LOG_LEVEL" $v.logLevel
   "DRAIN_SECONDS" .values.drainSeconds
+  "STARTUP_TIMEOUT_SECONDS" $v.startupTimeoutSeconds
   "REDIS_KEY_PREFIX" $v.redis.keyPrefix
   "NATS_STREAM_REPLICAS" $v.nats.streamReplicas
   "HISTORY_SIZE" $v.engine.historySize
@@ -193,7 +194,8 @@ ports:
 startupProbe:
   httpGet: { path: /healthz, port: http }
   periodSeconds: {{ .root.Values.probes.startup.periodSeconds }}
-  failureThreshold: {{ .root.Values.probes.startup.failureThreshold }}
+  # Longer than STARTUP_TIMEOUT_SECONDS: a pod that cannot reach NATS or Redis exits with its own message first.
+  failureThreshold: {{ div (add .root.Values.startupTimeoutSeconds 30 .root.Values.probes.startup.periodSeconds -1) .root.Values.probes.startup.periodSeconds }}
 livenessProbe:
   httpGet: { path: /healthz, port: http }
   periodSeconds: {{ .root.Values.probes.liveness.periodSeconds }}

@@ -66,7 +66,7 @@ export function workloadSuite(render: () => Manifest[], options: SuiteOptions = 
     expect(problems).toEqual([]);
   });
 
-  it('gives every service a grace period that covers preStop, DRAIN_SECONDS and its exit margin', () => {
+  it('gives every service a grace period that covers preStop, DRAIN_SECONDS and its exit margin, and a startup probe that outlasts STARTUP_TIMEOUT_SECONDS', () => {
     const problems: string[] = [];
     for (const [component, pod] of serviceDeployments(manifests)) {
       const container = pod.spec.containers[0];
@@ -77,6 +77,12 @@ export function workloadSuite(render: () => Manifest[], options: SuiteOptions = 
       const grace = pod.spec.terminationGracePeriodSeconds ?? 30;
       if (grace < needed) problems.push(`${component}: grace ${grace}s < preStop + DRAIN_SECONDS ${drain}s + ${EXIT_MARGIN_SECONDS}s`);
       if (preStopSeconds(container) <= 0) problems.push(`${component}: no preStop sleep`);
+      // The app's own "cannot reach NATS/Redis" exit must come before the kubelet's restart.
+      const startup = container.startupProbe;
+      const window = (startup?.periodSeconds ?? 10) * (startup?.failureThreshold ?? 3);
+      const startupTimeout = Number(resolved.env.STARTUP_TIMEOUT_SECONDS ?? 60);
+      if (window < startupTimeout)
+        problems.push(`${component}: startup probe gives up after ${window}s < STARTUP_TIMEOUT_SECONDS ${startupTimeout}s`);
     }
     expect(problems).toEqual([]);
   });
