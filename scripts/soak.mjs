@@ -15,10 +15,14 @@ const totals = { rounds: 0, failedRounds: 0, scenarios: 0, published: 0, checked
 
 function round(n) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', 'test/reliability', '--runInBand'], {
-      env: { ...process.env, SOAK_ROUND: String(n) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', 'test/reliability', '--runInBand'],
+      {
+        env: { ...process.env, SOAK_ROUND: String(n) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     const collect = (d) => (out += d.toString());
     child.stdout.on('data', collect);
@@ -37,7 +41,12 @@ function round(n) {
       }
       if (code !== 0) {
         totals.failedRounds++;
-        console.log(out.split('\n').filter((l) => /✕|●/.test(l)).join('\n'));
+        console.log(
+          out
+            .split('\n')
+            .filter((l) => /✕|●/.test(l))
+            .join('\n'),
+        );
       }
       resolve();
     });
