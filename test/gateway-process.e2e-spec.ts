@@ -30,8 +30,8 @@ describe('gateway process', () => {
 
     const started = Date.now();
     gw.kill('SIGTERM');
-    const ready = await fetch(`${gw.url}/readyz`).then((r) => r.status);
-    expect(ready).toBe(503);
+    // The signal arrives asynchronously: readiness flips as soon as the process handles it.
+    await eventually(async () => expect(await fetch(`${gw.url}/readyz`).then((r) => r.status)).toBe(503), 1000, 10);
     const refused = await WsTestClient.connect(`${gw.url.replace('http', 'ws')}/v1/ws?token=${token}`).then(
       () => 'connected',
       (e: Error) => e.message,

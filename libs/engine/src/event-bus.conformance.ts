@@ -107,18 +107,19 @@ export function describeEventBusConformance(name: string, makeHarness: () => Pro
       expect(c.payloads()).toEqual([{ n: 1 }, { n: 1 }, { n: 2 }]);
     });
 
-    it('counts deliveries handed out and not acked, across consumers of the durable', async () => {
-      expect(await bus.ackPending('nobody')).toBe(0);
+    it('reports deliveries handed out and not acked, and the acknowledged floor, across consumers of the durable', async () => {
+      expect(await bus.ackState('nobody')).toEqual({ pending: 0, ackFloor: 0, delivered: 0 });
       for (let n = 1; n <= 3; n++) await bus.publish(`${names.eventsSubjectPrefix}.x`, { n });
       const c = await consume();
       await eventually(() => expect(c.deliveries.length).toBe(3));
-      await eventually(async () => expect(await bus.ackPending('d1')).toBe(3));
+      const [first, second, third] = c.deliveries.map((d) => d.seq);
+      await eventually(async () => expect(await bus.ackState('d1')).toEqual({ pending: 3, ackFloor: first - 1, delivered: third }));
       c.deliveries[0].ack();
       c.deliveries[1].term();
-      await eventually(async () => expect(await bus.ackPending('d1')).toBe(1));
+      await eventually(async () => expect(await bus.ackState('d1')).toEqual({ pending: 1, ackFloor: second, delivered: third }));
       // What a stopped consumer held stays pending (a killed process) until it is acked or redelivered.
       await c.stop();
-      expect(await bus.ackPending('d1')).toBe(1);
+      expect(await bus.ackState('d1')).toEqual({ pending: 1, ackFloor: second, delivered: third });
     });
 
     it('shares a durable between consumers: each event goes to one of them', async () => {

@@ -83,6 +83,16 @@ export interface EventDelivery {
   working(): void;
 }
 
+/** Acknowledgement state of a durable consumer, by stream sequence. */
+export interface AckState {
+  /** Deliveries handed out (to any process) and not yet acknowledged. */
+  pending: number;
+  /** Every message up to this sequence is acknowledged. */
+  ackFloor: number;
+  /** The highest sequence ever delivered. */
+  delivered: number;
+}
+
 /** A running consumer: an async iterator of deliveries until `stop()`. */
 export interface EventConsumer extends AsyncIterable<EventDelivery> {
   stop(): Promise<void>;
@@ -112,11 +122,10 @@ export interface EventBus {
    */
   consume(options: ConsumeOptions): Promise<EventConsumer>;
   /**
-   * Deliveries of the durable consumer handed out and not yet acknowledged, by any
-   * process (0 when the consumer does not exist). Held by a process that died, they come
-   * back only after the ack wait.
+   * Where the durable consumer stands (all zero when it does not exist). Deliveries held
+   * by a process that died stay pending and come back only after the ack wait.
    */
-  ackPending(durable: string): Promise<number>;
+  ackState(durable: string): Promise<AckState>;
   /** Reads up to `limit` messages of `stream` starting at `fromSeq`. */
   read(stream: string, fromSeq: number, limit: number): Promise<StoredEvent[]>;
   /** Removes one message from a stream (a replayed dead letter). */

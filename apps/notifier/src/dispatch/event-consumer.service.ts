@@ -16,6 +16,19 @@ export interface ConsumerSettings {
 const RESTART_DELAY_MS = 1000;
 /** Added to the ack wait before pulling after a handover, so the server has expired the old deliveries. */
 const HANDOVER_MARGIN_MS = 250;
+/** How often a handover checks whether the earlier events are acknowledged. */
+const HANDOVER_POLL_MS = 200;
+/** Newer deliveries held back during a handover at most; beyond it they go ahead (logged). */
+const HANDOVER_MAX_HELD = 1000;
+
+/** Newer events held back until what an earlier consumer left pending is acknowledged. */
+interface Handover {
+  /** The highest sequence delivered before this process started. */
+  upTo: number;
+  held: EventDelivery[];
+  deadline: number;
+  timer?: NodeJS.Timeout;
+}
 
 /**
  * Runs the notifier's durable pull consumer on EVENTS for the life of the process: up to
@@ -32,6 +45,7 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
   private heartbeat?: NodeJS.Timeout;
   private stopping = false;
   private wake?: () => void;
+  private handover?: Handover;
 
   constructor(
     private readonly bus: EventBus,
@@ -44,17 +58,20 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
    * Creates the streams, then the consumer (a failure here stops the process) and consumes
    * in the background. When an earlier consumer left deliveries unacknowledged (a notifier
    * that was killed), pulling waits one ack wait, so JetStream hands those back before any
-   * newer event and each channel keeps the stream's order.
+   * newer event, and any newer event that still comes first is held back until the earlier
+   * ones are acknowledged: each channel keeps the stream's order.
    */
   async onApplicationBootstrap(): Promise<void> {
     await this.bus.ensureStreams();
-    const pending = await this.bus.ackPending(this.settings.durable);
+    const { pending, delivered } = await this.bus.ackState(this.settings.durable);
     if (pending === 0) this.consumer = await this.open();
-    else
+    else {
+      this.handover = { upTo: delivered, held: [], deadline: Date.now() + 3 * this.settings.ackWaitMs + HANDOVER_MARGIN_MS };
       this.logger.info(
-        { pending, waitMs: this.settings.ackWaitMs },
+        { pending, upTo: delivered, waitMs: this.settings.ackWaitMs },
         'events held by an earlier consumer: waiting for their redelivery before pulling',
       );
+    }
     // A delivery still being worked on must not be handed to another replica.
     this.heartbeat = setInterval(
       () => {
@@ -69,6 +86,7 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.wake?.();
+    this.endHandover('shutdown');
     await this.consumer?.stop();
     await this.loop;
     await Promise.all(this.inflight);
@@ -92,6 +110,10 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
             delivery.nak(0);
             continue;
           }
+          if (this.handover !== undefined && delivery.seq > this.handover.upTo) {
+            this.hold(this.handover, delivery);
+            continue;
+          }
           while (this.inflight.size >= this.settings.concurrency) await Promise.race(this.inflight);
           this.start(delivery);
         }
@@ -112,6 +134,55 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
     this.wake = () => wake.abort();
     await sleep(ms, undefined, { signal: wake.signal }).catch(() => undefined);
     this.wake = undefined;
+  }
+
+  /** Keeps a newer delivery (alive) until the earlier consumer's events are acknowledged. */
+  private hold(handover: Handover, delivery: EventDelivery): void {
+    handover.held.push(delivery);
+    this.working.add(delivery);
+    if (handover.held.length >= HANDOVER_MAX_HELD) this.endHandover('too_many_held');
+    else handover.timer ??= setTimeout(() => void this.checkHandover(handover), HANDOVER_POLL_MS);
+  }
+
+  private async checkHandover(handover: Handover): Promise<void> {
+    handover.timer = undefined;
+    if (this.handover !== handover) return;
+    const ackFloor = await this.bus.ackState(this.settings.durable).then(
+      (s) => s.ackFloor,
+      () => -1,
+    );
+    if (this.handover !== handover) return;
+    if (ackFloor >= handover.upTo) this.endHandover('acknowledged');
+    else if (Date.now() >= handover.deadline) this.endHandover('timeout');
+    else handover.timer = setTimeout(() => void this.checkHandover(handover), HANDOVER_POLL_MS);
+  }
+
+  /**
+   * Releases the held deliveries in their order. Only `acknowledged` keeps the channel order
+   * for certain; otherwise an earlier event (nak'ed for retry, or stuck elsewhere) follows later.
+   */
+  private endHandover(why: 'acknowledged' | 'timeout' | 'too_many_held' | 'shutdown'): void {
+    const handover = this.handover;
+    if (handover === undefined) return;
+    this.handover = undefined;
+    clearTimeout(handover.timer);
+    if (why === 'shutdown') {
+      for (const d of handover.held) {
+        this.working.delete(d);
+        d.nak(0);
+      }
+      return;
+    }
+    if (why !== 'acknowledged') {
+      this.logger.warn(
+        { why, upTo: handover.upTo, held: handover.held.length },
+        'handover: earlier events still unacknowledged, going ahead with newer ones',
+      );
+    }
+    for (const d of handover.held) {
+      this.working.delete(d);
+      this.start(d);
+    }
   }
 
   private start(delivery: EventDelivery): void {

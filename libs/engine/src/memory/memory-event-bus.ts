@@ -1,4 +1,5 @@
 import {
+  AckState,
   ConsumeOptions,
   DEFAULT_EVENT_BUS_NAMES,
   EventBus,
@@ -172,9 +173,14 @@ export class MemoryEventBus implements EventBus {
     });
   }
 
-  ackPending(durable: string): Promise<number> {
+  ackState(durable: string): Promise<AckState> {
+    const state = this.durables.get(durable);
+    if (state === undefined) return Promise.resolve({ pending: 0, ackFloor: 0, delivered: 0 });
     // `counts` holds every delivered message until it is acked, termed or given up on.
-    return Promise.resolve(this.durables.get(durable)?.counts.size ?? 0);
+    const delivered = state.nextSeq - 1;
+    let ackFloor = delivered;
+    for (const seq of state.counts.keys()) ackFloor = Math.min(ackFloor, seq - 1);
+    return Promise.resolve({ pending: state.counts.size, ackFloor, delivered });
   }
 
   read(streamName: string, fromSeq: number, limit: number): Promise<StoredEvent[]> {

@@ -16,6 +16,7 @@ import { SwitchboardError } from '@switchboard/protocol';
 import { EngineLogger, noopLogger } from '../engine-options';
 import { NatsHealth } from './nats-health';
 import {
+  AckState,
   ConsumeOptions,
   DEFAULT_EVENT_BUS_NAMES,
   EventBus,
@@ -120,11 +121,12 @@ export class JetStreamEventBus implements EventBus {
     };
   }
 
-  async ackPending(durable: string): Promise<number> {
+  async ackState(durable: string): Promise<AckState> {
     try {
-      return (await this.jsm.consumers.info(this.names.eventsStream, durable)).num_ack_pending;
+      const info = await this.jsm.consumers.info(this.names.eventsStream, durable);
+      return { pending: info.num_ack_pending, ackFloor: info.ack_floor.stream_seq, delivered: info.delivered.stream_seq };
     } catch (err) {
-      if (isApiError(err, JetStreamApiCodes.ConsumerNotFound)) return 0;
+      if (isApiError(err, JetStreamApiCodes.ConsumerNotFound)) return { pending: 0, ackFloor: 0, delivered: 0 };
       throw err;
     }
   }
