@@ -9,7 +9,7 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', diagnostics: false }],
   },
   moduleNameMapper: {
-    '^@switchboard/(protocol|engine|config|observability|testing|platform)$': '<rootDir>/libs/$1/src',
+    '^@switchboard/(protocol|engine|config|observability|testing|platform|client)$': '<rootDir>/libs/$1/src',
     '^@switchboard/publisher$': '<rootDir>/libs/publisher/src',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],

@@ -19,10 +19,11 @@ export class ServiceProcess {
     this.exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
+  /** Starts `app` on a free port, or on `env.PORT` (a restart on the same address). */
   static async start(app: string, env: Record<string, string>): Promise<ServiceProcess> {
-    const port = await freePort();
+    const port = env.PORT !== undefined ? Number(env.PORT) : await freePort();
     const child = spawn(process.execPath, [join(root, 'dist/apps', app, 'main.js')], {
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const service = new ServiceProcess(child, `http://127.0.0.1:${port}`);

@@ -12,6 +12,7 @@ import { SocketIoGateway } from './transports/socketio/socketio.gateway';
 import { SseController } from './transports/sse/sse.controller';
 import { SseTransport } from './transports/sse/sse-transport';
 import { WsTransport } from './transports/ws/ws-transport';
+import { InspectorController } from './inspector/inspector.controller';
 import { IceServersController } from './webrtc/ice-servers.controller';
 
 /** The gateway: every client transport over one hub and one channel engine. */
@@ -21,7 +22,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [CoreModule.forPlatform(platform)],
-      controllers: [SseController, PollController, IceServersController],
+      controllers: [SseController, PollController, IceServersController, InspectorController],
       providers: [
         { provide: GATEWAY_OPTIONS, useValue: gatewayOptions(platform.config as GatewayConfig) },
         GatewayTokenVerifier,

@@ -1,0 +1,13 @@
+export { connect, SwitchboardClient, tokenExpiry, tokenSubject } from './client';
+export type { ClientEvents, ClientOptions } from './client';
+export { backoffDelay, DEFAULT_BACKOFF } from './backoff';
+export type { BackoffOptions } from './backoff';
+export { decodeCursor, encodeCursor } from './cursor';
+export { LocalStoragePositionStore, MemoryPositionStore } from './position-store';
+export type { PositionStore } from './position-store';
+export { Subscription } from './subscription';
+export type { SubscriptionEvents, SubscriptionOptions } from './subscription';
+export { SwitchboardClientError } from './types';
+export type { ClientState, Message, Position, TokenReason, TransportName } from './types';
+export { RtcRoom } from './rtc-room';
+export type { RtcRoomOptions, SignalMessage } from './rtc-room';

@@ -1,0 +1,182 @@
+import type { SwitchboardClient } from './client';
+import { Emitter } from './emitter';
+import type { Subscription } from './subscription';
+import type { Message } from './types';
+
+/** A signaling message on `rtc:<room>` (SPEC "WebRTC signaling"); `from` is stamped by the gateway. */
+export interface SignalMessage {
+  to: string | null;
+  kind: 'hello' | 'offer' | 'answer' | 'candidate' | 'bye';
+  /** `hello` sent in answer to another peer's `hello` (not answered again). */
+  reply?: boolean;
+  sdp?: string;
+  candidate?: RTCIceCandidateInit | null;
+}
+
+export interface RtcRoomOptions {
+  /** Talk only to this peer (`sub`); default: the first other peer seen in the room. */
+  peer?: string;
+  /** ICE servers; default: `GET /v1/webrtc/ice-servers` (STUN, and TURN credentials when configured). */
+  iceServers?: RTCIceServer[];
+  /** More RTCPeerConnection settings (e.g. `iceTransportPolicy: 'relay'`). */
+  configuration?: RTCConfiguration;
+  /** RTCPeerConnection constructor where there is no global one (Node with a WebRTC package). */
+  RTCPeerConnection?: typeof RTCPeerConnection;
+}
+
+export interface RtcRoomEvents {
+  /** The remote peer joined (its `sub`). */
+  peer: string;
+  /** The remote peer left (`bye`). */
+  bye: string;
+  error: Error;
+}
+
+/**
+ * A one-to-one WebRTC call over the channel `rtc:<room>`, with "perfect negotiation":
+ * either side may add tracks or data channels at any time; the polite peer (the greater
+ * `sub`) yields on glare; failed ICE restarts. Media never passes through Switchboard.
+ */
+export class RtcRoom extends Emitter<RtcRoomEvents> {
+  /** Resolves with the peer connection once ICE servers are known and the room is joined. */
+  readonly ready: Promise<RTCPeerConnection>;
+  pc?: RTCPeerConnection;
+  remote?: string;
+  private subscription?: Subscription<SignalMessage>;
+  private polite = false;
+  private makingOffer = false;
+  private ignoreOffer = false;
+  /** Signals made before the remote peer is known, sent once it is. */
+  private outbox: SignalMessage[] = [];
+  private closed = false;
+  /** Signals are handled one after another (a description before its candidates). */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly client: SwitchboardClient,
+    readonly room: string,
+    /** This client's `sub` (the gateway stamps it as `from` on what we send). */
+    private readonly me: string,
+    private readonly options: RtcRoomOptions = {},
+  ) {
+    super();
+    this.ready = this.start();
+  }
+
+  get channel(): string {
+    return `rtc:${this.room}`;
+  }
+
+  /** Leaves the room: tells the peer, closes the connection, unsubscribes. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.remote !== undefined) void this.send({ to: this.remote, kind: 'bye' }).catch(() => undefined);
+    this.pc?.close();
+    this.subscription?.unsubscribe();
+  }
+
+  private async start(): Promise<RTCPeerConnection> {
+    const iceServers = this.options.iceServers ?? (await this.client.iceServers()).iceServers;
+    const Ctor = this.options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+    if (Ctor === undefined) throw new Error('RTCPeerConnection is not available here; pass options.RTCPeerConnection');
+    const pc = new Ctor({ ...this.options.configuration, iceServers });
+    this.pc = pc;
+    pc.onnegotiationneeded = async () => {
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        const d = pc.localDescription;
+        if (d !== null) await this.signal({ to: null, kind: d.type === 'answer' ? 'answer' : 'offer', sdp: d.sdp });
+      } catch (err) {
+        this.emit('error', err as Error);
+      } finally {
+        this.makingOffer = false;
+      }
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate !== null)
+        void this.signal({ to: null, kind: 'candidate', candidate: candidate.toJSON() }).catch((err: Error) => this.emit('error', err));
+    };
+    pc.oniceconnectionstatechange = () => {
+      if (pc.iceConnectionState === 'failed') pc.restartIce();
+    };
+    const subscription = this.client.subscribe<SignalMessage>(this.channel);
+    this.subscription = subscription;
+    subscription.on('message', (m) => {
+      this.queue = this.queue.then(() => this.onSignal(m));
+    });
+    subscription.on('error', (err) => this.emit('error', err));
+    await new Promise<void>((resolve) => subscription.on('subscribed', () => resolve()));
+    await this.send({ to: null, kind: 'hello' });
+    return pc;
+  }
+
+  /** Sends to the remote peer, or keeps it until the remote peer is known. */
+  private async signal(message: SignalMessage): Promise<void> {
+    if (this.remote === undefined) {
+      // Only the latest description matters; candidates all do.
+      if (message.kind === 'offer' || message.kind === 'answer') this.outbox = this.outbox.filter((m) => m.kind === 'candidate');
+      this.outbox.push(message);
+      return;
+    }
+    await this.send({ ...message, to: this.remote });
+  }
+
+  private send(message: SignalMessage): Promise<number> {
+    return this.client.publish(this.channel, message);
+  }
+
+  private async onSignal(m: Message<SignalMessage>): Promise<void> {
+    const from = m.from;
+    const s = m.data;
+    const pc = this.pc;
+    if (this.closed || pc === undefined || from === undefined || from === this.me || typeof s !== 'object' || s === null) return;
+    if (s.to !== null && s.to !== undefined && s.to !== this.me) return;
+    if (this.options.peer !== undefined && from !== this.options.peer) return;
+    if (this.remote === undefined) {
+      this.remote = from;
+      this.polite = this.me > from;
+      this.emit('peer', from);
+      const queued = this.outbox;
+      this.outbox = [];
+      for (const q of queued) await this.send({ ...q, to: from });
+    }
+    if (from !== this.remote) return;
+    try {
+      switch (s.kind) {
+        case 'hello':
+          if (s.reply !== true) await this.send({ to: from, kind: 'hello', reply: true });
+          return;
+        case 'offer':
+        case 'answer': {
+          const description = { type: s.kind, sdp: s.sdp } as RTCSessionDescriptionInit;
+          const collision = s.kind === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
+          this.ignoreOffer = !this.polite && collision;
+          if (this.ignoreOffer) return;
+          await pc.setRemoteDescription(description);
+          if (s.kind === 'offer') {
+            await pc.setLocalDescription();
+            const d = pc.localDescription;
+            if (d !== null) await this.send({ to: from, kind: 'answer', sdp: d.sdp });
+          }
+          return;
+        }
+        case 'candidate':
+          try {
+            if (s.candidate) await pc.addIceCandidate(s.candidate);
+          } catch (err) {
+            if (!this.ignoreOffer) throw err;
+          }
+          return;
+        case 'bye':
+          this.emit('bye', from);
+          return;
+        default:
+          return;
+      }
+    } catch (err) {
+      this.emit('error', err as Error);
+    }
+  }
+}
