@@ -25,7 +25,7 @@ await Promise.all([
     outfile: join(here, 'dist/switchboard-client.js'),
   }),
 ]);
-execFileSync(process.execPath, [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.json')], {
+execFileSync(process.execPath, [join(here, '../../node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.build.json')], {
   stdio: 'inherit',
 });
 
