@@ -3,16 +3,25 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { GatewayConfig, gatewaySchema } from '@switchboard/config';
 import { CoreModule, HealthController, Platform, ServiceDefinition } from '@switchboard/platform';
 import { GatewayModule } from './gateway.module';
+import { serveAheadOfExpress } from './transports/http/fast-routes';
+import { PollTransport } from './transports/longpoll/poll-transport';
 import { SwitchboardIoAdapter } from './transports/socketio/socketio.adapter';
+import { SseTransport } from './transports/sse/sse-transport';
 import { WsTransport } from './transports/ws/ws-transport';
 
 @Module({})
 class GatewayRootModule {}
 
-/** Per-app setup that the single process repeats: Socket.IO's adapter and the /v1/ws upgrade route. */
+/** Per-app setup that the single process repeats: Socket.IO's adapter, the /v1/ws upgrade route, SSE and long-poll. */
 export function configureGateway(app: NestExpressApplication, platform: Platform): void {
   app.useWebSocketAdapter(new SwitchboardIoAdapter(app, platform as Platform<GatewayConfig>));
-  app.get(WsTransport).attach(app.getHttpServer());
+  const server = app.getHttpServer();
+  app.get(WsTransport).attach(server);
+  const sse = app.get(SseTransport);
+  const poll = app.get(PollTransport);
+  serveAheadOfExpress(server, { '/v1/sse': (req, res) => sse.handle(req, res), '/v1/poll': (req, res) => poll.handle(req, res) }, (err) =>
+    platform.logger.error({ err }, 'HTTP transport request failed'),
+  );
 }
 
 /** The gateway service on its own (`node dist/apps/gateway/main.js`). */

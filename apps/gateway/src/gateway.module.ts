@@ -6,10 +6,8 @@ import { DrainService } from './drain/drain.service';
 import { ConnectionRegistry } from './hub/connection-registry';
 import { GATEWAY_OPTIONS, gatewayOptions } from './hub/gateway-options';
 import { Hub } from './hub/hub';
-import { PollController } from './transports/longpoll/poll.controller';
 import { PollTransport } from './transports/longpoll/poll-transport';
 import { SocketIoGateway } from './transports/socketio/socketio.gateway';
-import { SseController } from './transports/sse/sse.controller';
 import { SseTransport } from './transports/sse/sse-transport';
 import { WsTransport } from './transports/ws/ws-transport';
 import { InspectorController } from './inspector/inspector.controller';
@@ -22,7 +20,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [CoreModule.forPlatform(platform)],
-      controllers: [SseController, PollController, IceServersController, InspectorController],
+      controllers: [IceServersController, InspectorController],
       providers: [
         { provide: GATEWAY_OPTIONS, useValue: gatewayOptions(platform.config as GatewayConfig) },
         GatewayTokenVerifier,

@@ -36,6 +36,24 @@ describe('TokenVerifier', () => {
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode(key));
 
+  it('reuses a verification but still refuses the token once it expires', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('u1')
+      .setIssuer('https://issuer.example')
+      .setAudience('switchboard')
+      .setExpirationTime(exp)
+      .sign(new TextEncoder().encode(SECRET));
+    await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'u1', expiresAt: exp * 1000 });
+    await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'u1' });
+    // A token one character off is not the cached one (not the last character: its low bits are padding).
+    const i = token.length - 10;
+    await expect(verifier.verify(token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1))).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, exp * 1000 - Date.now() + 50));
+    await expect(verifier.verify(token)).rejects.toMatchObject({ code: 'unauthorized', message: 'token expired' });
+  });
+
   it('accepts HS256 and RS256 tokens with the required claims and returns the principal', async () => {
     await expect(verifier.verify(await hs())).resolves.toMatchObject({ sub: 'u1', channels: ['a:*'], publish: [] });
     const rs = await new SignJWT({ publish: ['p:1'] })

@@ -8,6 +8,10 @@ import { Principal } from './principal';
 /** Longest token accepted (a JWT with a few hundred patterns is far below this). */
 const MAX_TOKEN_LENGTH = 16 * 1024;
 const MAX_PATTERNS = 1024;
+/** Verified tokens remembered (long-poll verifies on every request; so do reconnects). */
+const CACHE_SIZE = 10_000;
+/** How long a verification is reused at most (bounds a JWKS key rotation's reach). */
+const CACHE_TTL_MS = 60_000;
 
 export interface TokenVerifierOptions {
   secret?: string;
@@ -24,16 +28,35 @@ export interface TokenVerifierOptions {
 export class TokenVerifier {
   private readonly secret?: Uint8Array;
   private readonly jwks?: JWTVerifyGetKey;
+  /** token → its principal and until when it may be reused; insertion order = eviction order. */
+  private readonly cache = new Map<string, { principal: Principal; until: number }>();
 
   constructor(private readonly options: TokenVerifierOptions) {
     if (options.secret !== undefined) this.secret = new TextEncoder().encode(options.secret);
     if (options.jwksUrl !== undefined) this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000 });
   }
 
-  /** The principal of a valid token; `unauthorized` otherwise (the reason is safe to show). */
+  /**
+   * The principal of a valid token; `unauthorized` otherwise (the reason is safe to show).
+   * A token verified in the last minute is not verified again (the same bytes carry the
+   * same signature), but its expiry is checked on every use.
+   */
   async verify(token: string | undefined): Promise<Principal> {
     if (token === undefined || token === '') throw new SwitchboardError('unauthorized', 'missing token');
     if (token.length > MAX_TOKEN_LENGTH) throw new SwitchboardError('unauthorized', 'token too long');
+    const now = Date.now();
+    const cached = this.cache.get(token);
+    if (cached !== undefined) {
+      if (now < cached.until) return cached.principal;
+      this.cache.delete(token);
+    }
+    const principal = await this.verifyUncached(token);
+    if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(token, { principal, until: Math.min(now + CACHE_TTL_MS, principal.expiresAt ?? Infinity) });
+    return principal;
+  }
+
+  private async verifyUncached(token: string): Promise<Principal> {
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;

@@ -10,8 +10,6 @@ import { applyCors, parseChannelRequest, sendError } from '../http/channel-reque
 
 /** Upper bound of `timeout` (SPEC). */
 const MAX_TIMEOUT_SECONDS = 60;
-/** A held poll waits this long after the first message for more to batch. */
-const BATCH_MS = 5;
 
 /** What one poll answers. */
 class PollResult {
@@ -113,13 +111,13 @@ export class PollTransport implements OnApplicationShutdown {
   private async hold(res: ServerResponse, channels: string[], result: PollResult, timeoutSeconds: number): Promise<void> {
     const subscriptions: ChannelSubscription[] = [];
     let done = false;
-    let batchTimer: NodeJS.Timeout | undefined;
+    let batchTimer: NodeJS.Immediate | undefined;
     /** Ends the hold once: timers, registration, subscriptions. False if it had ended. */
     const finish = (): boolean => {
       if (done) return false;
       done = true;
       clearTimeout(holdTimer);
-      clearTimeout(batchTimer);
+      clearImmediate(batchTimer);
       this.held.delete(held);
       for (const s of subscriptions) s.unsubscribe();
       return true;
@@ -128,8 +126,10 @@ export class PollTransport implements OnApplicationShutdown {
       if (finish() && !res.destroyed) this.respond(res, result);
     };
     const held: HeldPoll = { answer };
+    // Answers after the current I/O turn: messages arriving together go in one response;
+    // what arrives while the client polls again is read from history by that poll.
     const soon = (): void => {
-      batchTimer ??= setTimeout(answer, BATCH_MS);
+      batchTimer ??= setImmediate(answer);
     };
     const holdTimer = setTimeout(answer, timeoutSeconds * 1000);
     this.held.add(held);
