@@ -20,6 +20,7 @@ import { ClientSession } from '../../hub/client-session';
 import { ConnectionRegistry, Drainable } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
 import { SessionSink } from '../../hub/transport';
+import WebSocket from 'ws';
 
 type AckReply = { ok: true; [k: string]: unknown } | { ok: false; code: ErrorCode; message: string };
 type AckFn = (reply: AckReply) => void;
@@ -29,7 +30,20 @@ interface SocketData {
   principal: Principal;
 }
 
-const WRITE_OPTS = { compress: false };
+/**
+ * ws's frame builder (untyped in @types/ws): the WebSocket frame of a message is built once
+ * and handed to engine.io, which writes it to every WebSocket-transport socket as is (what
+ * Socket.IO's own broadcasts do); polling sockets take the packet string.
+ */
+const buildFrame = (WebSocket as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender.frame;
+interface FrameOptions {
+  readOnly: boolean;
+  mask: boolean;
+  rsv1: boolean;
+  opcode: number;
+  fin: boolean;
+}
+const FRAME_OPTIONS: FrameOptions = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
 
 /** One Socket.IO client. Messages go out pre-encoded: one packet string per message for every socket. */
 class SocketIoConnection implements SessionSink, Drainable {
@@ -44,6 +58,7 @@ class SocketIoConnection implements SessionSink, Drainable {
     principal: Principal,
     private readonly hub: Hub,
     private readonly packet: MessageEncoder<string>,
+    private readonly frame: MessageEncoder<Buffer[]>,
     private readonly logger: Logger,
   ) {
     this.session = hub.openSession(principal, this);
@@ -53,7 +68,7 @@ class SocketIoConnection implements SessionSink, Drainable {
   deliver(m: StoredMessage): void {
     if (this.closed || this.socket.conn.readyState !== 'open') return;
     const packet = m.encoded(this.packet);
-    this.socket.conn.write(packet, WRITE_OPTS);
+    this.socket.conn.write(packet, { compress: false, wsPreEncodedFrame: m.encoded(this.frame) } as { compress: boolean });
     this.hub.countDelivered('socketio');
     this.pendingBytes += packet.length;
     if (this.pendingBytes > this.hub.options.sendQueueMaxBytes) {
@@ -105,6 +120,8 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
 
   /** `2["message",<json>]`: the Socket.IO EVENT packet for the default namespace, built once per message. */
   private readonly packet: MessageEncoder<string>;
+  /** The packet's WebSocket frame (`4` = engine.io message), built once per message. */
+  private readonly frame: MessageEncoder<Buffer[]>;
   private readonly connections = new WeakMap<Socket, SocketIoConnection>();
 
   constructor(
@@ -114,6 +131,7 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.packet = hub.timedEncoder('socketio', (m) => '2["message",' + m.json + ']');
+    this.frame = { encode: (m) => buildFrame(Buffer.from('4' + m.encoded(this.packet)), FRAME_OPTIONS) };
   }
 
   afterInit(server: Server): void {
@@ -150,7 +168,7 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
 
   handleConnection(socket: Socket): void {
     const data = socket.data as SocketData;
-    const connection = new SocketIoConnection(socket, data.principal, this.hub, this.packet, this.logger);
+    const connection = new SocketIoConnection(socket, data.principal, this.hub, this.packet, this.frame, this.logger);
     this.connections.set(socket, connection);
     this.registry.add(connection);
     socket.once('disconnect', () => {
