@@ -1,0 +1,48 @@
+// Shared by the bare baselines: a POST /publish endpoint and the listening socket. Each
+// baseline is the least a hand-written server for its transport does: no auth, no
+// history beyond what the transport needs, one encoded frame per broadcast.
+import { createServer } from 'node:http';
+
+export function readJson(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+/** An HTTP server whose POST /publish calls `publish(channel, data)`; other requests go to `handler`. */
+export function serve(publish, handler = (req, res) => res.writeHead(404).end()) {
+  const server = createServer(async (req, res) => {
+    if (req.method === 'POST' && req.url === '/publish') {
+      try {
+        const { channel, data } = await readJson(req);
+        publish(channel, data);
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+      } catch {
+        res.writeHead(400).end();
+      }
+      return;
+    }
+    if (req.url === '/healthz') {
+      res.writeHead(200).end('ok');
+      return;
+    }
+    handler(req, res);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(Number(process.env.PORT), process.env.HOST ?? '127.0.0.1');
+  return server;
+}
+
+/** `?channel=a&channel=b` of a request URL. */
+export function channelsOf(url) {
+  return new URL(url, 'http://x').searchParams.getAll('channel');
+}

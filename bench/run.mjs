@@ -1,0 +1,178 @@
+// `npm run bench [-- --quick] [-- --only fanout,idle,…] [-- --reps 3]`
+// Every figure is a ratio against a bare baseline measured in the same run, interleaved
+// (baseline, ours, baseline, ours, …), reported as median (range). See docs/BENCHMARKS.md.
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Redis } from 'ioredis';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { measureIdle, measureStorm } from './scenarios/connections.mjs';
+import { measureDelivery } from './scenarios/delivery.mjs';
+import { measureEndToEnd, measureIngest } from './scenarios/webhooks.mjs';
+import { ROOT } from './lib/harness.mjs';
+import { fmt, median, ratioText, table } from './lib/stats.mjs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const full = args.includes('--full');
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
+const reps = args.includes('--reps') ? Number(args[args.indexOf('--reps') + 1]) : quick ? 1 : 3;
+const wants = (name) => only === undefined || only.includes(name);
+
+/**
+ * Sizes. `--quick` checks the harness end to end in well under two minutes (CI runs it);
+ * the default fits in about ten minutes on 2 cores; `--full` is the whole matrix (every
+ * transport through both engines at both sizes, 50,000 idle connections): ~30 minutes.
+ */
+const P = quick
+  ? { fanout: { 200: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws'] } }, windowMs: 1500, rate: 50, many: { connections: 200, channels: 40 }, idle: [200, 1000], idle50k: false, storm: 500, ingestMs: 2000, e2e: { clients: 100, rate: 50, durationMs: 2000 } }
+  : full
+    ? { fanout: { 2000: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws', 'sio', 'sse', 'lp'] }, 10000: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws', 'sse'] } }, windowMs: 3000, rate: 50, many: { connections: 10000, channels: 2000 }, idle: [2000, 10000], idle50k: true, storm: 5000, ingestMs: 5000, e2e: { clients: 1000, rate: 50, durationMs: 5000 } }
+    : { fanout: { 2000: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws'] }, 10000: { memory: ['ws'], real: [] } }, windowMs: 2000, rate: 50, many: { connections: 10000, channels: 2000 }, idle: [2000, 10000], idle50k: false, storm: 5000, ingestMs: 4000, e2e: { clients: 1000, rate: 50, durationMs: 4000 } };
+
+const rows = [];
+const problems = [];
+const started = Date.now();
+const log = (...a) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s]`, ...a);
+
+/** Runs `measure(side)` for bare and ours, interleaved `reps` times. */
+async function compare(label, measure) {
+  const runs = { bare: [], ours: [] };
+  for (let r = 0; r < reps; r++) {
+    for (const side of ['bare', 'ours']) {
+      log(`${label}: ${side} (${r + 1}/${reps})`);
+      const result = await measure(side);
+      if (result.lost > 0 || result.dup > 0) problems.push(`${label} ${side}: lost ${result.lost}, duplicated ${result.dup}`);
+      runs[side].push(result);
+    }
+  }
+  return runs;
+}
+
+const ratios = (runs, key, invert = false) => runs.ours.map((o, i) => (invert ? runs.bare[i][key] / o[key] : o[key] / runs.bare[i][key]));
+const med = (list, key) => median(list.map((r) => r[key]));
+
+async function deliveryScenario(label, o) {
+  const runs = await compare(label, (side) => measureDelivery(side, { clientProcesses: 2, windowMs: P.windowMs, rate: P.rate, maxOutstanding: o.connections * o.perConnection * 5, ...o }));
+  rows.push([
+    label,
+    `${fmt(med(runs.ours, 'deliveriesPerSec'))}/s`,
+    ratioText(ratios(runs, 'deliveriesPerSec')),
+    ratioText(ratios(runs, 'cpuUsPerDelivery')),
+    `${fmt(med(runs.ours, 'p99Ms'), 1)} ms`,
+    ratioText(ratios(runs, 'p99Ms')),
+    String(runs.ours.reduce((a, r) => a + r.lost + r.dup, 0)),
+  ]);
+}
+
+if (wants('fanout')) {
+  for (const [n, engines] of Object.entries(P.fanout)) {
+    for (const [engine, transports] of Object.entries(engines)) {
+      for (const transport of transports) {
+        const label = `fan-out ${transport} ×${fmt(Number(n))} (${engine === 'real' ? 'NATS+Redis' : 'memory'})`;
+        await deliveryScenario(label, { transport, engine, connections: Number(n), channels: 1, perConnection: 1 });
+      }
+    }
+  }
+}
+if (wants('many')) {
+  const { connections, channels } = P.many;
+  await deliveryScenario(`${fmt(connections)} ws × 5 of ${fmt(channels)} channels`, { transport: 'ws', engine: 'real', connections, channels, perConnection: 5 });
+}
+
+const connRows = [];
+if (wants('idle')) {
+  const runs = await compare('idle ws memory', (side) => measureIdle(side, { counts: P.idle, clientProcesses: 2 }));
+  connRows.push([
+    `idle ws, ${fmt(P.idle[0])}→${fmt(P.idle[1])} connections`,
+    `${fmt(med(runs.ours, 'bytesPerConnection') / 1024, 1)} KiB/conn (bare ${fmt(med(runs.bare, 'bytesPerConnection') / 1024, 1)})`,
+    ratioText(ratios(runs, 'bytesPerConnection')),
+    `${fmt(med(runs.ours, 'bytesPerConnectionAfterTraffic') / 1024, 1)} KiB/conn after traffic: ${ratioText(ratios(runs, 'bytesPerConnectionAfterTraffic'))}`,
+  ]);
+}
+if (wants('idle') && P.idle50k) {
+  log('idle ws: 50,000 connections on ours');
+  try {
+    const r = await measureIdle('ours', { counts: [10_000, 50_000], clientProcesses: 2 });
+    connRows.push(['idle ws, 50,000 connections (ours)', `${fmt(r.bytesPerConnection / 1024, 1)} KiB/conn`, '', `RSS ${fmt(r.rssAtMax / 2 ** 20)} MiB, lost ${r.lost}`]);
+  } catch (err) {
+    problems.push(`50,000 idle connections: ${err.message}`);
+  }
+}
+if (wants('storm')) {
+  const runs = await compare('storm', (side) => measureStorm(side, { connections: P.storm, clientProcesses: 2 }));
+  connRows.push([
+    `storm: ${fmt(P.storm)} ws at once (ours with JWT)`,
+    `${fmt(med(runs.ours, 'acceptedPerSec'))} accepted/s, p99 ${fmt(med(runs.ours, 'handshakeP99Ms'))} ms`,
+    ratioText(ratios(runs, 'acceptedPerSec')),
+    `handshake p99 ${ratioText(ratios(runs, 'handshakeP99Ms'))}`,
+  ]);
+}
+
+const hookRows = [];
+if (wants('ingest')) {
+  for (const provider of ['stripe', 'github']) {
+    const runs = await compare(`ingest ${provider}`, (side) => measureIngest(side, { provider, durationMs: P.ingestMs, connections: 32 }));
+    for (const r of runs.ours) if (r.non2xx > 0) problems.push(`ingest ${provider}: ${r.non2xx} requests failed`);
+    hookRows.push([
+      `webhook ${provider} → JetStream`,
+      `${fmt(med(runs.ours, 'requestsPerSec'))} req/s, p99 ${fmt(med(runs.ours, 'p99Ms'))} ms`,
+      ratioText(ratios(runs, 'requestsPerSec')),
+      ratioText(ratios(runs, 'p99Ms')),
+    ]);
+  }
+}
+if (wants('e2e')) {
+  const results = [];
+  for (let r = 0; r < reps; r++) {
+    log(`end to end (${r + 1}/${reps})`);
+    const result = await measureEndToEnd({ ...P.e2e, clientProcesses: 2 });
+    if (result.lost > 0 || result.dup > 0) problems.push(`end to end: lost ${result.lost}, duplicated ${result.dup}`);
+    results.push(result);
+  }
+  hookRows.push([
+    `end to end: webhook → ${fmt(P.e2e.clients)} clients (½ WS, ½ SSE) at ${P.e2e.rate}/s`,
+    `p50 ${fmt(med(results, 'p50Ms'), 1)} ms, p99 ${fmt(med(results, 'p99Ms'), 1)} ms`,
+    `p99 range ${fmt(Math.min(...results.map((r) => r.p99Ms)), 1)}–${fmt(Math.max(...results.map((r) => r.p99Ms)), 1)} ms`,
+    'no baseline (absolute)',
+  ]);
+}
+
+await cleanUp();
+
+const out = [
+  `Switchboard bench${quick ? ' --quick' : full ? ' --full' : ''}: ${reps} interleaved repetition(s), ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), ${fmt(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${((Date.now() - started) / 60000).toFixed(1)} min`,
+  '',
+];
+if (rows.length > 0) {
+  out.push(table(['delivery', 'ours', 'deliveries/s vs bare', 'server CPU/delivery vs bare', 'ours p99 (fixed rate)', 'p99 vs bare', 'lost+dup'], rows), '');
+}
+if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs bare ws', 'notes'], connRows), '');
+if (hookRows.length > 0) out.push(table(['webhooks', 'ours', 'throughput vs bare verify', 'p99 vs bare verify'], hookRows), '');
+out.push(problems.length === 0 ? 'No message lost or duplicated.' : `PROBLEMS:\n- ${problems.join('\n- ')}`);
+const text = out.join('\n');
+console.log(text);
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench/results', `${quick ? 'quick' : full ? 'full' : 'default'}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`), text + '\n');
+process.exit(problems.length === 0 ? 0 : 1);
+
+/** Deletes the streams and keys the runs on the real engine created. */
+async function cleanUp() {
+  try {
+    const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+    const jsm = await jetstreamManager(nc);
+    for await (const s of jsm.streams.list()) if (/^(EV|DLQ)_bench_/.test(s.config.name)) await jsm.streams.delete(s.config.name);
+    await nc.close();
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', 'bench_*', 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+  } catch (err) {
+    log(`cleanup failed: ${err.message}`);
+  }
+}

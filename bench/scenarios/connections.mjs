@@ -1,0 +1,71 @@
+// Idle memory per connection (a slope between two connection counts, after GC, and again
+// after traffic) and a connection storm (everyone at once, token auth on ours).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Clients, Publisher } from '../lib/harness.mjs';
+import { PUBLISH_API_KEY, startBaseline, startOurs, token } from '../lib/targets.mjs';
+
+/** Loopback source addresses: one address reaches one server port from ~28k ephemeral ports. */
+const addresses = (n) => Array.from({ length: Math.ceil(n / 20_000) }, (_, i) => `127.0.0.${i + 1}`);
+
+/** @param o {counts: [n1, n2], clientProcesses} */
+export async function measureIdle(side, o) {
+  const server = side === 'ours' ? await startOurs('memory') : await startBaseline('ws');
+  const clients = await Clients.start(o.clientProcesses);
+  try {
+    const [n1, n2] = o.counts;
+    const options = { mode: side, transport: 'ws', base: server.url, token: await token(), addresses: addresses(n2), concurrency: 500 };
+    const base = await server.probe();
+    let opened = await clients.open(options, Array.from({ length: n1 }, () => ['bench:idle']));
+    if (opened.failed > 0) throw new Error(`idle: ${opened.failed} connections failed: ${opened.firstError}`);
+    await sleep(500);
+    const at1 = await server.probe();
+    opened = await clients.open(options, Array.from({ length: n2 - n1 }, () => ['bench:idle']));
+    if (opened.failed > 0) throw new Error(`idle: ${opened.failed} connections failed: ${opened.firstError}`);
+    await sleep(500);
+    const at2 = await server.probe();
+    // Traffic: 20 messages to everyone, then idle again.
+    const publisher = new Publisher(server.url, side === 'ours' ? PUBLISH_API_KEY : undefined);
+    for (let i = 0; i < 20; i++) await publisher.publish('bench:idle');
+    const deadline = Date.now() + 60_000;
+    while ((await clients.count()).received < 20 * n2 && Date.now() < deadline) await sleep(50);
+    const counted = await clients.count();
+    await sleep(500);
+    const after = await server.probe();
+    return {
+      bytesPerConnection: (at2.rss - at1.rss) / (n2 - n1),
+      heapPerConnection: (at2.heapUsed - at1.heapUsed) / (n2 - n1),
+      bytesPerConnectionAfterTraffic: (after.rss - base.rss) / n2,
+      rssAtMax: at2.rss,
+      connections: n2,
+      lost: 20 * n2 - counted.received + counted.lost,
+      closed: counted.closed,
+    };
+  } finally {
+    await clients.close();
+    await server.stop();
+  }
+}
+
+/** @param o {connections, clientProcesses} — all connections opened at once. */
+export async function measureStorm(side, o) {
+  const server = side === 'ours' ? await startOurs('memory') : await startBaseline('ws');
+  const clients = await Clients.start(o.clientProcesses);
+  try {
+    // Ours verifies a distinct token per client (as in production), not one cached token.
+    const tokens = side === 'ours' ? await Promise.all(Array.from({ length: o.connections }, (_, i) => token(`u${i}`))) : undefined;
+    const opened = await clients.open(
+      { mode: side, transport: 'ws', base: server.url, addresses: addresses(o.connections), concurrency: o.connections },
+      Array.from({ length: o.connections }, () => ['bench:storm']),
+      tokens,
+    );
+    return {
+      acceptedPerSec: opened.opened / (opened.elapsedMs / 1000),
+      handshakeP50Ms: opened.handshakeP50Ms,
+      handshakeP99Ms: opened.handshakeP99Ms,
+      failed: opened.failed,
+    };
+  } finally {
+    await clients.close();
+    await server.stop();
+  }
+}

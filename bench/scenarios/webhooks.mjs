@@ -1,0 +1,124 @@
+// Webhook ingest (signed Stripe and GitHub requests, verified and stored on JetStream,
+// vs the bare HMAC-verify endpoint) and end to end (webhook → notifier → gateway →
+// WebSocket and SSE clients) on the real engine.
+import autocannon from 'autocannon';
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Clients, now, ROOT, ServerProcess } from '../lib/harness.mjs';
+import { realEngineEnv, startBaseline, startOurs, token } from '../lib/targets.mjs';
+
+const STRIPE_SECRET = 'whsec_bench_signing_secret';
+const GITHUB_SECRET = 'bench-github-secret';
+
+function sources() {
+  return JSON.stringify([
+    { name: 'stripe', provider: 'stripe', secrets: [STRIPE_SECRET], rateLimit: false },
+    { name: 'gh', provider: 'github', secrets: [GITHUB_SECRET], rateLimit: false },
+  ]);
+}
+
+/** A signed request of `provider`, unique id, body carrying `data`. */
+export function signedRequest(provider, data = {}) {
+  const id = randomUUID();
+  if (provider === 'stripe') {
+    const body = JSON.stringify({ id: `evt_${id}`, object: 'event', type: 'payment_intent.succeeded', created: Math.floor(Date.now() / 1000), data: { object: { id: 'pi_1', amount: 100, ...data } } });
+    const t = Math.floor(Date.now() / 1000);
+    const v1 = createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex');
+    return { path: '/v1/webhooks/stripe', body, headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${v1}` } };
+  }
+  const body = JSON.stringify({ ref: 'refs/heads/main', after: id, repository: { full_name: 'acme/app' }, ...data });
+  const secret = GITHUB_SECRET;
+  return {
+    path: '/v1/webhooks/gh',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': 'push',
+      'x-github-delivery': id,
+      'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+    },
+  };
+}
+
+/** @param o {provider, durationMs, connections} */
+export async function measureIngest(side, o) {
+  const server =
+    side === 'ours'
+      ? await ServerProcess.start('webhook-ingest', join(ROOT, 'dist/apps/webhook-ingest/main.js'), { ...realEngineEnv(), WEBHOOK_SOURCES: sources() }, '/readyz')
+      : await startBaseline('hmac', { WEBHOOK_SECRET: o.provider === 'stripe' ? STRIPE_SECRET : GITHUB_SECRET });
+  try {
+    const before = await server.probe();
+    const result = await autocannon({
+      url: server.url,
+      connections: o.connections,
+      duration: o.durationMs / 1000,
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (req) => {
+            const r = signedRequest(o.provider);
+            return { ...req, path: r.path, headers: r.headers, body: r.body };
+          },
+        },
+      ],
+    });
+    const after = await server.probe();
+    const ok = result['2xx'];
+    return {
+      requestsPerSec: ok / (o.durationMs / 1000),
+      p99Ms: result.latency.p99,
+      non2xx: result.non2xx + result.errors + result.timeouts,
+      cpuUsPerRequest: (after.cpuUs - before.cpuUs) / Math.max(1, ok),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** @param o {clients (half WS, half SSE), rate (webhooks/s), durationMs, clientProcesses} */
+export async function measureEndToEnd(o) {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
+  const routes = join(dir, 'routes.yaml');
+  writeFileSync(routes, "routes:\n  - match: { type: 'github.push' }\n    channels: ['bench:e2e']\n");
+  const server = await startOurs('real', { WEBHOOK_SOURCES: sources(), ROUTES_CONFIG: routes });
+  const clients = await Clients.start(o.clientProcesses);
+  try {
+    const half = Math.floor(o.clients / 2);
+    const base = { mode: 'ours', base: server.url, token: await token(), unordered: true };
+    for (const transport of ['ws', 'sse']) {
+      const opened = await clients.open({ ...base, transport }, Array.from({ length: transport === 'ws' ? half : o.clients - half }, () => ['bench:e2e']));
+      if (opened.failed > 0) throw new Error(`e2e: ${opened.failed} ${transport} connections failed: ${opened.firstError}`);
+    }
+    let s = 0;
+    const send = async () => {
+      const r = signedRequest('github', { s: ++s, t: now() });
+      const res = await fetch(server.url + r.path, { method: 'POST', headers: r.headers, body: r.body });
+      if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+    };
+    // Warm-up, then measure.
+    for (let i = 0; i < 20; i++) await send();
+    await sleep(1000);
+    await clients.reset();
+    // At a fixed rate, each webhook on its own request: concurrent requests reach the
+    // stream in any order, so clients check for repeats and the totals for losses.
+    const start = now();
+    const pending = [];
+    for (let k = 0; now() < start + o.durationMs; k++) {
+      const due = start + (k * 1000) / o.rate;
+      if (due > now()) await sleep(due - now());
+      pending.push(send());
+    }
+    await Promise.all(pending);
+    const expected = s * o.clients;
+    const deadline = Date.now() + 30_000;
+    while ((await clients.count()).received < expected && Date.now() < deadline) await sleep(50);
+    const report = await clients.report();
+    return { p50Ms: report.p50Ms, p99Ms: report.p99Ms, events: s, lost: expected - report.received + report.lost, dup: report.dup };
+  } finally {
+    await clients.close();
+    await server.stop();
+  }
+}

@@ -1,0 +1,42 @@
+import { requireSharedServers } from '@switchboard/testing';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+/**
+ * `npm run bench -- --quick` end to end: every scenario runs against its bare baseline
+ * and nothing is lost or duplicated. Not a timing test: the figures are printed, not judged.
+ */
+describe('bench --quick', () => {
+  it('runs every scenario, prints the ratio tables, and loses no message', async () => {
+    await requireSharedServers();
+    const root = join(__dirname, '..');
+    const child = spawn(process.execPath, [join(root, 'bench/run.mjs'), '--quick'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(timer);
+    console.log(stdout);
+    if (code !== 0) throw new Error(`bench exited ${code}:\n${stdout}\n${stderr.slice(-4000)}`);
+    expect(stdout).toContain('No message lost or duplicated.');
+    for (const row of [
+      'fan-out ws ×200 (memory)',
+      'fan-out sio',
+      'fan-out sse',
+      'fan-out lp',
+      '(NATS+Redis)',
+      'channels',
+      'idle ws',
+      'storm',
+      'webhook stripe',
+      'webhook github',
+      'end to end',
+    ]) {
+      expect(stdout).toContain(row);
+    }
+    // Every comparison produced a ratio.
+    expect(stdout).not.toMatch(/\| n\/a/);
+  }, 260_000);
+});
