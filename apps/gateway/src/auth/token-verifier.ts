@@ -26,13 +26,17 @@ export interface TokenVerifierOptions {
  * and HS/RS confusion (an HS256 token signed with the public key) are always refused.
  */
 export class TokenVerifier {
-  private readonly secret?: Uint8Array;
+  /** JWT_SECRET imported once as an HMAC key: jose would import raw bytes on every verify (2–4× the cost). */
+  private readonly secret?: Promise<CryptoKey>;
   private readonly jwks?: JWTVerifyGetKey;
   /** token → its principal and until when it may be reused; insertion order = eviction order. */
   private readonly cache = new Map<string, { principal: Principal; until: number }>();
 
   constructor(private readonly options: TokenVerifierOptions) {
-    if (options.secret !== undefined) this.secret = new TextEncoder().encode(options.secret);
+    if (options.secret !== undefined) {
+      const raw = new TextEncoder().encode(options.secret);
+      this.secret = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    }
     if (options.jwksUrl !== undefined) this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), { cooldownDuration: 30_000 });
   }
 
@@ -67,7 +71,7 @@ export class TokenVerifier {
     let payload: JWTPayload;
     try {
       if (alg === 'HS256' && this.secret !== undefined) {
-        ({ payload } = await jwtVerify(token, this.secret, { ...common, algorithms: ['HS256'] }));
+        ({ payload } = await jwtVerify(token, await this.secret, { ...common, algorithms: ['HS256'] }));
       } else if ((alg === 'RS256' || alg === 'ES256') && this.jwks !== undefined) {
         ({ payload } = await jwtVerify(token, this.jwks, { ...common, algorithms: ['RS256', 'ES256'] }));
       } else {
