@@ -268,13 +268,43 @@ async function selectedPair() {
   if (pair === undefined) return null;
   const local = stats.get(pair.localCandidateId);
   const remote = stats.get(pair.remoteCandidateId);
+  // Every pair that carried data (ICE may move to another pair after the messages went).
+  const traffic = [];
+  stats.forEach((r) => {
+    if (r.type !== 'candidate-pair' || (r.bytesSent ?? 0) + (r.bytesReceived ?? 0) === 0) return;
+    const l = stats.get(r.localCandidateId);
+    const rm = stats.get(r.remoteCandidateId);
+    traffic.push({
+      local: { type: l.candidateType, port: l.port },
+      remote: { type: rm.candidateType, port: rm.port },
+      bytesSent: r.bytesSent,
+      bytesReceived: r.bytesReceived,
+    });
+  });
   return {
     state: pair.state,
     local: { type: local.candidateType, address: local.address, port: local.port, relayProtocol: local.relayProtocol ?? null },
     remote: { type: remote.candidateType, address: remote.address, port: remote.port },
-    bytesSent: pair.bytesSent,
-    bytesReceived: pair.bytesReceived,
+    traffic,
   };
+}
+
+/**
+ * The selected pair once its own connectivity check has succeeded: ICE may select a pair on
+ * the other side's check while this side's is still in progress (seen under load).
+ */
+async function settledPair(page) {
+  let pair = null;
+  await until(
+    'selected pair succeeded',
+    async () => {
+      pair = await page.evaluate(selectedPair);
+      return pair?.state === 'succeeded';
+    },
+    5000,
+    100,
+  ).catch(() => undefined);
+  return pair;
 }
 
 const pageState = (page) => page.evaluate(() => window.__rtc);
@@ -341,7 +371,7 @@ async function relayCase(browser, gateway, jwtSecret) {
       candidates: s.candidates,
       candidateErrors: s.candidateErrors,
       states: s.states,
-      pair: s.open ? await p.page.evaluate(selectedPair) : null,
+      pair: s.open ? await settledPair(p.page) : null,
     };
   }
   return { room, openMs, relayPorts: RELAY_PORTS, peers };
