@@ -58,6 +58,19 @@ describe('gateway: WebSocket /v1/ws (memory engine)', () => {
     expect(b.offsets(channel)).toHaveLength(21);
   });
 
+  it('stamps `from` from the token even when the publish frame carries its own (WebRTC signaling relies on it)', async () => {
+    const channel = `rtc:${uniqueName('room')}`;
+    const mallory = await connect({ sub: 'mallory', channels: [channel], publish: [channel] });
+    const bob = await connect({ sub: 'bob', channels: [channel] });
+    await bob.request('subscribe', { channel });
+    expect(await mallory.request('publish', { channel, from: 'alice', data: { to: 'bob', kind: 'offer', sdp: 'v=0' } })).toMatchObject({
+      op: 'ack',
+      offset: 1,
+    });
+    await eventually(() => expect(bob.messages(channel)).toHaveLength(1));
+    expect(bob.messages(channel)[0]).toMatchObject({ from: 'mallory', data: { to: 'bob', kind: 'offer' } });
+  });
+
   it('answers forbidden, already_subscribed, not_found and rate limits, keeping the connection', async () => {
     const mine = uniqueName('room') + ':1';
     const c = await connect({ sub: 'carol', channels: [mine], publish: [] });

@@ -177,7 +177,6 @@ describe('settings the chart cannot work with', () => {
     [['nats.url='], 'nats.url is empty and there is no existingSecret holding NATS_URL'],
     [['redis.url='], 'redis.url is empty and there is no existingSecret holding REDIS_URL'],
     [['gateway.ingress.enabled=true'], 'the gateway ingress needs at least one host'],
-    [['coturn.enabled=true'], 'this chart version does not deploy coturn yet'],
   ])('%j fail the render saying what to set', (set, message) => {
     const result = helm(['template', 'sb', chartDir, ...set.flatMap((pair) => ['--set', pair])]);
     expect(result.status).not.toBe(0);

@@ -223,7 +223,19 @@ resources:
 {{- define "switchboard.validate" -}}
 {{- $v := .Values -}}
 {{- if $v.coturn.enabled -}}
-{{- fail "coturn.enabled: this chart version does not deploy coturn yet; set gateway.webrtc.turnUrls and turnSecret for an external coturn" -}}
+{{- if and (not $v.gateway.webrtc.turnSecret) (not $v.existingSecret) -}}
+{{- fail "coturn.enabled needs a shared secret: set gateway.webrtc.turnSecret, or existingSecret holding TURN_SECRET (coturn never runs without authentication)" -}}
+{{- end -}}
+{{- $relay := $v.coturn.relayPorts -}}
+{{- if gt (int $relay.min) (int $relay.max) -}}
+{{- fail "coturn.relayPorts.min is greater than coturn.relayPorts.max" -}}
+{{- end -}}
+{{- if gt (sub (int $relay.max) (int $relay.min)) 999 -}}
+{{- fail "coturn.relayPorts spans more than 1000 ports: the Service lists each one, and load balancers take far fewer" -}}
+{{- end -}}
+{{- if and (le (int $relay.min) (int $v.coturn.port)) (le (int $v.coturn.port) (int $relay.max)) -}}
+{{- fail "coturn.port lies inside coturn.relayPorts" -}}
+{{- end -}}
 {{- end -}}
 {{- if or $v.gateway.enabled $v.webhookIngest.enabled $v.notifier.enabled -}}
 {{- if and (not $v.nats.url) (not $v.existingSecret) -}}
@@ -236,4 +248,14 @@ resources:
 {{- if and $v.gateway.auth.jwtSecret (lt (len $v.gateway.auth.jwtSecret) 32) -}}
 {{- fail "gateway.auth.jwtSecret must be at least 32 bytes (HS256)" -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+The host browsers reach the chart's coturn at: coturn.publicHost, else the public part of
+coturn.externalIp, else the in-cluster Service name (reachable from inside the cluster only).
+*/}}
+{{- define "switchboard.coturnHost" -}}
+{{- $c := .Values.coturn -}}
+{{- $ip := splitList "/" $c.externalIp | first -}}
+{{- coalesce $c.publicHost $ip (printf "%s.%s.svc" (include "switchboard.componentName" (dict "root" . "name" "coturn")) .Release.Namespace) -}}
 {{- end -}}

@@ -1,7 +1,7 @@
 import type { SwitchboardClient } from './client';
 import { Emitter } from './emitter';
 import type { Subscription } from './subscription';
-import type { Message } from './types';
+import { SwitchboardClientError, type Message } from './types';
 
 /** A signaling message on `rtc:<room>` (SPEC "WebRTC signaling"); `from` is stamped by the gateway. */
 export interface SignalMessage {
@@ -60,7 +60,12 @@ export class RtcRoom extends Emitter<RtcRoomEvents> {
     private readonly options: RtcRoomOptions = {},
   ) {
     super();
-    this.ready = this.start();
+    // A room that cannot start (refused channel, no ICE servers, client closed) lets go of
+    // what it holds: its subscription and peer connection.
+    this.ready = this.start().catch((err: unknown) => {
+      this.close();
+      throw err;
+    });
   }
 
   get channel(): string {
@@ -104,10 +109,19 @@ export class RtcRoom extends Emitter<RtcRoomEvents> {
     const subscription = this.client.subscribe<SignalMessage>(this.channel);
     this.subscription = subscription;
     subscription.on('message', (m) => {
-      this.queue = this.queue.then(() => this.onSignal(m));
+      // One failed signal (a refused publish) must not stop the handling of the next ones.
+      this.queue = this.queue.then(() => this.onSignal(m)).catch((err: Error) => this.emit('error', err));
     });
     subscription.on('error', (err) => this.emit('error', err));
-    await new Promise<void>((resolve) => subscription.on('subscribed', () => resolve()));
+    // A refused subscription (forbidden: the token does not allow the room) ends the
+    // subscription with an error and never reports `subscribed`: `ready` rejects with it.
+    await new Promise<void>((resolve, reject) => {
+      subscription.on('subscribed', () => resolve());
+      subscription.on('error', reject);
+      subscription.on('closed', () =>
+        reject(new SwitchboardClientError('closed', `left ${this.channel} before it was joined`, this.channel)),
+      );
+    });
     await this.send({ to: null, kind: 'hello' });
     return pc;
   }

@@ -23,11 +23,9 @@ export class Coturn {
   ) {}
 
   static async start(secret: string, realm = 'switchboard.test'): Promise<Coturn> {
-    requireCoturn();
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'sb-turn-'));
-    const child = spawn(
-      'turnserver',
+    return Coturn.launch(
       [
         '-n',
         '--listening-ip=127.0.0.1',
@@ -44,16 +42,40 @@ export class Coturn {
         `--db=${join(dir, 'turn.db')}`,
         '--log-file=stdout',
       ],
-      { stdio: 'ignore' },
+      port,
+      dir,
     );
+  }
+
+  /**
+   * Runs turnserver with exactly `args` (e.g. the chart's command line), listening on `port`;
+   * `dir` (removed by stop()) holds what the arguments write. Fails when turnserver exits,
+   * as it does on an argument it does not know.
+   */
+  static async launch(args: string[], port: number, dir: string): Promise<Coturn> {
+    requireCoturn();
+    let output = '';
+    const child = spawn('turnserver', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The last few KiB of its log, for the error when it exits.
+    const keep = (d: Buffer): void => void (output = (output + d.toString()).slice(-4000));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     const turn = new Coturn(port, child, dir);
     // Ready once a client can reach it (an allocation with bad credentials answers 401, not a timeout).
     for (let i = 0; i < 50; i++) {
-      if (child.exitCode !== null) throw new Error(`turnserver exited with ${child.exitCode}`);
+      if (child.exitCode !== null) {
+        rmSync(dir, { recursive: true, force: true });
+        throw new Error(`turnserver exited with ${child.exitCode}: ${output}`);
+      }
       if (turn.allocate('probe', 'probe').output.includes('401') || i > 10) break;
       await sleep(100);
     }
     return turn;
+  }
+
+  /** Whether turnserver is still running. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** Runs one TURN allocation with coturn's own client; `ok` when the server accepted the credentials. */

@@ -41,8 +41,13 @@ export function containersOf(pod: PodTemplate): IContainer[] {
 
 const where = (pod: PodTemplate, c: IContainer): string => `${pod.owner.kind}/${pod.owner.metadata.name} container ${c.name}`;
 
-/** What SPEC "Deployment" asks of every container: non-root, read-only, no escalation, no capabilities, RuntimeDefault seccomp. */
-export function lockdownProblems(pod: PodTemplate): string[] {
+/**
+ * What SPEC "Deployment" asks of every container: non-root, read-only, no escalation, no
+ * capabilities, RuntimeDefault seccomp. `allowedCapabilities` names the ones a container
+ * may add back (coturn's image needs NET_BIND_SERVICE, the one the "restricted" Pod
+ * Security Standard allows).
+ */
+export function lockdownProblems(pod: PodTemplate, allowedCapabilities: string[] = []): string[] {
   const problems: string[] = [];
   const podContext = pod.spec.securityContext ?? {};
   for (const c of containersOf(pod)) {
@@ -54,7 +59,8 @@ export function lockdownProblems(pod: PodTemplate): string[] {
     if (sc.allowPrivilegeEscalation !== false) problems.push(`${at}: allowPrivilegeEscalation is not false`);
     if (sc.privileged === true) problems.push(`${at}: privileged`);
     if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${at}: capabilities do not drop ALL`);
-    if ((sc.capabilities?.add ?? []).length > 0) problems.push(`${at}: adds capabilities`);
+    const added = (sc.capabilities?.add ?? []).filter((c) => !allowedCapabilities.includes(c));
+    if (added.length > 0) problems.push(`${at}: adds capabilities ${added.join(', ')}`);
     if ((sc.seccompProfile ?? podContext.seccompProfile)?.type !== 'RuntimeDefault')
       problems.push(`${at}: seccomp profile is not RuntimeDefault`);
   }
