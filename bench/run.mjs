@@ -42,7 +42,15 @@ async function compare(label, measure) {
   for (let r = 0; r < reps; r++) {
     for (const side of ['bare', 'ours']) {
       log(`${label}: ${side} (${r + 1}/${reps})`);
-      const result = await measure(side);
+      let result;
+      try {
+        result = await measure(side);
+      } catch (err) {
+        // One broken measurement must not lose the others: it is reported and skipped.
+        problems.push(`${label} ${side}: ${err.message}`);
+        return { bare: runs.bare.slice(0, runs.ours.length), ours: runs.ours };
+      }
+      log(`${label}: ${side}: ${JSON.stringify(result)}`);
       if (result.lost > 0 || result.dup > 0) problems.push(`${label} ${side}: lost ${result.lost}, duplicated ${result.dup}`);
       runs[side].push(result);
     }
@@ -127,9 +135,14 @@ if (wants('e2e')) {
   const results = [];
   for (let r = 0; r < reps; r++) {
     log(`end to end (${r + 1}/${reps})`);
-    const result = await measureEndToEnd({ ...P.e2e, clientProcesses: 2 });
-    if (result.lost > 0 || result.dup > 0) problems.push(`end to end: lost ${result.lost}, duplicated ${result.dup}`);
-    results.push(result);
+    try {
+      const result = await measureEndToEnd({ ...P.e2e, clientProcesses: 2 });
+      log(`end to end: ${JSON.stringify(result)}`);
+      if (result.lost > 0 || result.dup > 0) problems.push(`end to end: lost ${result.lost}, duplicated ${result.dup}`);
+      results.push(result);
+    } catch (err) {
+      problems.push(`end to end: ${err.message}`);
+    }
   }
   hookRows.push([
     `end to end: webhook → ${fmt(P.e2e.clients)} clients (½ WS, ½ SSE) at ${P.e2e.rate}/s`,
