@@ -178,6 +178,7 @@ describe('WebRTC: two real browsers', () => {
   it("does not connect relay-only pages whose TURN credentials come from a gateway with another secret than coturn's", () => {
     const { peers, gatheringDone, openedAfterMs, waitedMs } = result.refused;
     expect(waitedMs).toBeGreaterThanOrEqual(5000);
+    // Both pages got coturn's answer (or finished gathering) before the wait began.
     expect(gatheringDone).toBe(true);
     for (const [me, other] of [
       [peers.carol, 'dave'],

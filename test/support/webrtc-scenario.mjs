@@ -382,9 +382,12 @@ async function refusedCase(browser, gateway, jwtSecret) {
   const [a, b] = await twoPeers(browser, gateway, jwtSecret, room, ['carol', 'dave']);
   // Signaling works (descriptions exchanged), gathering ends with no relayed candidate,
   // then the pages get REFUSED_WAIT_MS more to connect anyway.
+  // Refused: both allocations (UDP and TCP) answered 401 on both pages, or gathering ended.
+  // (On a loaded machine Chromium can take long to declare gathering complete after the 401s.)
+  const refusedOrDone = (st) => st.gatheringDone || st.candidateErrors.filter((e) => e.code === 401).length >= 2;
   const gathered = async () => {
     const [sa, sb] = [await pageState(a.page), await pageState(b.page)];
-    return sa.gatheringDone && sb.gatheringDone;
+    return refusedOrDone(sa) && refusedOrDone(sb);
   };
   const gatheringDone = await until('gathering done', gathered, 15_000)
     .then(() => true)
