@@ -1,31 +1,67 @@
-import { MemoryDeliveryLedger } from './delivery-ledger';
+import { requireSharedServers, uniqueName } from '@switchboard/testing';
+import { Redis } from 'ioredis';
+import { DeliveryLedger, MemoryDeliveryLedger } from './delivery-ledger';
+import { RedisDeliveryLedger } from './redis-delivery-ledger';
 
-describe('MemoryDeliveryLedger', () => {
-  it('remembers stored deliveries per source for the window', async () => {
-    let now = 0;
-    const ledger = new MemoryDeliveryLedger(60, () => now);
-    await ledger.markStored('a', 'd1');
-    expect(await ledger.isStored('a', 'd1')).toBe(true);
-    expect(await ledger.isStored('b', 'd1')).toBe(false);
-    now += 59_999;
-    expect(await ledger.isStored('a', 'd1')).toBe(true);
-    now += 1;
-    expect(await ledger.isStored('a', 'd1')).toBe(false);
+/** The same contract for the memory ledger and the Redis one (on the shared Redis). */
+describe.each(['memory', 'redis'] as const)('DeliveryLedger (%s)', (kind) => {
+  let redis: Redis | undefined;
+  let prefix: string;
+  let n = 0;
+  /** A fresh ledger per test (the Redis one under its own key prefix). */
+  const ledger = (windowSeconds = 60): DeliveryLedger =>
+    kind === 'memory' ? new MemoryDeliveryLedger(windowSeconds) : new RedisDeliveryLedger(redis!, `${prefix}${++n}:`, windowSeconds);
+
+  beforeAll(async () => {
+    if (kind === 'memory') return;
+    const { redisUrl } = await requireSharedServers();
+    redis = new Redis(redisUrl);
+    prefix = `${uniqueName('ledger')}:`;
+  });
+  afterAll(async () => {
+    if (redis === undefined) return;
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('admits a new delivery, then reports it stored once marked, per source', async () => {
+    const l = ledger();
+    expect(await l.admit('a', 'd1')).toBe('new');
+    expect(await l.admit('a', 'd1')).toBe('new');
+    await l.markStored('a', 'd1');
+    expect(await l.admit('a', 'd1')).toBe('stored');
+    expect(await l.admit('b', 'd1')).toBe('new');
   });
 
   it('tells a replayed signature (another delivery id) from a retry (the same one)', async () => {
-    const ledger = new MemoryDeliveryLedger(60);
-    expect(await ledger.claimSignature('a', 'sig', 'd1')).toBe(true);
-    expect(await ledger.claimSignature('a', 'sig', 'd1')).toBe(true);
-    expect(await ledger.claimSignature('a', 'sig', 'd2')).toBe(false);
-    expect(await ledger.claimSignature('b', 'sig', 'd2')).toBe(true);
+    const l = ledger();
+    expect(await l.admit('a', 'd1', 'sig')).toBe('new');
+    expect(await l.admit('a', 'd1', 'sig')).toBe('new');
+    expect(await l.admit('a', 'd2', 'sig')).toBe('replayed');
+    expect(await l.admit('b', 'd2', 'sig')).toBe('new');
+    // A retry of a stored delivery is a duplicate, not a replay.
+    await l.markStored('a', 'd1');
+    expect(await l.admit('a', 'd1', 'sig')).toBe('stored');
   });
 
+  it('forgets after the window', async () => {
+    const l = ledger(1);
+    await l.markStored('a', 'd1');
+    expect(await l.admit('a', 'd2', 'sig')).toBe('new');
+    expect(await l.admit('a', 'd1')).toBe('stored');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await l.admit('a', 'd1')).toBe('new');
+    expect(await l.admit('a', 'd3', 'sig')).toBe('new');
+  });
+});
+
+describe('MemoryDeliveryLedger', () => {
   it('is bounded per source: the oldest entries go first', async () => {
     const ledger = new MemoryDeliveryLedger(60, Date.now, 3);
     for (const id of ['1', '2', '3', '4']) await ledger.markStored('a', id);
     await ledger.markStored('b', 'x');
-    expect(await Promise.all(['1', '2', '3', '4'].map((id) => ledger.isStored('a', id)))).toEqual([false, true, true, true]);
-    expect(await ledger.isStored('b', 'x')).toBe(true);
+    expect(await Promise.all(['1', '2', '3', '4'].map((id) => ledger.admit('a', id)))).toEqual(['new', 'stored', 'stored', 'stored']);
+    expect(await ledger.admit('b', 'x')).toBe('stored');
   });
 });

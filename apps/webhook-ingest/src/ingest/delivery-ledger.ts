@@ -5,16 +5,19 @@
  * captured request re-sent with another delivery id is a replay). Redis shares both
  * across replicas; the memory engine keeps them in process, bounded.
  */
+/** What the ledger says of a verified delivery before it is stored. */
+export type Admission = 'new' | 'stored' | 'replayed';
+
 export interface DeliveryLedger {
-  /** True when an event with this delivery id was stored for the source within the window. */
-  isStored(source: string, deliveryId: string): Promise<boolean>;
+  /**
+   * One round trip before storing: `replayed` when `signature` (given for schemes that sign
+   * no timestamp) was already verified for another delivery id — otherwise it is claimed
+   * for this one — then `stored` when an event with this delivery id was stored for the
+   * source within the window, else `new`.
+   */
+  admit(source: string, deliveryId: string, signature?: string): Promise<Admission>;
   /** Records a stored delivery; called only after the event bus acknowledged it. */
   markStored(source: string, deliveryId: string): Promise<void>;
-  /**
-   * Records that `signature` was verified for `deliveryId`. Resolves false when the same
-   * signature was already seen with another delivery id: a replay.
-   */
-  claimSignature(source: string, signature: string, deliveryId: string): Promise<boolean>;
 }
 
 /** A Map with a time-to-live per entry and a size bound; the oldest entries go first. */
@@ -63,20 +66,19 @@ export class MemoryDeliveryLedger implements DeliveryLedger {
     private readonly maxEntries = MEMORY_LEDGER_MAX_ENTRIES,
   ) {}
 
-  isStored(source: string, deliveryId: string): Promise<boolean> {
-    return Promise.resolve(this.map(this.deliveries, source).get(deliveryId) === true);
+  admit(source: string, deliveryId: string, signature?: string): Promise<Admission> {
+    if (signature !== undefined) {
+      const seen = this.map(this.signatures, source);
+      const previous = seen.get(signature);
+      if (previous === undefined) seen.set(signature, deliveryId);
+      else if (previous !== deliveryId) return Promise.resolve('replayed');
+    }
+    return Promise.resolve(this.map(this.deliveries, source).get(deliveryId) === true ? 'stored' : 'new');
   }
 
   markStored(source: string, deliveryId: string): Promise<void> {
     this.map(this.deliveries, source).set(deliveryId, true);
     return Promise.resolve();
-  }
-
-  claimSignature(source: string, signature: string, deliveryId: string): Promise<boolean> {
-    const seen = this.map(this.signatures, source);
-    const previous = seen.get(signature);
-    if (previous === undefined) seen.set(signature, deliveryId);
-    return Promise.resolve(previous === undefined || previous === deliveryId);
   }
 
   private map<V>(maps: Map<string, BoundedTtlMap<V>>, source: string): BoundedTtlMap<V> {

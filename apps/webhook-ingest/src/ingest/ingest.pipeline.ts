@@ -103,10 +103,9 @@ export class IngestPipeline {
   private async store(source: RegisteredSource, event: WebhookEvent, verified: Verified, receivedAt: number): Promise<IngestReply> {
     const deliveryId = normalizeDeliveryId(event.deliveryId);
     try {
-      if (verified.replayable && !(await this.deps.ledger.claimSignature(source.name, verified.signature, deliveryId))) {
-        return this.reject(source.name, 'replayed', 'this signature was already used by another delivery');
-      }
-      if (await this.deps.ledger.isStored(source.name, deliveryId)) return this.duplicate(source.name, deliveryId);
+      const admission = await this.deps.ledger.admit(source.name, deliveryId, verified.replayable ? verified.signature : undefined);
+      if (admission === 'replayed') return this.reject(source.name, 'replayed', 'this signature was already used by another delivery');
+      if (admission === 'stored') return this.duplicate(source.name, deliveryId);
     } catch (err) {
       this.deps.logger.warn({ source: source.name, err: errorText(err) }, 'webhook dedupe store unreachable');
       return this.reject(source.name, 'dedupe_unavailable', 'the dedupe store is unreachable; retry later', undefined, {

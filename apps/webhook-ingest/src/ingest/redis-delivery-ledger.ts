@@ -1,17 +1,24 @@
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
-import { DeliveryLedger } from './delivery-ledger';
+import { Admission, DeliveryLedger } from './delivery-ledger';
 
-/** Sets the key unless it exists; returns the existing value, or nil when it set it (Redis < 7 lacks SET NX GET). */
-const CLAIM_SCRIPT = `
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return false
+/**
+ * KEYS[1] the delivery key, KEYS[2] (optional) the signature key; ARGV delivery id, TTL.
+ * The signature is claimed for this delivery unless another one holds it (Redis < 7 lacks
+ * SET NX GET), then the delivery key is looked up: one round trip per webhook.
+ */
+const ADMIT_SCRIPT = `
+if KEYS[2] then
+  local holder = redis.call('GET', KEYS[2])
+  if holder and holder ~= ARGV[1] then return 'replayed' end
+  if not holder then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2]) end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'stored' end
+return 'new'
 `;
 
 interface Commands {
-  sbWebhookClaim(key: string, value: string, ttlSeconds: number): Promise<string | null>;
+  sbWebhookAdmit(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<Admission>;
 }
 
 /**
@@ -28,21 +35,19 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     private readonly keyPrefix: string,
     private readonly windowSeconds: number,
   ) {
-    redis.defineCommand('sbWebhookClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+    redis.defineCommand('sbWebhookAdmit', { lua: ADMIT_SCRIPT });
     this.commands = redis as unknown as Commands;
   }
 
-  async isStored(source: string, deliveryId: string): Promise<boolean> {
-    return (await this.redis.exists(this.key(source, 'd', deliveryId))) === 1;
+  admit(source: string, deliveryId: string, signature?: string): Promise<Admission> {
+    const delivery = this.key(source, 'd', deliveryId);
+    return signature === undefined
+      ? this.commands.sbWebhookAdmit(1, delivery, deliveryId, this.windowSeconds)
+      : this.commands.sbWebhookAdmit(2, delivery, this.key(source, 's', signature), deliveryId, this.windowSeconds);
   }
 
   async markStored(source: string, deliveryId: string): Promise<void> {
     await this.redis.set(this.key(source, 'd', deliveryId), '1', 'EX', this.windowSeconds);
-  }
-
-  async claimSignature(source: string, signature: string, deliveryId: string): Promise<boolean> {
-    const previous = await this.commands.sbWebhookClaim(this.key(source, 's', signature), deliveryId, this.windowSeconds);
-    return previous === null || previous === deliveryId;
   }
 
   /** Hashed: delivery ids come from the sender (any length, any bytes). */
