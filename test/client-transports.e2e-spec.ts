@@ -128,6 +128,24 @@ describe('client SDK (Node)', () => {
     }
   }, 60_000);
 
+  it('retries a publish refused for the rate limit until it is accepted, once each', async () => {
+    const limited = await startGateway({ CLIENT_PUBLISH_RATE: '5' });
+    try {
+      const channel = `sdk:${uniqueName('rate')}`;
+      const client = open(limited.url, { token });
+      const got: unknown[] = [];
+      client.subscribe(channel).on('message', (m) => got.push(m.data));
+      await eventually(() => expect(client.state).toBe('connected'));
+      // 15 at once against 5/s (burst 5): the last wait about 2 s, none is lost or doubled.
+      const offsets = await Promise.all(Array.from({ length: 15 }, (_, i) => client.publish(channel, i)));
+      expect([...offsets].sort((a, b) => a - b)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+      await eventually(() => expect(got).toHaveLength(15));
+      expect([...got].sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 15 }, (_, i) => i));
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('asks getToken again after a refused token and ends when it returns null', async () => {
     const reasons: string[] = [];
     const good = await signToken({ sub: 'refresh', channels: ['*'] });

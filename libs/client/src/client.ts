@@ -120,11 +120,13 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
 
   /**
    * Publishes (WebSocket only). An idempotency key is generated when none is given, so the
-   * retry after a dropped connection never publishes twice.
+   * retry after a dropped connection never publishes twice. A publish refused for the
+   * connection's rate limit is retried with backoff until `timeoutMs` (default 15 s).
    */
   async publish(channel: string, data: unknown, options: { idempotencyKey?: string; timeoutMs?: number } = {}): Promise<number> {
     const key = options.idempotencyKey ?? randomKey();
     const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+    let rateLimited = 0;
     for (;;) {
       if (this.stateValue === 'closed') throw new SwitchboardClientError('closed', 'client is closed', channel);
       if (this.transportName !== 'websocket' && this.stateValue === 'connected') {
@@ -139,9 +141,13 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       try {
         return await this.transport.publish(channel, data, key, left);
       } catch (err) {
-        if (err instanceof SwitchboardClientError && err.code !== 'unavailable' && err.code !== 'timeout') throw err;
-        // The connection went away before the ack: retry with the same key.
-        await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
+        const code = err instanceof SwitchboardClientError ? err.code : 'unavailable';
+        if (code !== 'unavailable' && code !== 'timeout' && code !== 'rate_limited') throw err;
+        // The connection went away before the ack, or the per-connection publish rate was
+        // exceeded: retry with the same key (never published twice) until the deadline.
+        rateLimited = code === 'rate_limited' ? rateLimited + 1 : 0;
+        const pause = code === 'rate_limited' ? Math.min(1000, 100 * 2 ** Math.min(rateLimited - 1, 4)) * (0.5 + Math.random() / 2) : 250;
+        await sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
       }
     }
   }
