@@ -1,24 +1,14 @@
 import { chromium, type Browser } from 'playwright-core';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Debian's Chromium (installed by scripts/setup-test-deps.sh), headless, with the flags of ../shared/NOTES.md. */
+/** Debian's Chromium (installed by scripts/setup-test-deps.sh), headless, with the flags of ../shared/NOTES.md (chromium-args.json). */
 export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(executablePath)) throw new Error(`${executablePath} is missing: run scripts/setup-test-deps.sh`);
   return chromium.launch({
     executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      ...extraArgs,
-    ],
+    args: [...(JSON.parse(readFileSync(join(__dirname, 'chromium-args.json'), 'utf8')) as string[]), ...extraArgs],
   });
 }
 

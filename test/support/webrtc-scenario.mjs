@@ -13,7 +13,7 @@
 // and exits by itself within SCENARIO_DEADLINE_MS.
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -500,17 +500,8 @@ async function main() {
   ]);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--allow-loopback-in-peer-connection',
-    ],
+    // The flags of ../shared/NOTES.md, shared with test/support/browser.ts.
+    args: [...JSON.parse(readFileSync(join(root, 'test/support/chromium-args.json'), 'utf8')), '--allow-loopback-in-peer-connection'],
   });
   cleanups.push(() => browser.close());
   log('servers up; relay case');

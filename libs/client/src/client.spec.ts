@@ -1,7 +1,9 @@
 import { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { decodeCursor as decodeServerCursor, encodeCursor as encodeServerCursor } from '@switchboard/protocol';
 import { backoffDelay } from './backoff';
 import { connect } from './client';
+import { decodeCursor, encodeCursor } from './cursor';
 import { Subscription } from './subscription';
 import { Message } from './types';
 
@@ -79,6 +81,55 @@ describe('liveness', () => {
         }, 20);
       });
       expect(states.slice(0, 3)).toEqual(['connected', 'disconnected', 'connecting']);
+    } finally {
+      client.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('cursor', () => {
+  it("matches the gateway's format both ways", () => {
+    const positions: Array<[string, { offset: number; epoch: string }]> = [
+      ['orders:42', { offset: 17, epoch: 'k3x9Qa1b' }],
+      ['user:alice', { offset: 0, epoch: 'e' }],
+    ];
+    const wanted = new Set(positions.map(([c]) => c));
+    expect([...decodeServerCursor(encodeCursor(positions), wanted)]).toEqual(positions);
+    expect([...decodeCursor(encodeServerCursor(positions))]).toEqual(positions);
+  });
+});
+
+describe('subscribe refused for now', () => {
+  it("asks again when the gateway answers 'unavailable', instead of staying silent", async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    let subscribes = 0;
+    server.on('connection', (ws) => {
+      ws.on('message', (raw) => {
+        const frame = JSON.parse((raw as Buffer).toString()) as { op: string; id: number; channel: string };
+        if (frame.op !== 'subscribe') return;
+        if (++subscribes === 1) {
+          ws.send(JSON.stringify({ op: 'error', id: frame.id, code: 'unavailable', message: 'channel engine is unavailable' }));
+          return;
+        }
+        ws.send(JSON.stringify({ op: 'subscribed', id: frame.id, channel: frame.channel, offset: 0, epoch: 'e' }));
+        ws.send(JSON.stringify({ op: 'message', channel: frame.channel, offset: 1, epoch: 'e', data: 'hi', ts: 0 }));
+      });
+    });
+    await new Promise((r) => server.once('listening', r));
+    const client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      token: 'x',
+      transports: ['websocket'],
+      backoff: { baseMs: 10, capMs: 50 },
+    });
+    try {
+      const sub = client.subscribe('c');
+      const errors: string[] = [];
+      sub.on('error', (e) => errors.push(e.code));
+      const got = await new Promise<unknown>((resolve) => sub.on('message', (m) => resolve(m.data)));
+      expect(got).toBe('hi');
+      expect(subscribes).toBe(2);
+      expect(errors).toEqual([]);
     } finally {
       client.close();
       await new Promise((r) => server.close(r));

@@ -331,9 +331,20 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
         if (c !== undefined) this.lost(c);
       },
       channelError: (channel, code, message) => {
+        if (!current()) return;
         const c = this.channels.get(channel);
-        if (c === undefined) return;
-        if (code === 'unavailable' || code === 'timeout' || code === 'already_subscribed') return;
+        if (c === undefined || code === 'already_subscribed') return;
+        if (code === 'unavailable' || code === 'timeout') {
+          // The gateway could not subscribe now (engine unavailable, or no reply): ask
+          // again, or the subscription would stay silent until the next reconnect.
+          setTimeout(
+            () => {
+              if (current() && this.channels.get(channel) === c) this.transport?.subscribe(channel, this.store.get(channel));
+            },
+            backoffDelay(1, this.backoff) + 100,
+          );
+          return;
+        }
         c.subscription.fail(new SwitchboardClientError(code, message, channel));
       },
       activity: () => {

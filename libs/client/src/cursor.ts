@@ -1,5 +1,8 @@
 import { Position } from './types';
 
+// The cursor format of libs/protocol/src/cursor.ts (docs/PROTOCOL.md), written again here
+// without Node's Buffer so the SDK runs in browsers; client.spec.ts checks they agree.
+
 function toBase64Url(text: string): string {
   const bytes = new TextEncoder().encode(text);
   let binary = '';

@@ -179,6 +179,8 @@ export class EventConsumerService implements OnApplicationBootstrap, BeforeAppli
         'handover: earlier events still unacknowledged, going ahead with newer ones',
       );
     }
+    // All at once, past NOTIFIER_CONCURRENCY (at most HANDOVER_MAX_HELD, once per start):
+    // they are already delivered and the sequencer keeps each channel's order.
     for (const d of handover.held) {
       this.working.delete(d);
       this.start(d);

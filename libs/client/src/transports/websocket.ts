@@ -44,7 +44,12 @@ export class WebSocketTransport implements Transport {
 
   /** Before the socket opens this is a no-op: on open every held channel is subscribed. */
   subscribe(channel: string, since?: Position): void {
-    if (this.ws?.readyState === 1) void this.request({ op: 'subscribe', channel, ...(since ? { since } : {}) }, channel);
+    if (this.ws?.readyState !== 1) return;
+    void this.request({ op: 'subscribe', channel, ...(since ? { since } : {}) }, channel).then((reply) => {
+      // Errors the gateway sent are reported as they arrive (onFrame); a reply that never came is reported here.
+      if (reply.op === 'error' && reply.code === 'timeout' && !this.closed)
+        this.ctx.handlers.channelError(channel, 'timeout', 'no reply to subscribe');
+    });
   }
 
   unsubscribe(channel: string): void {

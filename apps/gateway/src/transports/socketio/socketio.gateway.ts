@@ -44,6 +44,11 @@ interface FrameOptions {
   fin: boolean;
 }
 const FRAME_OPTIONS: FrameOptions = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
+/** engine.io's `write` options; `wsPreEncodedFrame` is read by its WebSocket transport (untyped). */
+interface WriteOptions {
+  compress: boolean;
+  wsPreEncodedFrame: Buffer[];
+}
 
 /** One Socket.IO client. Messages go out pre-encoded: one packet string per message for every socket. */
 class SocketIoConnection implements SessionSink, Drainable {
@@ -58,7 +63,7 @@ class SocketIoConnection implements SessionSink, Drainable {
     principal: Principal,
     private readonly hub: Hub,
     private readonly packet: MessageEncoder<string>,
-    private readonly frame: MessageEncoder<Buffer[]>,
+    private readonly writeOptions: MessageEncoder<WriteOptions>,
     private readonly logger: Logger,
   ) {
     this.session = hub.openSession(principal, this);
@@ -68,7 +73,7 @@ class SocketIoConnection implements SessionSink, Drainable {
   deliver(m: StoredMessage): void {
     if (this.closed || this.socket.conn.readyState !== 'open') return;
     const packet = m.encoded(this.packet);
-    this.socket.conn.write(packet, { compress: false, wsPreEncodedFrame: m.encoded(this.frame) } as { compress: boolean });
+    this.socket.conn.write(packet, m.encoded(this.writeOptions));
     this.hub.countDelivered('socketio');
     this.pendingBytes += packet.length;
     if (this.pendingBytes > this.hub.options.sendQueueMaxBytes) {
@@ -120,8 +125,8 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
 
   /** `2["message",<json>]`: the Socket.IO EVENT packet for the default namespace, built once per message. */
   private readonly packet: MessageEncoder<string>;
-  /** The packet's WebSocket frame (`4` = engine.io message), built once per message. */
-  private readonly frame: MessageEncoder<Buffer[]>;
+  /** engine.io write options carrying the packet's WebSocket frame (`4` = engine.io message), one object per message. */
+  private readonly writeOptions: MessageEncoder<WriteOptions>;
   private readonly connections = new WeakMap<Socket, SocketIoConnection>();
 
   constructor(
@@ -131,7 +136,10 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.packet = hub.timedEncoder('socketio', (m) => '2["message",' + m.json + ']');
-    this.frame = { encode: (m) => buildFrame(Buffer.from('4' + m.encoded(this.packet)), FRAME_OPTIONS) };
+    // Shared by every recipient, as Socket.IO's own broadcasts share theirs.
+    this.writeOptions = {
+      encode: (m) => ({ compress: false, wsPreEncodedFrame: buildFrame(Buffer.from('4' + m.encoded(this.packet)), FRAME_OPTIONS) }),
+    };
   }
 
   afterInit(server: Server): void {
@@ -168,7 +176,7 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
 
   handleConnection(socket: Socket): void {
     const data = socket.data as SocketData;
-    const connection = new SocketIoConnection(socket, data.principal, this.hub, this.packet, this.frame, this.logger);
+    const connection = new SocketIoConnection(socket, data.principal, this.hub, this.packet, this.writeOptions, this.logger);
     this.connections.set(socket, connection);
     this.registry.add(connection);
     socket.once('disconnect', () => {
