@@ -14,7 +14,7 @@ describe('gateway: WebSocket /v1/ws (memory engine)', () => {
   };
 
   beforeAll(async () => {
-    gw = await startGateway({ CLIENT_PUBLISH_RATE: '5', MAX_SUBSCRIPTIONS_PER_CONNECTION: '3' });
+    gw = await startGateway({ CLIENT_PUBLISH_RATE: '5', MAX_SUBSCRIPTIONS_PER_CONNECTION: '3', JWT_CLOCK_TOLERANCE_SECONDS: '1' });
     engine = gw.platform.runtime.engine;
   });
   afterEach(() => clients.splice(0).forEach((c) => c.close()));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, serviceEnv } from './common.config';
-import { envInt, envList, envOptionalString, envUrl } from './env';
+import { envBool, envInt, envList, envOptionalString, envUrl } from './env';
 
 /** Settings of the gateway (SPEC "Client transports", "WebRTC signaling"). */
 export const gatewayEnv = {
@@ -12,6 +12,10 @@ export const gatewayEnv = {
   JWT_ISSUER: envOptionalString(),
   /** Required `aud` of client tokens, when set. */
   JWT_AUDIENCE: envOptionalString(),
+  /** Seconds of clock skew accepted on a token's `exp` (and `nbf`): at connect and on live connections. */
+  JWT_CLOCK_TOLERANCE_SECONDS: envInt(5, 0, 300),
+  /** Refuse tokens without `exp` (a connection must not outlive its credentials). */
+  JWT_REQUIRE_EXP: envBool(false),
   /** Browser origins allowed for WebSocket and SSE (comma-separated); empty allows any. */
   ALLOWED_ORIGINS: envList(),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: envInt(128, 1, 100_000),
@@ -21,6 +25,19 @@ export const gatewayEnv = {
   SEND_QUEUE_MAX_BYTES: envInt(1_048_576, 1024, 1024 * 1024 * 1024),
   /** Connections per process (WS, Socket.IO, SSE; held polls do not count). */
   MAX_CONNECTIONS: envInt(100_000, 1, 10_000_000),
+  /** Long-polls held at once per process; past it a poll gets 503 with Retry-After. */
+  MAX_HELD_POLLS: envInt(20_000, 1, 10_000_000),
+  /**
+   * Largest long-poll answer and SSE resume backlog, bytes: what does not fit (whole
+   * messages, in order) follows on the client's next request. At least MAX_MESSAGE_BYTES.
+   */
+  MAX_RESPONSE_BYTES: envInt(4_194_304, 1024, 1024 * 1024 * 1024),
+  /**
+   * Channels a client may bring into existence by reading them (subscribe, stream start,
+   * poll of a never-touched channel) per second: per connection for WS/Socket.IO, per
+   * client address for SSE/long-poll. Bounds how fast random names can fill Redis.
+   */
+  READ_CREATE_RATE: envInt(50, 1, 1_000_000),
   /** Seconds between SSE `ping` events. */
   SSE_KEEPALIVE_SECONDS: envInt(15, 1, 3600),
   /** Reconnect delay advised to SSE clients (`retry:`), ms. */
@@ -41,8 +58,19 @@ export const gatewayEnv = {
 
 export const gatewaySchema = z.object({ ...serviceEnv, ...engineEnv, ...gatewayEnv }).superRefine((c, ctx) => {
   refineEngine(c, ctx);
-  refineAuth(c, ctx);
+  refineGateway(c, ctx);
 });
+
+/** Cross-field rules of the gateway settings (the gateway and the single process). */
+export function refineGateway(
+  c: { JWT_SECRET?: string; JWT_JWKS_URL?: string; MAX_RESPONSE_BYTES: number; MAX_MESSAGE_BYTES: number },
+  ctx: z.RefinementCtx,
+): void {
+  refineAuth(c, ctx);
+  if (c.MAX_RESPONSE_BYTES < c.MAX_MESSAGE_BYTES) {
+    ctx.addIssue({ code: 'custom', path: ['MAX_RESPONSE_BYTES'], message: `must be ≥ MAX_MESSAGE_BYTES (${c.MAX_MESSAGE_BYTES})` });
+  }
+}
 
 /** Client auth needs a key: a secret long enough for HS256, or a JWKS URL. */
 export function refineAuth(c: { JWT_SECRET?: string; JWT_JWKS_URL?: string }, ctx: z.RefinementCtx): void {

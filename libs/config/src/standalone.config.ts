@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, serviceEnv } from './common.config';
-import { gatewayEnv, refineAuth } from './gateway.config';
+import { gatewayEnv, refineGateway } from './gateway.config';
 import { notifierEnv, refineNotifier } from './notifier.config';
 import { refineWebhookIngest, webhookIngestEnv } from './webhook-ingest.config';
 
@@ -9,7 +9,7 @@ export const standaloneSchema = z
   .object({ ...serviceEnv, ...engineEnv, ...gatewayEnv, ...webhookIngestEnv, ...notifierEnv })
   .superRefine((c, ctx) => {
     refineEngine(c, ctx);
-    refineAuth(c, ctx);
+    refineGateway(c, ctx);
     refineWebhookIngest(c, ctx);
     refineNotifier(c, ctx);
   });

@@ -36,6 +36,32 @@ export interface HistoryResult {
    * trimmed). Without `since`: always true.
    */
   recovered: boolean;
+  /** Set when this read brought the channel into existence (fixed its epoch). */
+  created?: true;
+}
+
+/** A channel's position, as a read returns it. */
+export interface ReadPosition extends StreamPosition {
+  /** Set when this read brought the channel into existence (fixed its epoch). */
+  created?: true;
+}
+
+/** Options of a read (history, positions, subscribe). */
+export interface ReadOptions {
+  /**
+   * May this read bring a never-touched channel into existence (fix its epoch)? Default
+   * true. With false, such a read creates nothing and rejects with `ChannelNotFoundError`:
+   * the gateway uses it to bound how fast a client creates channels by reading.
+   */
+  create?: boolean;
+}
+
+/** A read with `create: false` found a channel that was never touched. */
+export class ChannelNotFoundError extends Error {
+  override readonly name = 'ChannelNotFoundError';
+  constructor(readonly channel: string) {
+    super(`channel ${channel} does not exist`);
+  }
 }
 
 /** What a subscriber learns once, before any message (the WS `subscribed` reply). */
@@ -46,6 +72,8 @@ export interface SubscribeOutcome {
   epoch: string;
   /** Only when `since` was given: whether every missed message follows. */
   recovered?: boolean;
+  /** Set when this subscribe brought the channel into existence (fixed its epoch). */
+  created?: true;
 }
 
 /**
@@ -61,7 +89,7 @@ export interface ChannelListener {
   onLost(channel: string): void;
 }
 
-export interface SubscribeOptions {
+export interface SubscribeOptions extends ReadOptions {
   /** Resume after this position: every message after it is delivered before live ones. */
   since?: StreamPosition;
 }
@@ -90,9 +118,9 @@ export interface ChannelEngine {
    * History after `since` (or all retained history). Fixes the channel's epoch if the
    * channel was never touched.
    */
-  history(channel: string, since?: StreamPosition): Promise<HistoryResult>;
+  history(channel: string, since?: StreamPosition, options?: ReadOptions): Promise<HistoryResult>;
   /** Current positions of channels, fixing the epoch of untouched ones. */
-  positions(channels: readonly string[]): Promise<StreamPosition[]>;
+  positions(channels: readonly string[], options?: ReadOptions): Promise<ReadPosition[]>;
   subscribe(channel: string, listener: ChannelListener, options?: SubscribeOptions): Promise<ChannelSubscription>;
   /** True while the engine's backends are reachable. */
   isReady(): boolean;

@@ -96,7 +96,8 @@ export function createMetrics(registry: Registry = new Registry()) {
     }),
     limitHits: new Counter({
       name: 'switchboard_limit_hits_total',
-      help: 'Requests refused by a server-side limit (max_message_bytes, max_subscriptions, publish_rate, max_connections)',
+      help:
+        'Requests refused or connections ended by a server-side limit (max_message_bytes, max_subscriptions, publish_rate, max_connections, max_held_polls, send_queue, max_response_bytes, read_create_rate, requests_in_flight)',
       labelNames: ['limit', 'transport'] as const,
       registers: r,
     }),
@@ -110,6 +111,23 @@ export function createMetrics(registry: Registry = new Registry()) {
       name: 'switchboard_drain_disconnects_total',
       help: 'Connections told to reconnect during drain',
       labelNames: ['transport'] as const,
+      registers: r,
+    }),
+    heldPolls: new Gauge({
+      name: 'switchboard_held_polls',
+      help: 'Long-polls waiting for messages (capped by MAX_HELD_POLLS)',
+      registers: r,
+    }),
+    tokenExpirations: new Counter({
+      name: 'switchboard_token_expirations_total',
+      help: 'Connections ended because their token expired (exp + JWT_CLOCK_TOLERANCE_SECONDS)',
+      labelNames: ['transport'] as const,
+      registers: r,
+    }),
+    tokenRefreshes: new Counter({
+      name: 'switchboard_token_refreshes_total',
+      help: 'In-band token refreshes by outcome (ok, refused)',
+      labelNames: ['transport', 'outcome'] as const,
       registers: r,
     }),
 

@@ -25,7 +25,19 @@ export interface PingRequest {
   op: 'ping';
   id: number;
 }
-export type ClientFrame = SubscribeRequest | UnsubscribeRequest | PublishRequestFrame | PingRequest;
+/** In-band token refresh (SPEC "Token lifetime and refresh"): same `sub`, new expiry and permissions. */
+export interface RefreshRequest {
+  op: 'refresh';
+  id: number;
+  token: string;
+}
+/** Who is in a channel (SPEC "Presence"). */
+export interface PresenceRequest {
+  op: 'presence';
+  id: number;
+  channel: string;
+}
+export type ClientFrame = SubscribeRequest | UnsubscribeRequest | PublishRequestFrame | PingRequest | RefreshRequest | PresenceRequest;
 export type ClientOp = ClientFrame['op'];
 
 /** Server → client frames. `message` frames are built from the stored JSON, see `encodeMessageFrame`. */
@@ -38,10 +50,54 @@ export interface SubscribedReply {
   /** Present only when the request carried `since`. */
   recovered?: boolean;
 }
+/**
+ * The reply to an `unsubscribe` (with its `id`), or the server ending a subscription on its
+ * own (no `id`, with a `reason`: a refreshed token no longer allows the channel).
+ */
 export interface UnsubscribedReply {
   op: 'unsubscribed';
+  id?: number;
+  channel: string;
+  reason?: UnsubscribeReason;
+}
+/** Why the server ended a subscription. */
+export type UnsubscribeReason = 'forbidden';
+export interface RefreshedReply {
+  op: 'refreshed';
+  id: number;
+  /** The new token's expiry, ms since the epoch; null when it has none. */
+  expiresAt: number | null;
+}
+/** A member of a channel: one user, however many connections it has there. */
+export interface PresenceMember {
+  user: string;
+  info?: Record<string, unknown>;
+  connections: number;
+}
+export interface PresenceReply {
+  op: 'presence';
   id: number;
   channel: string;
+  /** Members (users), exact. */
+  count: number;
+  /** Connections of all members, exact. */
+  connections: number;
+  /** At most PRESENCE_MAX_MEMBERS of them; `truncated` when there are more. */
+  members: PresenceMember[];
+  truncated?: true;
+}
+/** A user's first connection joined the channel (channels with `joinLeave`). */
+export interface JoinNotice {
+  op: 'join';
+  channel: string;
+  user: string;
+  info?: Record<string, unknown>;
+}
+/** A user's last connection left the channel. */
+export interface LeaveNotice {
+  op: 'leave';
+  channel: string;
+  user: string;
 }
 export interface AckReply {
   op: 'ack';
@@ -64,10 +120,23 @@ export interface RecoveryNotice {
   channel: string;
   recovered: false;
 }
-export type ServerFrame = SubscribedReply | UnsubscribedReply | AckReply | PongReply | ErrorReply | RecoveryNotice;
+export type ServerFrame =
+  | SubscribedReply
+  | UnsubscribedReply
+  | AckReply
+  | PongReply
+  | RefreshedReply
+  | PresenceReply
+  | ErrorReply
+  | RecoveryNotice
+  | JoinNotice
+  | LeaveNotice;
 
 /** Longest idempotency key accepted. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+
+/** Longest token accepted in a `refresh` (a JWT with hundreds of patterns fits well within it). */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
 
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; id?: number; message: string };
 
@@ -75,9 +144,12 @@ function isRequestId(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v);
 }
 
+const CLIENT_OPS: ReadonlySet<string> = new Set<ClientOp>(['subscribe', 'unsubscribe', 'publish', 'ping', 'refresh', 'presence']);
+
 /**
- * Parses and validates one client text frame. Never throws: a bad frame yields the
- * reason (and the request id when one could be read) for a `bad_request` error reply.
+ * Parses and validates one client text frame of the WebSocket protocol. Never throws: a
+ * bad frame yields the reason (and the request id when one could be read) for a
+ * `bad_request` error reply.
  */
 export function parseClientFrame(text: string): ParsedFrame {
   let raw: unknown;
@@ -92,19 +164,41 @@ export function parseClientFrame(text: string): ParsedFrame {
   const f = raw as Record<string, unknown>;
   const id = isRequestId(f.id) ? f.id : undefined;
   if (id === undefined) return { ok: false, message: 'frame needs a numeric "id"' };
+  if (typeof f.op !== 'string' || !CLIENT_OPS.has(f.op)) {
+    return { ok: false, id, message: typeof f.op === 'string' ? `unknown op ${JSON.stringify(f.op.slice(0, 32))}` : 'frame needs an "op"' };
+  }
+  return readClientRequest(f.op as ClientOp, f, id);
+}
+
+/**
+ * Validates the fields of one request, whatever carried it: a WebSocket frame, or a
+ * Socket.IO event (whose name is the op and whose ack replaces the id). Every transport
+ * checks requests here, so a rule (an idempotency key's length, a token's size) exists once.
+ */
+export function readClientRequest(op: ClientOp, body: unknown, id = 0): ParsedFrame {
   const fail = (message: string): ParsedFrame => ({ ok: false, id, message });
-  switch (f.op) {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail(`${op} needs a JSON object`);
+  const f = body as Record<string, unknown>;
+  switch (op) {
     case 'ping':
       return { ok: true, frame: { op: 'ping', id } };
+    case 'refresh': {
+      const token = f.token;
+      if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+        return fail(`refresh needs "token": a string of 1–${MAX_TOKEN_LENGTH} characters`);
+      }
+      return { ok: true, frame: { op: 'refresh', id, token } };
+    }
     case 'subscribe':
     case 'unsubscribe':
-    case 'publish': {
+    case 'publish':
+    case 'presence': {
       const problem = channelNameError(f.channel);
       if (problem !== undefined) return fail(`invalid channel: ${problem}`);
       const channel = f.channel as string;
-      if (f.op === 'unsubscribe') return { ok: true, frame: { op: 'unsubscribe', id, channel } };
-      if (f.op === 'subscribe') {
-        if (f.since === undefined) return { ok: true, frame: { op: 'subscribe', id, channel } };
+      if (op === 'unsubscribe' || op === 'presence') return { ok: true, frame: { op, id, channel } };
+      if (op === 'subscribe') {
+        if (f.since === undefined || f.since === null) return { ok: true, frame: { op: 'subscribe', id, channel } };
         if (!isStreamPosition(f.since)) return fail('"since" must be {"offset": <integer ≥ 0>, "epoch": "<string>"}');
         return { ok: true, frame: { op: 'subscribe', id, channel, since: { offset: f.since.offset, epoch: f.since.epoch } } };
       }
@@ -117,8 +211,6 @@ export function parseClientFrame(text: string): ParsedFrame {
       if (key !== undefined) frame.idempotencyKey = key;
       return { ok: true, frame };
     }
-    default:
-      return fail(typeof f.op === 'string' ? `unknown op ${JSON.stringify(f.op.slice(0, 32))}` : 'frame needs an "op"');
   }
 }
 

@@ -20,7 +20,8 @@ describe('fuzz: protocol parsers', () => {
   it('parseClientFrame never throws and only accepts well-formed requests', () => {
     const frameLike = fc.record(
       {
-        op: fc.oneof(fc.constantFrom('subscribe', 'unsubscribe', 'publish', 'ping', 'nope'), fc.string()),
+        op: fc.oneof(fc.constantFrom('subscribe', 'unsubscribe', 'publish', 'ping', 'refresh', 'presence', 'nope'), fc.string()),
+        token: fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.constant(null)),
         id: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)),
         channel: fc.oneof(validChannel, fc.string({ maxLength: 200 }), fc.integer()),
         since: fc.oneof(
@@ -43,7 +44,8 @@ describe('fuzz: protocol parsers', () => {
         if (!parsed.ok) return typeof parsed.message === 'string' && parsed.message.length > 0;
         const f = parsed.frame;
         expect(Number.isSafeInteger(f.id)).toBe(true);
-        if (f.op !== 'ping') expect(channelNameError(f.channel)).toBeUndefined();
+        if (f.op === 'refresh') expect(f.token.length).toBeGreaterThan(0);
+        else if (f.op !== 'ping') expect(channelNameError(f.channel)).toBeUndefined();
         if (f.op === 'subscribe' && f.since) {
           expect(Number.isSafeInteger(f.since.offset) && f.since.offset >= 0).toBe(true);
           expect(typeof f.since.epoch).toBe('string');

@@ -5,12 +5,24 @@ import type { IncomingMessage } from 'node:http';
  * else the `token` query parameter (EventSource and browser WebSockets cannot set headers).
  */
 export function tokenFromRequest(req: IncomingMessage, query: URLSearchParams): string | undefined {
-  const header = req.headers.authorization;
-  if (typeof header === 'string') {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match) return match[1];
-  }
-  return query.get('token') ?? undefined;
+  return bearerToken(req.headers.authorization) ?? query.get('token') ?? undefined;
+}
+
+/**
+ * The client token of a Socket.IO handshake: `auth.token` (the client's `auth` option), else
+ * the `token` query parameter, else `Authorization: Bearer`.
+ */
+export function tokenFromHandshake(auth: unknown, query: Record<string, unknown>, authorization: string | undefined): string | undefined {
+  const fromAuth = typeof auth === 'object' && auth !== null ? (auth as Record<string, unknown>).token : undefined;
+  if (typeof fromAuth === 'string') return fromAuth;
+  if (typeof query.token === 'string') return query.token;
+  return bearerToken(authorization);
+}
+
+/** The token of an `Authorization: Bearer <token>` header. */
+function bearerToken(header: string | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
 }
 
 /**

@@ -1,12 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { GatewayConfig } from '@switchboard/config';
 import { PLATFORM, type Platform } from '@switchboard/platform';
-import { SwitchboardError } from '@switchboard/protocol';
+import { MAX_TOKEN_LENGTH, SwitchboardError } from '@switchboard/protocol';
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { Principal } from './principal';
 
-/** Longest token accepted (a JWT with a few hundred patterns is far below this). */
-const MAX_TOKEN_LENGTH = 16 * 1024;
 const MAX_PATTERNS = 1024;
 /** Verified tokens remembered (long-poll verifies on every request; so do reconnects). */
 const CACHE_SIZE = 10_000;
@@ -18,6 +16,10 @@ export interface TokenVerifierOptions {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /** Accepted clock skew on `exp`/`nbf`, seconds (default 0). */
+  clockToleranceSeconds?: number;
+  /** Refuse tokens without `exp`. */
+  requireExp?: boolean;
 }
 
 /**
@@ -43,7 +45,7 @@ export class TokenVerifier {
   /**
    * The principal of a valid token; `unauthorized` otherwise (the reason is safe to show).
    * A token verified in the last minute is not verified again (the same bytes carry the
-   * same signature), but its expiry is checked on every use.
+   * same signature), and is never reused past its `exp` + the clock tolerance.
    */
   async verify(token: string | undefined): Promise<Principal> {
     if (token === undefined || token === '') throw new SwitchboardError('unauthorized', 'missing token');
@@ -56,7 +58,8 @@ export class TokenVerifier {
     }
     const principal = await this.verifyUncached(token);
     if (this.cache.size >= CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(token, { principal, until: Math.min(now + CACHE_TTL_MS, principal.expiresAt ?? Infinity) });
+    const deadline = principal.expiresAt === undefined ? Infinity : principal.expiresAt + (this.options.clockToleranceSeconds ?? 0) * 1000;
+    this.cache.set(token, { principal, until: Math.min(now + CACHE_TTL_MS, deadline) });
     return principal;
   }
 
@@ -67,7 +70,12 @@ export class TokenVerifier {
     } catch {
       throw new SwitchboardError('unauthorized', 'malformed token');
     }
-    const common = { issuer: this.options.issuer, audience: this.options.audience, requiredClaims: ['sub'] };
+    const common = {
+      issuer: this.options.issuer,
+      audience: this.options.audience,
+      requiredClaims: this.options.requireExp === true ? ['sub', 'exp'] : ['sub'],
+      clockTolerance: this.options.clockToleranceSeconds ?? 0,
+    };
     let payload: JWTPayload;
     try {
       if (alg === 'HS256' && this.secret !== undefined) {
@@ -87,7 +95,9 @@ export class TokenVerifier {
 
 function describe(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'token expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `token claim "${err.claim}" is invalid`;
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    return err.reason === 'missing' ? `token claim "${err.claim}" is required` : `token claim "${err.claim}" is invalid`;
+  }
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';
   if (err instanceof errors.JWKSNoMatchingKey) return 'token key is unknown';
   return 'token is invalid';
@@ -122,6 +132,13 @@ function toPrincipal(payload: JWTPayload): Principal {
 export class GatewayTokenVerifier extends TokenVerifier {
   constructor(@Inject(PLATFORM) platform: Platform<GatewayConfig>) {
     const c = platform.config;
-    super({ secret: c.JWT_SECRET, jwksUrl: c.JWT_JWKS_URL, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE });
+    super({
+      secret: c.JWT_SECRET,
+      jwksUrl: c.JWT_JWKS_URL,
+      issuer: c.JWT_ISSUER,
+      audience: c.JWT_AUDIENCE,
+      clockToleranceSeconds: c.JWT_CLOCK_TOLERANCE_SECONDS,
+      requireExp: c.JWT_REQUIRE_EXP,
+    });
   }
 }

@@ -1,74 +1,141 @@
-import type { ChannelEngine, ChannelSubscription, PublishResult, SubscribeOutcome } from '@switchboard/engine';
+import {
+  ChannelNotFoundError,
+  type ChannelEngine,
+  type ChannelListener,
+  type ChannelSubscription,
+  type HistoryResult,
+  type PublishResult,
+  type ReadPosition,
+  type StoredMessage,
+  type SubscribeOutcome,
+} from '@switchboard/engine';
 import type { Logger, Metrics } from '@switchboard/observability';
-import { assertChannel, StreamPosition, SwitchboardError } from '@switchboard/protocol';
+import { assertChannel, PresenceMember, StreamPosition, SwitchboardError } from '@switchboard/protocol';
 import { canPublish, canSubscribe, Principal } from '../auth/principal';
+import type { TokenVerifier } from '../auth/token-verifier';
+import type { ConnectionRegistry, Drainable } from './connection-registry';
+import { EXPIRY_MAX_LATE_MS, Expirable, ExpiryWheel } from './expiry-wheel';
 import { GatewayOptions } from './gateway-options';
+import { EndReason, SessionTransport, TransportName } from './session-transport';
 import { TokenBucket } from './token-bucket';
-import { SessionSink } from './transport';
 
-/** What a session needs from the gateway; shared by all sessions. */
+/** A channel's members as a presence query answers them. */
+export interface PresenceSnapshot {
+  channel: string;
+  count: number;
+  connections: number;
+  members: PresenceMember[];
+  truncated?: true;
+}
+
+/** What sessions share: the engine, limits, token verification, the expiry wheel, the registry. */
 export interface SessionServices {
   readonly engine: ChannelEngine;
   readonly options: GatewayOptions;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  readonly verifier: TokenVerifier;
+  readonly expiry: ExpiryWheel;
+  readonly registry: ConnectionRegistry;
+  /** Counts `n` messages written to clients of `transport` (hot path: an integer add). */
+  countDelivered(transport: TransportName, n?: number): void;
 }
 
 /**
- * One client connection's subscriptions, permissions and limits — the same for every
- * transport, which only parses requests and encodes replies.
+ * The session core: one client connection's identity, subscriptions and limits, the same
+ * for every transport. Transports parse requests, call the session, and encode what it
+ * decides; every rule — permissions, the subscription and publish limits, the read-creation
+ * budget, the send-queue bound, token expiry and refresh — lives here once.
+ *
+ * The session is the engine listener of all its subscriptions (one object per connection,
+ * no closure per channel); its `onMessage` is the per-recipient hot path.
  */
-export class ClientSession {
+export class ClientSession implements ChannelListener, Drainable, Expirable {
   /** Held channels; `null` while the subscribe is in progress. */
   private readonly subscriptions = new Map<string, ChannelSubscription | null>();
-  private readonly publishBucket: TokenBucket;
+  /** Subscribe replies waiting for the engine's outcome, by channel (made on first subscribe). */
+  private replies?: Map<string, (outcome: SubscribeOutcome) => void>;
+  /** Made on the first client publish: most connections never publish. */
+  private publishBucket?: TokenBucket;
+  private ownReadBudget?: TokenBucket;
+  private principalValue: Principal;
+  private registered = false;
   private closed = false;
 
   constructor(
-    readonly principal: Principal,
-    private readonly sink: SessionSink,
-    private readonly services: SessionServices,
+    principal: Principal,
+    readonly connection: SessionTransport,
+    private readonly hub: SessionServices,
+    /** Shared by the sessions of one client address (SSE, long-poll); per session otherwise. */
+    private readonly sharedReadBudget?: TokenBucket,
   ) {
-    this.publishBucket = new TokenBucket(services.options.clientPublishRate);
+    this.principalValue = principal;
+    this.scheduleExpiry();
+  }
+
+  get principal(): Principal {
+    return this.principalValue;
+  }
+
+  get transportName(): TransportName {
+    return this.connection.transport;
   }
 
   get channelCount(): number {
     return this.subscriptions.size;
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Counts this session against MAX_CONNECTIONS / MAX_HELD_POLLS until it closes (the caller ran `registry.admit`). */
+  register(): void {
+    if (this.registered || this.closed) return;
+    this.registered = true;
+    this.hub.registry.add(this);
+  }
+
+  // ---- Subscriptions ---------------------------------------------------------------------
+
   /** Checks that a subscribe may go ahead (validity, permission, limits) without doing it. */
   checkSubscribe(channel: string): void {
     assertChannel(channel);
     if (this.subscriptions.has(channel)) throw new SwitchboardError('already_subscribed', `already subscribed to ${channel}`);
-    if (!canSubscribe(this.principal, channel)) throw new SwitchboardError('forbidden', `not allowed to subscribe to ${channel}`);
-    if (this.subscriptions.size >= this.services.options.maxSubscriptionsPerConnection) {
-      this.services.metrics.limitHits.inc({ limit: 'max_subscriptions', transport: this.sink.transport });
-      throw new SwitchboardError(
-        'rate_limited',
-        `at most ${this.services.options.maxSubscriptionsPerConnection} subscriptions per connection`,
-      );
+    this.checkAllowed(channel);
+    if (this.subscriptions.size >= this.hub.options.maxSubscriptionsPerConnection) throw this.tooManyChannels();
+  }
+
+  /**
+   * SSE and long-poll name all their channels in one request: more than
+   * MAX_SUBSCRIPTIONS_PER_CONNECTION is a 400, one not allowed a 403.
+   */
+  checkChannels(channels: readonly string[]): void {
+    if (channels.length > this.hub.options.maxSubscriptionsPerConnection) {
+      this.hub.metrics.limitHits.inc({ limit: 'max_subscriptions', transport: this.transportName });
+      throw new SwitchboardError('bad_request', `at most ${this.hub.options.maxSubscriptionsPerConnection} channels per request`);
     }
+    for (const channel of channels) this.checkAllowed(channel);
   }
 
   /**
    * Subscribes. `onSubscribed` runs once, before the missed messages (when `since` is
-   * given) and live ones reach the sink: the transport sends its reply there.
+   * given) and live ones reach the transport: the transport sends its reply there.
    */
   async subscribe(channel: string, since: StreamPosition | undefined, onSubscribed: (outcome: SubscribeOutcome) => void): Promise<void> {
     if (this.closed) throw new SwitchboardError('unavailable', 'connection is closing');
     this.checkSubscribe(channel);
     this.subscriptions.set(channel, null);
-    const sink = this.sink;
+    const replies = (this.replies ??= new Map());
+    replies.set(channel, onSubscribed);
     let handle: ChannelSubscription;
     try {
-      handle = await this.services.engine.subscribe(
-        channel,
-        { onSubscribed, onMessage: (m) => sink.deliver(m), onLost: (c) => sink.lost(c) },
-        { since },
-      );
+      handle = await this.hub.engine.subscribe(channel, this, { since, create: this.readBudget().available() });
     } catch (err) {
       this.subscriptions.delete(channel);
-      throw err;
+      throw this.readError(err);
+    } finally {
+      replies.delete(channel);
     }
     if (this.closed || this.subscriptions.get(channel) !== null) {
       // Closed (or unsubscribed) while subscribing.
@@ -76,7 +143,9 @@ export class ClientSession {
       return;
     }
     this.subscriptions.set(channel, handle);
-    this.services.metrics.subscriptions.inc({ transport: sink.transport });
+    this.hub.metrics.subscriptions.inc({ transport: this.transportName });
+    // A refresh during the subscribe may have taken the permission away.
+    if (!canSubscribe(this.principal, channel)) this.endSubscription(channel, handle);
   }
 
   unsubscribe(channel: string): void {
@@ -85,35 +154,216 @@ export class ClientSession {
     this.subscriptions.delete(channel);
     if (handle !== null) {
       handle.unsubscribe();
-      this.services.metrics.subscriptions.dec({ transport: this.sink.transport });
+      this.hub.metrics.subscriptions.dec({ transport: this.transportName });
     }
   }
+
+  // ---- Reads without a subscription (long-poll, SSE start) ---------------------------------
+
+  /** Current positions; a never-touched channel counts against the read-creation budget. */
+  async positions(channels: readonly string[]): Promise<ReadPosition[]> {
+    const budget = this.readBudget();
+    let positions: ReadPosition[];
+    try {
+      positions = await this.hub.engine.positions(channels, { create: budget.available() });
+    } catch (err) {
+      throw this.readError(err);
+    }
+    for (const p of positions) if (p.created === true) budget.charge();
+    return positions;
+  }
+
+  /** Messages after `since` (the long-poll backlog); a never-touched channel counts against the read-creation budget. */
+  async history(channel: string, since: StreamPosition): Promise<HistoryResult> {
+    const budget = this.readBudget();
+    let history: HistoryResult;
+    try {
+      history = await this.hub.engine.history(channel, since, { create: budget.available() });
+    } catch (err) {
+      throw this.readError(err);
+    }
+    if (history.created === true) budget.charge();
+    return history;
+  }
+
+  // ---- Publish ---------------------------------------------------------------------------
 
   /** A client publish: permission, rate limit (a refused publish takes no offset), `from` = token `sub`. */
   async publish(channel: string, data: unknown, idempotencyKey?: string): Promise<PublishResult> {
     assertChannel(channel);
     if (!canPublish(this.principal, channel)) throw new SwitchboardError('forbidden', `not allowed to publish to ${channel}`);
+    this.publishBucket ??= new TokenBucket(this.hub.options.clientPublishRate);
     if (!this.publishBucket.take()) {
-      this.services.metrics.limitHits.inc({ limit: 'publish_rate', transport: this.sink.transport });
-      throw new SwitchboardError('rate_limited', `at most ${this.services.options.clientPublishRate} publishes per second`);
+      this.hub.metrics.limitHits.inc({ limit: 'publish_rate', transport: this.transportName });
+      throw new SwitchboardError('rate_limited', `at most ${this.hub.options.clientPublishRate} publishes per second`);
     }
-    const result = await this.services.engine.publish({ channel, data, idempotencyKey, from: this.principal.sub });
-    this.services.metrics.clientPublishes.inc({ transport: this.sink.transport });
+    const result = await this.hub.engine.publish({ channel, data, idempotencyKey, from: this.principal.sub });
+    this.hub.metrics.clientPublishes.inc({ transport: this.transportName });
     // One line per client publish at debug level: who, where, which offset — never the body.
-    this.services.logger.debug({ channel, offset: result.offset, from: this.principal.sub, duplicate: result.duplicate }, 'client publish');
+    this.hub.logger.debug({ channel, offset: result.offset, from: this.principal.sub, duplicate: result.duplicate }, 'client publish');
     return result;
   }
 
-  /** Ends every subscription. Idempotent. */
+  // ---- Presence ---------------------------------------------------------------------------
+
+  /** Who is in a channel (allowed to whoever may subscribe to it). */
+  async presence(channel: string): Promise<PresenceSnapshot> {
+    assertChannel(channel);
+    this.checkAllowed(channel);
+    throw new SwitchboardError('not_found', `presence is not enabled for ${channel}`);
+  }
+
+  // ---- Token lifetime ----------------------------------------------------------------------
+
+  /**
+   * In-band refresh: the new token must be valid and name the same `sub` (else `forbidden`,
+   * and the connection lives on until the old `exp`). Subscriptions it no longer allows are
+   * ended with reason `forbidden`. Returns the new expiry (ms) or null.
+   */
+  async refresh(token: string): Promise<number | null> {
+    let next: Principal;
+    try {
+      next = await this.hub.verifier.verify(token);
+    } catch (err) {
+      this.hub.metrics.tokenRefreshes.inc({ transport: this.transportName, outcome: 'refused' });
+      const reason = err instanceof SwitchboardError ? err.message : 'token is invalid';
+      throw new SwitchboardError('forbidden', `refresh refused: ${reason}`, { cause: err });
+    }
+    if (next.sub !== this.principal.sub) {
+      this.hub.metrics.tokenRefreshes.inc({ transport: this.transportName, outcome: 'refused' });
+      throw new SwitchboardError('forbidden', 'refresh refused: the new token is for another user (sub)');
+    }
+    if (this.closed) throw new SwitchboardError('unavailable', 'connection is closing');
+    this.principalValue = next;
+    this.scheduleExpiry();
+    for (const [channel, handle] of this.subscriptions) {
+      if (handle !== null && !canSubscribe(next, channel)) this.endSubscription(channel, handle);
+    }
+    this.hub.metrics.tokenRefreshes.inc({ transport: this.transportName, outcome: 'ok' });
+    return next.expiresAt ?? null;
+  }
+
+  /** The expiry wheel's call: the token's `exp` (+ tolerance) has passed. */
+  expire(): void {
+    if (this.closed) return;
+    this.hub.metrics.tokenExpirations.inc({ transport: this.transportName });
+    this.hub.logger.debug({ sub: this.principal.sub, transport: this.transportName }, 'token expired: connection ended');
+    this.end('expired');
+  }
+
+  // ---- Delivery (engine listener) ------------------------------------------------------------
+
+  onSubscribed(outcome: SubscribeOutcome): void {
+    if (outcome.created === true) this.readBudget().charge();
+    this.replies?.get(outcome.channel)?.(outcome);
+  }
+
+  /** Hot path, once per message and recipient: write, count, check the send queue. */
+  onMessage(message: StoredMessage): void {
+    const connection = this.connection;
+    connection.deliver(message);
+    this.hub.countDelivered(connection.transport);
+    if (connection.queuedBytes() > this.hub.options.sendQueueMaxBytes) this.overflow();
+  }
+
+  onLost(channel: string): void {
+    this.connection.lost(channel);
+  }
+
+  /**
+   * The transport wrote something other than a message (a reply, an error, a notice; every
+   * transport calls this after such a write): every send counts against
+   * SEND_QUEUE_MAX_BYTES, so a client that sends requests and never reads the replies is
+   * closed like one that never reads its messages.
+   */
+  sent(): void {
+    if (!this.closed && this.connection.queuedBytes() > this.hub.options.sendQueueMaxBytes) this.overflow();
+  }
+
+  // ---- Ending ------------------------------------------------------------------------------
+
+  /** The drain: reconnect elsewhere after `reconnectAfterMs`. */
+  drain(reconnectAfterMs: number): void {
+    if (this.closed) return;
+    this.hub.metrics.drainDisconnects.inc({ transport: this.transportName });
+    this.end('drain', reconnectAfterMs);
+  }
+
+  /** Ends the session and tells the transport to end the connection for `reason`. */
+  end(reason: EndReason, reconnectAfterMs?: number): void {
+    if (this.closed) return;
+    this.close();
+    this.connection.end(reason, reconnectAfterMs);
+  }
+
+  /** Ends every subscription and leaves the registry. Idempotent; the transport calls it when its connection closes. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.hub.expiry.cancel(this);
     for (const handle of this.subscriptions.values()) {
       if (handle !== null) {
         handle.unsubscribe();
-        this.services.metrics.subscriptions.dec({ transport: this.sink.transport });
+        this.hub.metrics.subscriptions.dec({ transport: this.transportName });
       }
     }
     this.subscriptions.clear();
+    if (this.registered) this.hub.registry.remove(this);
+  }
+
+  // ---- Internals ---------------------------------------------------------------------------
+
+  private checkAllowed(channel: string): void {
+    if (!canSubscribe(this.principal, channel)) throw new SwitchboardError('forbidden', `not allowed to subscribe to ${channel}`);
+  }
+
+  private tooManyChannels(): SwitchboardError {
+    this.hub.metrics.limitHits.inc({ limit: 'max_subscriptions', transport: this.transportName });
+    return new SwitchboardError('rate_limited', `at most ${this.hub.options.maxSubscriptionsPerConnection} subscriptions per connection`);
+  }
+
+  private endSubscription(channel: string, handle: ChannelSubscription): void {
+    this.subscriptions.delete(channel);
+    handle.unsubscribe();
+    this.hub.metrics.subscriptions.dec({ transport: this.transportName });
+    this.connection.unsubscribed(channel, 'forbidden');
+  }
+
+  private readBudget(): TokenBucket {
+    return this.sharedReadBudget ?? (this.ownReadBudget ??= new TokenBucket(this.hub.options.readCreateRate));
+  }
+
+  /** A read refused for the creation budget becomes `rate_limited`; other errors pass through. */
+  private readError(err: unknown): unknown {
+    if (!(err instanceof ChannelNotFoundError)) return err;
+    this.hub.metrics.limitHits.inc({ limit: 'read_create_rate', transport: this.transportName });
+    return new SwitchboardError(
+      'rate_limited',
+      `channel ${err.channel} does not exist yet and this client may create at most ${this.hub.options.readCreateRate} channels per second by reading them`,
+    );
+  }
+
+  private overflow(): void {
+    if (this.closed) return;
+    this.hub.metrics.slowConsumerDisconnects.inc({ transport: this.transportName });
+    this.hub.metrics.limitHits.inc({ limit: 'send_queue', transport: this.transportName });
+    this.hub.logger.info(
+      { sub: this.principal.sub, transport: this.transportName, queued: this.connection.queuedBytes() },
+      'slow consumer disconnected',
+    );
+    this.end('slow_consumer');
+  }
+
+  /**
+   * Schedules the end at `exp` + JWT_CLOCK_TOLERANCE_SECONDS, early enough that the wheel's
+   * lateness stays within the tolerance, never before `exp` itself.
+   */
+  private scheduleExpiry(): void {
+    const exp = this.principal.expiresAt;
+    if (exp === undefined) {
+      this.hub.expiry.cancel(this);
+      return;
+    }
+    this.hub.expiry.schedule(this, Math.max(exp, exp + this.hub.options.clockToleranceMs - EXPIRY_MAX_LATE_MS));
   }
 }

@@ -7,6 +7,11 @@ export interface GatewayOptions {
   clientPublishRate: number;
   sendQueueMaxBytes: number;
   maxConnections: number;
+  maxHeldPolls: number;
+  maxResponseBytes: number;
+  readCreateRate: number;
+  /** Accepted clock skew on token expiry, ms. */
+  clockToleranceMs: number;
   allowedOrigins: readonly string[];
   wsPingMs: number;
   sseKeepaliveMs: number;
@@ -24,6 +29,10 @@ export function gatewayOptions(c: GatewayConfig): GatewayOptions {
     clientPublishRate: c.CLIENT_PUBLISH_RATE,
     sendQueueMaxBytes: c.SEND_QUEUE_MAX_BYTES,
     maxConnections: c.MAX_CONNECTIONS,
+    maxHeldPolls: c.MAX_HELD_POLLS,
+    maxResponseBytes: c.MAX_RESPONSE_BYTES,
+    readCreateRate: c.READ_CREATE_RATE,
+    clockToleranceMs: c.JWT_CLOCK_TOLERANCE_SECONDS * 1000,
     allowedOrigins: c.ALLOWED_ORIGINS,
     wsPingMs: c.WS_PING_SECONDS * 1000,
     sseKeepaliveMs: c.SSE_KEEPALIVE_SECONDS * 1000,

@@ -3,22 +3,38 @@ import type { ChannelEngine, MessageEncoder, StoredMessage } from '@switchboard/
 import type { Logger, Metrics } from '@switchboard/observability';
 import { CHANNEL_ENGINE, LOGGER, METRICS } from '@switchboard/platform';
 import { Principal } from '../auth/principal';
+import { GatewayTokenVerifier } from '../auth/token-verifier';
 import { ClientSession, SessionServices } from './client-session';
+import { ConnectionRegistry } from './connection-registry';
+import { ExpiryWheel } from './expiry-wheel';
 import { GATEWAY_OPTIONS } from './gateway-options';
 import type { GatewayOptions } from './gateway-options';
-import { SessionSink, TransportName } from './transport';
+import { SessionTransport, TRANSPORT_NAMES, TransportName } from './session-transport';
+import { TokenBucket } from './token-bucket';
 
 /** How often per-recipient delivery counts are flushed into the Prometheus counter. */
 const FLUSH_MS = 1000;
+/** Client addresses whose read-creation budget is remembered (least recently used beyond it are forgotten). */
+const MAX_ADDRESS_BUDGETS = 100_000;
+
+export interface OpenSessionOptions {
+  /** The client's address: SSE and long-poll sessions share its read-creation budget. */
+  address?: string;
+  /** Count the session against MAX_CONNECTIONS now (default); long-poll registers only while it holds. */
+  register?: boolean;
+}
 
 /**
- * The gateway's core, shared by all transports: opens sessions on the channel engine and
- * accounts deliveries. Per-recipient work stays integer increments; Prometheus is
- * updated once a second and latency is observed once per message and transport.
+ * The gateway's core, shared by all transports: opens sessions on the channel engine,
+ * expires their tokens on one wheel, and accounts deliveries. Per-recipient work stays
+ * integer increments; Prometheus is updated once a second and latency is observed once
+ * per message and transport.
  */
 @Injectable()
 export class Hub implements SessionServices, OnApplicationShutdown {
+  readonly expiry = new ExpiryWheel();
   private readonly delivered: Record<TransportName, number> = { ws: 0, socketio: 0, sse: 0, poll: 0 };
+  private readonly addressBudgets = new Map<string, TokenBucket>();
   private readonly flushTimer: NodeJS.Timeout;
 
   constructor(
@@ -26,16 +42,21 @@ export class Hub implements SessionServices, OnApplicationShutdown {
     @Inject(GATEWAY_OPTIONS) readonly options: GatewayOptions,
     @Inject(METRICS) readonly metrics: Metrics,
     @Inject(LOGGER) readonly logger: Logger,
+    readonly verifier: GatewayTokenVerifier,
+    readonly registry: ConnectionRegistry,
   ) {
     this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);
     this.flushTimer.unref();
   }
 
-  openSession(principal: Principal, sink: SessionSink): ClientSession {
-    return new ClientSession(principal, sink, this);
+  /** A session for a verified principal on `connection`; the caller ran `registry.admit` first. */
+  openSession(principal: Principal, connection: SessionTransport, options: OpenSessionOptions = {}): ClientSession {
+    const budget = options.address === undefined ? undefined : this.addressBudget(options.address);
+    const session = new ClientSession(principal, connection, this, budget);
+    if (options.register !== false) session.register();
+    return session;
   }
 
-  /** Counts `n` messages written to clients of `transport` (hot path: an integer add). */
   countDelivered(transport: TransportName, n = 1): void {
     this.delivered[transport] += n;
   }
@@ -56,11 +77,25 @@ export class Hub implements SessionServices, OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     clearInterval(this.flushTimer);
+    this.expiry.close();
     this.flush();
   }
 
+  /** The read-creation budget of a client address, kept in least-recently-used order. */
+  private addressBudget(address: string): TokenBucket {
+    let budget = this.addressBudgets.get(address);
+    if (budget !== undefined) {
+      this.addressBudgets.delete(address);
+    } else {
+      budget = new TokenBucket(this.options.readCreateRate);
+      if (this.addressBudgets.size >= MAX_ADDRESS_BUDGETS) this.addressBudgets.delete(this.addressBudgets.keys().next().value!);
+    }
+    this.addressBudgets.set(address, budget);
+    return budget;
+  }
+
   private flush(): void {
-    for (const transport of Object.keys(this.delivered) as TransportName[]) {
+    for (const transport of TRANSPORT_NAMES) {
       const n = this.delivered[transport];
       if (n > 0) {
         this.metrics.messagesDelivered.inc({ transport }, n);

@@ -1,6 +1,6 @@
 import { Cursor, decodeCursor, channelNameError, SwitchboardError } from '@switchboard/protocol';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { canSubscribe, Principal } from '../../auth/principal';
+import { Principal } from '../../auth/principal';
 import { originAllowed, tokenFromRequest } from '../../auth/request-auth';
 import { TokenVerifier } from '../../auth/token-verifier';
 import { GatewayOptions } from '../../hub/gateway-options';
@@ -16,9 +16,10 @@ export interface ChannelRequest {
 }
 
 /**
- * Parses and authorizes an SSE / long-poll request. Errors are plain HTTP (SPEC): 401 token,
- * 403 a channel not allowed (or origin), 400 an invalid channel name, cursor or parameter.
- * The token is checked first, so an anonymous caller learns nothing about channels.
+ * Parses an SSE / long-poll request and verifies its token. Errors are plain HTTP: 401
+ * token, 403 origin, 400 an invalid channel name, cursor or parameter. The token is
+ * checked first, so an anonymous caller learns nothing about channels; permissions and
+ * limits are the session's (`ClientSession.checkChannels`).
  */
 export async function parseChannelRequest(
   req: IncomingMessage,
@@ -31,32 +32,32 @@ export async function parseChannelRequest(
   const principal = await verifier.verify(tokenFromRequest(req, query));
   const channels = [...new Set(query.getAll('channel'))];
   if (channels.length === 0) throw new SwitchboardError('bad_request', 'at least one "channel" parameter is required');
-  if (channels.length > options.maxSubscriptionsPerConnection) {
-    throw new SwitchboardError('bad_request', `at most ${options.maxSubscriptionsPerConnection} channels per request`);
-  }
   for (const channel of channels) {
     const problem = channelNameError(channel);
     if (problem !== undefined)
       throw new SwitchboardError('bad_request', `invalid channel ${JSON.stringify(channel.slice(0, 130))}: ${problem}`);
-  }
-  for (const channel of channels) {
-    if (!canSubscribe(principal, channel)) throw new SwitchboardError('forbidden', `not allowed to subscribe to ${channel}`);
   }
   const raw = cursorValue(query);
   const cursor = raw === undefined || raw === '' ? undefined : decodeCursor(raw, new Set(channels));
   return { principal, channels, cursor, query };
 }
 
+/** The client's address, for budgets shared by its requests (READ_CREATE_RATE). */
+export function clientAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? '';
+}
+
 /**
  * CORS for browser clients on other origins (EventSource, fetch): echo an allowed origin
- * (any when ALLOWED_ORIGINS is empty). Returns true when the request was a preflight.
+ * (any when ALLOWED_ORIGINS is empty). Never `Access-Control-Allow-Credentials`: tokens are
+ * bearer tokens, never cookies, so no cross-site request needs the browser's credentials.
+ * Returns true when the request was a preflight.
  */
 export function applyCors(req: IncomingMessage, res: ServerResponse, options: GatewayOptions): boolean {
   const origin = req.headers.origin;
   if (origin !== undefined && originAllowed(req, options.allowedOrigins)) {
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Vary', 'Origin');
-    res.setHeader('Access-Control-Allow-Credentials', 'true');
   }
   if (req.method === 'OPTIONS') {
     res.setHeader('Access-Control-Allow-Methods', 'GET, OPTIONS');
@@ -76,10 +77,13 @@ export function sendError(res: ServerResponse, err: SwitchboardError): void {
     return;
   }
   const body = JSON.stringify({ error: err.code, message: err.message });
-  res.writeHead(err.httpStatus, {
+  const headers: Record<string, string | number> = {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
-  });
+  };
+  // Refusals for load or rate say when to come back.
+  if (err.code === 'overloaded' || err.code === 'rate_limited') headers['Retry-After'] = 1;
+  res.writeHead(err.httpStatus, headers);
   res.end(body);
 }

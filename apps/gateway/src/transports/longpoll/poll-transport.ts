@@ -1,31 +1,64 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import type { ChannelSubscription, MessageEncoder, StoredMessage } from '@switchboard/engine';
+import { Inject, Injectable } from '@nestjs/common';
+import type { MessageEncoder, StoredMessage } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { LOGGER } from '@switchboard/platform';
 import { encodeCursor, isSwitchboardError, StreamPosition, SwitchboardError } from '@switchboard/protocol';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayTokenVerifier } from '../../auth/token-verifier';
+import { ClientSession } from '../../hub/client-session';
+import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
-import { applyCors, parseChannelRequest, sendError } from '../http/channel-request';
+import { EndReason, SessionTransport } from '../../hub/session-transport';
+import { applyCors, clientAddress, parseChannelRequest, sendError } from '../http/channel-request';
 
 /** Upper bound of `timeout` (SPEC). */
 const MAX_TIMEOUT_SECONDS = 60;
+/** Room kept in MAX_RESPONSE_BYTES for the body's envelope beyond the cursor and the lost list. */
+const ENVELOPE_BYTES = 64;
 
-/** What one poll answers. */
-class PollResult {
+/**
+ * What one poll answers: whole messages, in order, within MAX_RESPONSE_BYTES; the cursor
+ * after the last one included, so the client's next poll starts exactly there.
+ */
+class PollAnswer {
   readonly messages: string[] = [];
   readonly lost: string[] = [];
+  /** No further message fits: answer now, the client polls again at once. */
+  full = false;
+  private bytes: number;
 
-  constructor(readonly positions: Map<string, StreamPosition>) {}
-
-  add(m: StoredMessage, json: string): void {
-    this.messages.push(json);
-    this.positions.set(m.channel, { offset: m.offset, epoch: m.epoch });
+  constructor(
+    readonly positions: Map<string, StreamPosition>,
+    private readonly maxBytes: number,
+  ) {
+    // The cursor grows only by digits as offsets advance; the lost list names at most every channel.
+    let names = 0;
+    for (const channel of positions.keys()) names += channel.length + 3;
+    this.bytes = ENVELOPE_BYTES + Math.ceil((encodeCursor(positions).length + 24 * positions.size) * 1.05) + names;
   }
 
+  /** Adds a message unless the answer is full; the first message always fits. */
+  add(m: StoredMessage, json: string): boolean {
+    if (this.full) return false;
+    const size = Buffer.byteLength(json) + 1;
+    if (this.messages.length > 0 && this.bytes + size > this.maxBytes) {
+      this.full = true;
+      return false;
+    }
+    this.bytes += size;
+    this.messages.push(json);
+    const p = this.positions.get(m.channel)!;
+    p.offset = m.offset;
+    p.epoch = m.epoch;
+    return true;
+  }
+
+  /** `channel` could not be resumed completely; its position moves to `position` (what history still has follows). */
   markLost(channel: string, position: StreamPosition): void {
     if (!this.lost.includes(channel)) this.lost.push(channel);
-    this.positions.set(channel, position);
+    const p = this.positions.get(channel)!;
+    p.offset = position.offset;
+    p.epoch = position.epoch;
   }
 
   get isEmpty(): boolean {
@@ -40,26 +73,101 @@ class PollResult {
   }
 }
 
-/** A poll waiting for messages. */
-interface HeldPoll {
-  answer(): void;
+/** One poll request: answers once, at once or when something arrives while it is held. */
+class PollConnection implements SessionTransport {
+  readonly transport = 'poll' as const;
+  session!: ClientSession;
+  private answered = false;
+  private holdTimer?: NodeJS.Timeout;
+  private batch?: NodeJS.Immediate;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly answer: PollAnswer,
+    private readonly json: MessageEncoder<string>,
+    private readonly hub: Hub,
+  ) {
+    res.on('close', () => this.finish());
+  }
+
+  /** Holds for up to `timeoutSeconds` (the session subscribes next). */
+  hold(timeoutSeconds: number): void {
+    this.holdTimer = setTimeout(() => this.respond(), timeoutSeconds * 1000);
+  }
+
+  deliver(m: StoredMessage): void {
+    if (this.answered) return;
+    if (!this.answer.add(m, m.encoded(this.json))) this.respond();
+    else this.soon();
+  }
+
+  lost(channel: string): void {
+    if (this.answered) return;
+    this.answer.markLost(channel, this.answer.positions.get(channel)!);
+    this.soon();
+  }
+
+  /** A poll's channels are fixed by its request: answer with what it has. */
+  unsubscribed(): void {
+    this.respond();
+  }
+
+  /** A poll's answer is bounded by MAX_RESPONSE_BYTES and written once; nothing queues behind it. */
+  queuedBytes(): number {
+    return 0;
+  }
+
+  end(reason: EndReason): void {
+    if (reason === 'expired') {
+      if (this.finish()) sendError(this.res, new SwitchboardError('unauthorized', 'token expired'));
+      return;
+    }
+    this.respond();
+  }
+
+  /** Writes the answer (once) and ends the session. */
+  respond(): void {
+    if (!this.finish() || this.res.destroyed) return;
+    const body = this.answer.body();
+    this.res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+    this.res.end(body);
+    this.hub.countDelivered('poll', this.answer.messages.length);
+  }
+
+  /**
+   * Answers after the current I/O turn: messages arriving together go in one answer; what
+   * arrives while the client polls again is read from history by that poll.
+   */
+  private soon(): void {
+    this.batch ??= setImmediate(() => this.respond());
+  }
+
+  /** Ends the hold once: timers and the session. False if it had ended. */
+  private finish(): boolean {
+    if (this.answered) return false;
+    this.answered = true;
+    clearTimeout(this.holdTimer);
+    clearImmediate(this.batch);
+    this.session?.close();
+    return true;
+  }
 }
 
 /**
- * `GET /v1/poll`: stateless long-poll. The cursor carries every position, so any instance
- * answers any poll. With messages after the cursor it answers at once; otherwise it
- * subscribes (which re-reads history after the subscription is in place, so nothing that
- * lands in between is missed) and holds up to `timeout` seconds.
+ * `GET /v1/poll`: stateless long-poll over a short-lived session. The cursor carries every
+ * position, so any instance answers any poll. With messages after the cursor it answers at
+ * once (as many as MAX_RESPONSE_BYTES holds); otherwise the session subscribes from the
+ * cursor (which re-reads history after the subscription is in place, so nothing that lands
+ * in between is missed) and the poll is held up to `timeout` seconds.
  */
 @Injectable()
-export class PollTransport implements OnApplicationShutdown {
-  private readonly held = new Set<HeldPoll>();
+export class PollTransport {
   private readonly json: MessageEncoder<string>;
-  private draining = false;
 
   constructor(
     private readonly hub: Hub,
     private readonly verifier: GatewayTokenVerifier,
+    private readonly registry: ConnectionRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.json = hub.timedEncoder('poll', (m) => m.json);
@@ -67,111 +175,59 @@ export class PollTransport implements OnApplicationShutdown {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (applyCors(req, res, this.hub.options)) return;
+    let session: ClientSession | undefined;
     try {
       const request = await parseChannelRequest(req, this.verifier, this.hub.options, (q) => q.get('cursor') ?? undefined);
       const timeout = parseTimeout(request.query.get('timeout'), this.hub.options.pollTimeoutSeconds);
-      const engine = this.hub.engine;
-      // Channels absent from the cursor start at their current position.
-      const fresh = request.channels.filter((c) => request.cursor?.get(c) === undefined);
-      const current = fresh.length > 0 ? await engine.positions(fresh) : [];
+      const cursor = request.cursor;
       const positions = new Map<string, StreamPosition>();
-      fresh.forEach((c, i) => positions.set(c, current[i]));
-      const resumed = request.channels.filter((c) => request.cursor?.get(c) !== undefined);
-      const histories = await Promise.all(resumed.map((c) => engine.history(c, request.cursor!.get(c))));
-      const result = new PollResult(new Map(request.channels.map((c) => [c, request.cursor?.get(c) ?? positions.get(c)!])));
-      resumed.forEach((channel, i) => {
-        const h = histories[i];
-        if (!h.recovered) result.markLost(channel, h.position);
-        for (const m of h.messages) result.add(m, m.encoded(this.json));
-      });
-      if (!result.isEmpty || timeout === 0 || this.draining || request.cursor === undefined) {
-        this.respond(res, result);
+      const answer = new PollAnswer(positions, this.hub.options.maxResponseBytes);
+      const connection = new PollConnection(res, answer, this.json, this.hub);
+      session = this.hub.openSession(request.principal, connection, { address: clientAddress(req), register: false });
+      connection.session = session;
+      session.checkChannels(request.channels);
+      // Channels absent from the cursor start at their current position.
+      const fresh = request.channels.filter((c) => cursor?.get(c) === undefined);
+      const current = fresh.length > 0 ? await session.positions(fresh) : [];
+      for (const channel of request.channels) {
+        const p = cursor?.get(channel) ?? current[fresh.indexOf(channel)];
+        positions.set(channel, { offset: p.offset, epoch: p.epoch });
+      }
+      // The backlog, one channel at a time: memory stays within one channel's history plus the answer.
+      for (const channel of request.channels) {
+        const since = cursor?.get(channel);
+        if (since === undefined) continue;
+        if (answer.full) break;
+        const history = await session.history(channel, since);
+        if (!history.recovered) {
+          const first = history.messages[0];
+          answer.markLost(channel, first === undefined ? history.position : { offset: first.offset - 1, epoch: first.epoch });
+        }
+        for (const m of history.messages) if (!answer.add(m, m.encoded(this.json))) break;
+      }
+      if (!answer.isEmpty || timeout === 0 || cursor === undefined || this.registry.isDraining) {
+        connection.respond();
         return;
       }
-      await this.hold(res, request.channels, result, timeout);
+      this.registry.admit('poll');
+      session.register();
+      connection.hold(timeout);
+      for (const channel of request.channels) {
+        if (session.isClosed) break;
+        const since = positions.get(channel)!;
+        await session.subscribe(channel, { offset: since.offset, epoch: since.epoch }, (outcome) => {
+          if (outcome.recovered === false) connection.lost(channel);
+        });
+      }
     } catch (err) {
+      session?.close();
+      if (res.headersSent) return;
       if (isSwitchboardError(err)) sendError(res, err);
       else {
         this.logger.error({ err }, 'poll request failed');
         sendError(res, new SwitchboardError('unavailable', 'internal error'));
       }
     }
-  }
-
-  /** Answers every held poll now (drain): clients poll again, elsewhere. */
-  drain(): void {
-    this.draining = true;
-    for (const h of this.held) h.answer();
-  }
-
-  onApplicationShutdown(): void {
-    this.drain();
-  }
-
-  private async hold(res: ServerResponse, channels: string[], result: PollResult, timeoutSeconds: number): Promise<void> {
-    const subscriptions: ChannelSubscription[] = [];
-    let done = false;
-    let batchTimer: NodeJS.Immediate | undefined;
-    /** Ends the hold once: timers, registration, subscriptions. False if it had ended. */
-    const finish = (): boolean => {
-      if (done) return false;
-      done = true;
-      clearTimeout(holdTimer);
-      clearImmediate(batchTimer);
-      this.held.delete(held);
-      for (const s of subscriptions) s.unsubscribe();
-      return true;
-    };
-    const answer = (): void => {
-      if (finish() && !res.destroyed) this.respond(res, result);
-    };
-    const held: HeldPoll = { answer };
-    // Answers after the current I/O turn: messages arriving together go in one response;
-    // what arrives while the client polls again is read from history by that poll.
-    const soon = (): void => {
-      batchTimer ??= setImmediate(answer);
-    };
-    const holdTimer = setTimeout(answer, timeoutSeconds * 1000);
-    this.held.add(held);
-    res.on('close', finish);
-    try {
-      for (const channel of channels) {
-        const since = result.positions.get(channel)!;
-        const subscription = await this.hub.engine.subscribe(
-          channel,
-          {
-            onSubscribed: (o) => {
-              if (o.recovered === false) {
-                result.markLost(channel, { offset: o.offset, epoch: o.epoch });
-                soon();
-              }
-            },
-            onMessage: (m) => {
-              if (done) return;
-              result.add(m, m.encoded(this.json));
-              soon();
-            },
-            onLost: (c) => {
-              if (done) return;
-              result.markLost(c, result.positions.get(c)!);
-              soon();
-            },
-          },
-          { since },
-        );
-        if (done) subscription.unsubscribe();
-        else subscriptions.push(subscription);
-      }
-    } catch (err) {
-      if (finish()) throw err;
-    }
-  }
-
-  private respond(res: ServerResponse, result: PollResult): void {
-    const body = result.body();
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
-    this.hub.countDelivered('poll', result.messages.length);
   }
 }
 

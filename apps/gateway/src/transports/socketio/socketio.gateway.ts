@@ -12,15 +12,19 @@ import {
 import type { MessageEncoder, StoredMessage, SubscribeOutcome } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { LOGGER } from '@switchboard/platform';
-import { ErrorCode, isStreamPosition, isSwitchboardError, MAX_IDEMPOTENCY_KEY_LENGTH, StreamPosition } from '@switchboard/protocol';
+import { ClientFrame, ClientOp, ErrorCode, isSwitchboardError, readClientRequest, UnsubscribeReason } from '@switchboard/protocol';
 import type { Server, Socket } from 'socket.io';
+import WebSocket from 'ws';
 import { Principal } from '../../auth/principal';
+import { tokenFromHandshake } from '../../auth/request-auth';
 import { GatewayTokenVerifier } from '../../auth/token-verifier';
 import { ClientSession } from '../../hub/client-session';
-import { ConnectionRegistry, Drainable } from '../../hub/connection-registry';
+import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
-import { SessionSink } from '../../hub/transport';
-import WebSocket from 'ws';
+import { EndReason, SessionTransport } from '../../hub/session-transport';
+
+/** The request of one op, as the protocol library validated it. */
+type Request<O extends ClientOp> = Extract<ClientFrame, { op: O }>;
 
 type AckReply = { ok: true; [k: string]: unknown } | { ok: false; code: ErrorCode; message: string };
 type AckFn = (reply: AckReply) => void;
@@ -50,8 +54,11 @@ interface WriteOptions {
   wsPreEncodedFrame: Buffer[];
 }
 
-/** One Socket.IO client. Messages go out pre-encoded: one packet string per message for every socket. */
-class SocketIoConnection implements SessionSink, Drainable {
+/**
+ * One Socket.IO client: messages go out pre-encoded (one packet string per message for
+ * every socket); requests are validated by the protocol library and handled by the session.
+ */
+class SocketIoConnection implements SessionTransport {
   readonly transport = 'socketio' as const;
   readonly session: ClientSession;
   /** Bytes handed to engine.io since its last `drain` (what the client has not taken yet). */
@@ -61,10 +68,9 @@ class SocketIoConnection implements SessionSink, Drainable {
   constructor(
     private readonly socket: Socket,
     principal: Principal,
-    private readonly hub: Hub,
+    hub: Hub,
     private readonly packet: MessageEncoder<string>,
     private readonly writeOptions: MessageEncoder<WriteOptions>,
-    private readonly logger: Logger,
   ) {
     this.session = hub.openSession(principal, this);
     socket.conn.on('drain', () => (this.pendingBytes = 0));
@@ -74,31 +80,56 @@ class SocketIoConnection implements SessionSink, Drainable {
     if (this.closed || this.socket.conn.readyState !== 'open') return;
     const packet = m.encoded(this.packet);
     this.socket.conn.write(packet, m.encoded(this.writeOptions));
-    this.hub.countDelivered('socketio');
     this.pendingBytes += packet.length;
-    if (this.pendingBytes > this.hub.options.sendQueueMaxBytes) {
-      this.hub.metrics.slowConsumerDisconnects.inc({ transport: 'socketio' });
-      this.logger.info({ sub: this.session.principal.sub, queued: this.pendingBytes }, 'slow Socket.IO consumer disconnected');
-      this.close();
-      this.socket.disconnect(true);
-    }
   }
 
   lost(channel: string): void {
-    if (!this.closed) this.socket.emit('recovery', { channel, recovered: false });
+    this.emit('recovery', { channel, recovered: false });
   }
 
-  /** Tells the client when to come back, then drops the transport: the client's Manager reconnects. */
-  drain(reconnectAfterMs: number): void {
-    this.hub.metrics.drainDisconnects.inc({ transport: 'socketio' });
-    this.socket.emit('drain', { reconnectAfterMs });
-    this.close();
-    this.socket.conn.close();
+  unsubscribed(channel: string, reason: UnsubscribeReason): void {
+    this.emit('unsubscribed', { channel, reason });
   }
 
-  close(): void {
+  queuedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  end(reason: EndReason, reconnectAfterMs?: number): void {
+    if (this.closed) return;
+    if (reason === 'expired') this.emit('expired', { reason: 'token expired' });
+    if (reason === 'drain') {
+      // Tells the client when to come back, then drops the transport: the client's Manager reconnects.
+      this.emit('drain', { reconnectAfterMs });
+      this.closed = true;
+      this.socket.conn.close();
+      return;
+    }
+    this.closed = true;
+    this.socket.disconnect(true);
+  }
+
+  /** An ack, counted against the send queue like every other send. */
+  reply(ack: AckFn, reply: AckReply): void {
+    if (this.closed) return;
+    ack(reply);
+    this.count(reply);
+  }
+
+  onDisconnect(): void {
     this.closed = true;
     this.session.close();
+  }
+
+  private emit(event: string, payload: object): void {
+    if (this.closed) return;
+    this.socket.emit(event, payload);
+    this.count(payload);
+  }
+
+  private count(payload: object): void {
+    this.pendingBytes += JSON.stringify(payload).length + 16;
+    this.session.sent();
   }
 }
 
@@ -108,15 +139,13 @@ function errorReply(err: unknown, logger: Logger): AckReply {
   return { ok: false, code: 'unavailable', message: 'internal error' };
 }
 
-function badRequest(message: string): AckReply {
-  return { ok: false, code: 'bad_request', message };
-}
+const noAck: AckFn = () => undefined;
 
 /**
  * Socket.IO at `/socket.io/` (websocket and polling): `subscribe` / `unsubscribe` /
- * `publish` with acks, server emits `message` and `recovery` (SPEC "Client transports" 2).
- * Handlers take the ack themselves (`@Ack()`) so a subscribe's ack goes out before the
- * messages it recovers.
+ * `publish` / `refresh` / `presence` with acks, server emits `message`, `recovery`,
+ * `unsubscribed`, `expired` (SPEC "Client transports" 2). Handlers take the ack themselves
+ * (`@Ack()`) so a subscribe's ack goes out before the messages it recovers.
  */
 @WebSocketGateway({ path: '/socket.io' })
 export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnection<Socket> {
@@ -144,17 +173,8 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
 
   afterInit(server: Server): void {
     server.use((socket, next) => {
-      const auth = socket.handshake.auth as Record<string, unknown> | undefined;
-      const query = socket.handshake.query.token;
-      const header = socket.handshake.headers.authorization;
-      const token =
-        typeof auth?.token === 'string'
-          ? auth.token
-          : typeof query === 'string'
-            ? query
-            : typeof header === 'string'
-              ? header.replace(/^Bearer\s+/i, '')
-              : undefined;
+      const { auth, query, headers } = socket.handshake;
+      const token = tokenFromHandshake(auth, query, headers.authorization);
       try {
         this.registry.admit('socketio');
       } catch {
@@ -176,35 +196,16 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
 
   handleConnection(socket: Socket): void {
     const data = socket.data as SocketData;
-    const connection = new SocketIoConnection(socket, data.principal, this.hub, this.packet, this.writeOptions, this.logger);
+    const connection = new SocketIoConnection(socket, data.principal, this.hub, this.packet, this.writeOptions);
     this.connections.set(socket, connection);
-    this.registry.add(connection);
-    socket.once('disconnect', () => {
-      connection.close();
-      this.registry.remove(connection);
-    });
+    socket.once('disconnect', () => connection.onDisconnect());
   }
 
   @SubscribeMessage('subscribe')
   async subscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
-    const reply = typeof ack === 'function' ? ack : () => undefined;
-    const session = this.connections.get(socket)?.session;
-    if (session === undefined) return;
-    const request = body as { channel?: unknown; since?: unknown } | null;
-    if (typeof request !== 'object' || request === null || typeof request.channel !== 'string') {
-      reply(badRequest('subscribe needs {channel, since?}'));
-      return;
-    }
-    let since: StreamPosition | undefined;
-    if (request.since !== undefined && request.since !== null) {
-      if (!isStreamPosition(request.since)) {
-        reply(badRequest('"since" must be {"offset": <integer ≥ 0>, "epoch": "<string>"}'));
-        return;
-      }
-      since = { offset: request.since.offset, epoch: request.since.epoch };
-    }
-    try {
-      await session.subscribe(request.channel, since, (o: SubscribeOutcome) =>
+    await this.handle(socket, 'subscribe', body, ack, async (c, frame, reply) => {
+      const since = frame.since;
+      await c.session.subscribe(frame.channel, since, (o: SubscribeOutcome) =>
         reply({
           ok: true,
           channel: o.channel,
@@ -213,47 +214,58 @@ export class SocketIoGateway implements OnGatewayInit<Server>, OnGatewayConnecti
           recovered: since === undefined ? undefined : o.recovered === true,
         }),
       );
-    } catch (err) {
-      reply(errorReply(err, this.logger));
-    }
+    });
   }
 
   @SubscribeMessage('unsubscribe')
-  unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): void {
-    const reply = typeof ack === 'function' ? ack : () => undefined;
-    const session = this.connections.get(socket)?.session;
-    const channel = (body as { channel?: unknown } | null)?.channel;
-    if (session === undefined) return;
-    if (typeof channel !== 'string') {
-      reply(badRequest('unsubscribe needs {channel}'));
-      return;
-    }
-    try {
-      session.unsubscribe(channel);
-      reply({ ok: true, channel });
-    } catch (err) {
-      reply(errorReply(err, this.logger));
-    }
+  async unsubscribe(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
+    await this.handle(socket, 'unsubscribe', body, ack, (c, frame, reply) => {
+      c.session.unsubscribe(frame.channel);
+      reply({ ok: true, channel: frame.channel });
+    });
   }
 
   @SubscribeMessage('publish')
   async publish(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
-    const reply = typeof ack === 'function' ? ack : () => undefined;
-    const session = this.connections.get(socket)?.session;
-    if (session === undefined) return;
-    const request = body as { channel?: unknown; data?: unknown; idempotencyKey?: unknown } | null;
-    if (typeof request !== 'object' || request === null || typeof request.channel !== 'string' || !('data' in request)) {
-      reply(badRequest('publish needs {channel, data, idempotencyKey?}'));
-      return;
-    }
-    const key = request.idempotencyKey;
-    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
-      reply(badRequest(`"idempotencyKey" must be a string of 1–${MAX_IDEMPOTENCY_KEY_LENGTH} characters`));
+    await this.handle(socket, 'publish', body, ack, async (c, frame, reply) => {
+      const result = await c.session.publish(frame.channel, frame.data, frame.idempotencyKey);
+      reply({ ok: true, channel: result.channel, offset: result.offset });
+    });
+  }
+
+  @SubscribeMessage('refresh')
+  async refresh(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
+    await this.handle(socket, 'refresh', body, ack, async (c, frame, reply) => {
+      reply({ ok: true, expiresAt: await c.session.refresh(frame.token) });
+    });
+  }
+
+  @SubscribeMessage('presence')
+  async presence(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown, @Ack() ack: AckFn): Promise<void> {
+    await this.handle(socket, 'presence', body, ack, async (c, frame, reply) => {
+      reply({ ok: true, ...(await c.session.presence(frame.channel)) });
+    });
+  }
+
+  /** Validates a request with the protocol's rules, runs it, and acks an error for whatever it throws. */
+  private async handle<O extends ClientOp>(
+    socket: Socket,
+    op: O,
+    body: unknown,
+    ack: AckFn | undefined,
+    run: (c: SocketIoConnection, request: Request<O>, reply: (r: AckReply) => void) => Promise<void> | void,
+  ): Promise<void> {
+    const connection = this.connections.get(socket);
+    if (connection === undefined) return;
+    const ackFn = typeof ack === 'function' ? ack : noAck;
+    const reply = (r: AckReply): void => connection.reply(ackFn, r);
+    const parsed = readClientRequest(op, body);
+    if (!parsed.ok) {
+      reply({ ok: false, code: 'bad_request', message: parsed.message });
       return;
     }
     try {
-      const result = await session.publish(request.channel, request.data, key);
-      reply({ ok: true, channel: result.channel, offset: result.offset });
+      await run(connection, parsed.frame as Request<O>, reply);
     } catch (err) {
       reply(errorReply(err, this.logger));
     }

@@ -6,10 +6,10 @@ import { encodeCursor, isSwitchboardError, StreamPosition, SwitchboardError } fr
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayTokenVerifier } from '../../auth/token-verifier';
 import { ClientSession } from '../../hub/client-session';
-import { ConnectionRegistry, Drainable } from '../../hub/connection-registry';
+import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
-import { SessionSink } from '../../hub/transport';
-import { applyCors, parseChannelRequest, sendError } from '../http/channel-request';
+import { EndReason, SessionTransport } from '../../hub/session-transport';
+import { applyCors, clientAddress, parseChannelRequest, sendError } from '../http/channel-request';
 
 const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -26,88 +26,123 @@ interface SseEncoders {
   singleId: MessageEncoder<string>;
 }
 
-/** One open `GET /v1/sse` response. */
-class SseStream implements SessionSink, Drainable {
+/**
+ * One open `GET /v1/sse` response. Every `id:` is the position after the last message
+ * actually written on each channel of the stream, so a reconnect with `Last-Event-ID`
+ * after a cut at any byte loses nothing: the opening `id:` is the resume point itself,
+ * not the channels' current positions.
+ */
+class SseStream implements SessionTransport {
   readonly transport = 'sse' as const;
   session!: ClientSession;
-  /** Position of each channel of the stream: what the next `id:` carries. */
+  /** Each channel's position after what was written (mutable objects: no allocation per message). */
   private readonly positions = new Map<string, StreamPosition>();
-  /** Chunks produced before the headers went out (recovered and early live messages). */
+  /** The opening `id:`: where this stream resumes from, fixed before any message moves a position. */
+  private opening?: string;
+  /** Chunks produced before the headers went out (the resume backlog and early live messages). */
   private early: string[] | null = [];
-  /** Last message of a single-channel stream (its position, without a Map write per message). */
-  private lastSingle?: StoredMessage;
+  private earlyBytes = 0;
+  /** The backlog outgrew its bound: what did not fit follows on the client's reconnect. */
+  private truncated = false;
   private closed = false;
 
   constructor(
     readonly res: ServerResponse,
     private readonly channels: readonly string[],
     private readonly encoders: SseEncoders,
-    private readonly transportRef: SseTransport,
+    /** Largest backlog written before the stream starts: MAX_RESPONSE_BYTES, within SEND_QUEUE_MAX_BYTES. */
+    private readonly maxBacklogBytes: number,
   ) {}
 
-  /** Before the stream starts: the channel's position is the subscribe outcome (or the resume point). */
-  subscribed(outcome: SubscribeOutcome, since: StreamPosition | undefined): void {
-    this.positions.set(
-      outcome.channel,
-      since !== undefined && outcome.recovered === true ? since : { offset: outcome.offset, epoch: outcome.epoch },
-    );
-    if (outcome.recovered === false) this.lost(outcome.channel);
-  }
-
-  deliver(m: StoredMessage): void {
-    if (this.closed) return;
-    const body = m.encoded(this.encoders.body);
-    let chunk: string;
-    if (this.channels.length === 1) {
-      this.lastSingle = m;
-      chunk = m.encoded(this.encoders.singleId) + body;
-    } else {
-      this.positions.set(m.channel, { offset: m.offset, epoch: m.epoch });
-      chunk = 'id: ' + encodeCursor(this.positions) + '\n' + body;
-    }
-    this.write(chunk);
-    this.transportRef.hub.countDelivered('sse');
-  }
-
-  lost(channel: string): void {
-    this.write('event: recovery\ndata: ' + JSON.stringify({ channel, recovered: false }) + '\n\n');
-  }
-
-  /** The cursor of every channel's current position. */
-  cursor(): string {
-    const last = this.lastSingle;
-    if (last !== undefined) this.positions.set(last.channel, { offset: last.offset, epoch: last.epoch });
-    return encodeCursor(this.positions);
+  get isTruncated(): boolean {
+    return this.truncated;
   }
 
   /**
-   * Headers, `retry`, and the start position as an `id` (a field without data updates the
-   * browser's last event id without dispatching an event), so a reconnect before the first
-   * message still resumes; then what waited.
+   * Positions known before any subscribe (the cursor's, and those read for the fresh
+   * channels of a multi-channel stream); a single fresh channel's comes with its outcome.
+   */
+  begin(known: ReadonlyMap<string, StreamPosition>): void {
+    for (const channel of this.channels) {
+      const p = known.get(channel);
+      if (p !== undefined) this.positions.set(channel, { offset: p.offset, epoch: p.epoch });
+    }
+    if (this.positions.size === this.channels.length) this.opening = encodeCursor(this.positions);
+  }
+
+  /** A channel's subscribe outcome, before its missed messages. */
+  subscribed(outcome: SubscribeOutcome, since: StreamPosition | undefined): void {
+    const position = this.positions.get(outcome.channel);
+    if (since === undefined || position === undefined) {
+      this.positions.set(outcome.channel, { offset: outcome.offset, epoch: outcome.epoch });
+      this.opening ??= encodeCursor(this.positions);
+    } else if (outcome.recovered === false) {
+      this.lost(outcome.channel);
+      // The notice is out: from here the position is what the store has (the messages
+      // history still holds follow, each moving it), so a reconnect does not repeat the loss.
+      position.offset = outcome.offset;
+      position.epoch = outcome.epoch;
+    }
+  }
+
+  deliver(m: StoredMessage): void {
+    if (this.closed || this.truncated) return;
+    const position = this.positions.get(m.channel)!;
+    position.offset = m.offset;
+    position.epoch = m.epoch;
+    const id = this.channels.length === 1 ? m.encoded(this.encoders.singleId) : 'id: ' + encodeCursor(this.positions) + '\n';
+    this.write(id + m.encoded(this.encoders.body), true);
+  }
+
+  lost(channel: string): void {
+    this.write('event: recovery\ndata: ' + JSON.stringify({ channel, recovered: false }) + '\n\n', false);
+  }
+
+  /** A stream's channels are fixed: a channel the token no longer allows ends the stream. */
+  unsubscribed(): void {
+    this.session.end('expired');
+  }
+
+  queuedBytes(): number {
+    return this.res.writableLength + this.earlyBytes;
+  }
+
+  /**
+   * Headers, `retry`, the opening `id:` (a field without data sets the browser's last event
+   * id without dispatching an event), then the backlog. A truncated backlog ends the stream
+   * with `retry: 0`: the client reconnects at once from the last `id:` and gets the rest.
    */
   start(retryMs: number): void {
-    this.res.writeHead(200, SSE_HEADERS);
-    this.res.write(`retry: ${retryMs}\nid: ${this.cursor()}\n\n`);
     const early = this.early ?? [];
     this.early = null;
-    for (const chunk of early) this.write(chunk);
+    this.earlyBytes = 0;
+    this.res.writeHead(200, SSE_HEADERS);
+    this.res.write(`retry: ${retryMs}\nid: ${this.opening ?? encodeCursor(this.positions)}\n\n` + early.join(''));
+    if (this.truncated) {
+      this.res.end('retry: 0\n\n');
+      this.closed = true;
+      this.session.close();
+    }
   }
 
   ping(now: number): void {
-    this.write(`id: ${this.cursor()}\nevent: ping\ndata: ${now}\n\n`);
+    if (this.early === null) this.write(`id: ${encodeCursor(this.positions)}\nevent: ping\ndata: ${now}\n\n`, false);
   }
 
-  drain(reconnectAfterMs: number): void {
-    this.transportRef.hub.metrics.drainDisconnects.inc({ transport: 'sse' });
-    this.write(`retry: ${reconnectAfterMs}\n\n`);
-    this.end();
-  }
-
-  end(): void {
+  end(reason: EndReason, reconnectAfterMs?: number): void {
     if (this.closed) return;
+    if (this.early !== null) {
+      // Not started: a plain HTTP answer.
+      this.closed = true;
+      this.early = null;
+      sendError(this.res, new SwitchboardError(reason === 'expired' ? 'unauthorized' : 'unavailable', endMessage(reason)));
+      return;
+    }
+    if (reason === 'expired') this.res.write('event: expired\ndata: {"reason":"token expired"}\n\n');
+    else if (reason === 'drain') this.res.write(`retry: ${reconnectAfterMs ?? 1000}\n\n`);
     this.closed = true;
-    this.session?.close();
     this.res.end();
+    if (reason === 'slow_consumer') this.res.destroy();
   }
 
   onClosed(): void {
@@ -115,20 +150,25 @@ class SseStream implements SessionSink, Drainable {
     this.session?.close();
   }
 
-  private write(chunk: string): void {
+  private write(chunk: string, message: boolean): void {
     if (this.closed) return;
     if (this.early !== null) {
+      const bytes = Buffer.byteLength(chunk);
+      if (message && this.earlyBytes + bytes > this.maxBacklogBytes && this.earlyBytes > 0) {
+        this.truncated = true;
+        return;
+      }
       this.early.push(chunk);
+      this.earlyBytes += bytes;
       return;
     }
     this.res.write(chunk);
-    if (this.res.writableLength > this.transportRef.hub.options.sendQueueMaxBytes) {
-      this.transportRef.hub.metrics.slowConsumerDisconnects.inc({ transport: 'sse' });
-      this.transportRef.logger.info({ sub: this.session.principal.sub, queued: this.res.writableLength }, 'slow SSE consumer disconnected');
-      this.end();
-      this.res.destroy();
-    }
+    if (!message) this.session.sent();
   }
+}
+
+function endMessage(reason: EndReason): string {
+  return reason === 'expired' ? 'token expired' : 'server is restarting, reconnect to another instance';
 }
 
 /**
@@ -168,24 +208,33 @@ export class SseTransport implements OnApplicationShutdown {
         return typeof header === 'string' && header !== '' ? header : (q.get('lastEventId') ?? undefined);
       });
       this.registry.admit('sse');
-      const s = new SseStream(res, request.channels, this.encoders, this);
+      const options = this.hub.options;
+      const s = new SseStream(res, request.channels, this.encoders, Math.min(options.maxResponseBytes, options.sendQueueMaxBytes));
       stream = s;
-      s.session = this.hub.openSession(request.principal, s);
-      this.registry.add(s);
-      this.streams.add(s);
+      const session = this.hub.openSession(request.principal, s, { address: clientAddress(req) });
+      s.session = session;
       res.on('close', () => {
         s.onClosed();
         this.streams.delete(s);
-        this.registry.remove(s);
       });
-      for (const channel of request.channels) {
-        const since = request.cursor?.get(channel);
-        await s.session.subscribe(channel, since, (outcome) => s.subscribed(outcome, since));
+      session.checkChannels(request.channels);
+      const known = new Map(request.cursor ?? []);
+      if (request.channels.length > 1) {
+        // Every `id:` must name every channel from the first byte on: read where fresh channels stand now.
+        const fresh = request.channels.filter((c) => !known.has(c));
+        if (fresh.length > 0) (await session.positions(fresh)).forEach((p, i) => known.set(fresh[i], p));
       }
-      if (res.destroyed) return;
+      s.begin(known);
+      for (const channel of request.channels) {
+        if (s.isTruncated || session.isClosed) break;
+        const since = known.get(channel);
+        await session.subscribe(channel, since, (outcome) => s.subscribed(outcome, since));
+      }
+      if (res.destroyed || session.isClosed) return;
+      this.streams.add(s);
       req.socket.setNoDelay(true);
       req.socket.setTimeout(0);
-      s.start(this.hub.options.sseRetryMs);
+      s.start(options.sseRetryMs);
     } catch (err) {
       stream?.onClosed();
       if (isSwitchboardError(err)) sendError(res, err);
@@ -199,6 +248,6 @@ export class SseTransport implements OnApplicationShutdown {
   /** After the drain (Nest runs onModuleDestroy before it): end whatever is left. */
   onApplicationShutdown(): void {
     clearInterval(this.keepalive);
-    for (const s of this.streams) s.end();
+    for (const s of this.streams) s.session.end('shutdown');
   }
 }

@@ -1,91 +1,100 @@
 import type { MessageEncoder, StoredMessage, SubscribeOutcome } from '@switchboard/engine';
-import { CloseCode, ErrorCode, isSwitchboardError, parseClientFrame, ServerFrame } from '@switchboard/protocol';
+import {
+  ClientFrame,
+  CloseCode,
+  ErrorCode,
+  isSwitchboardError,
+  parseClientFrame,
+  ServerFrame,
+  UnsubscribeReason,
+} from '@switchboard/protocol';
 import type { Logger } from '@switchboard/observability';
 import type { WebSocket } from 'ws';
 import { ClientSession } from '../../hub/client-session';
-import { Drainable } from '../../hub/connection-registry';
-import { Hub } from '../../hub/hub';
-import { SessionSink } from '../../hub/transport';
+import { EndReason, SessionTransport } from '../../hub/session-transport';
 
-/** Requests a connection may have in flight; past it the client is not reading its replies. */
+/** Requests a connection may have in flight; past it the client breaks the protocol's flow control. */
 const MAX_PENDING_REQUESTS = 256;
-/** How long a closed slow consumer has to read its queue and the close frame before it is cut. */
+/** How long a closed connection has to read its queue and the close frame before it is cut. */
 const CLOSE_GRACE_MS = 5000;
+/** The same at process shutdown, which should not wait long for peers. */
+const SHUTDOWN_GRACE_MS = 1000;
 /** Options for pre-encoded text frames (a shared Buffer: ws adds only the frame header). */
 const TEXT_FRAME = { binary: false, compress: false, fin: true } as const;
 
+/** Close code and reason for each way the session core ends a connection. */
+const END_CLOSE: Record<EndReason, { code: number; reason: string }> = {
+  expired: { code: CloseCode.Unauthorized, reason: 'token expired' },
+  slow_consumer: { code: CloseCode.TryAgainLater, reason: 'slow consumer' },
+  drain: { code: CloseCode.ServiceRestart, reason: '' },
+  shutdown: { code: CloseCode.GoingAway, reason: 'server shutting down' },
+};
+
 /** What every WebSocket connection shares. */
 export interface WsContext {
-  readonly hub: Hub;
   readonly logger: Logger;
   /** The message frame (`{"op":"message",…}`) as a Buffer, built once per message. */
   readonly encoder: MessageEncoder<Buffer>;
+  /** Counts a frame refused for MAX_MESSAGE_BYTES. */
+  tooBig(): void;
   unregister(connection: WsConnection): void;
 }
 
-/** One client of `GET /v1/ws`: the JSON protocol of SPEC over a `ws` socket. */
-export class WsConnection implements SessionSink, Drainable {
+/**
+ * One client of `GET /v1/ws`: parses the JSON frames of the protocol, calls the session,
+ * encodes what it answers. Limits, permissions and token lifetime are the session's.
+ */
+export class WsConnection implements SessionTransport {
   readonly transport = 'ws' as const;
   readonly session: ClientSession;
-  /** Last time anything (frame or pong) arrived from the client. */
+  /** Last time the client answered a ping: only a pong proves it reads what it is sent. */
   lastSeen = Date.now();
   private pending = 0;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
-  private expiryTimer?: NodeJS.Timeout;
 
   constructor(
     readonly ws: WebSocket,
-    session: (sink: WsConnection) => ClientSession,
+    session: (connection: WsConnection) => ClientSession,
     private readonly ctx: WsContext,
   ) {
     this.session = session(this);
     ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     ws.on('pong', () => (this.lastSeen = Date.now()));
     ws.on('close', () => this.onClose());
-    ws.on('error', (err) => ctx.logger.debug({ err: err.message }, 'ws connection error'));
-    const expiresAt = this.session.principal.expiresAt;
-    if (expiresAt !== undefined) this.armExpiry(expiresAt);
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') ctx.tooBig();
+      ctx.logger.debug({ err: err.message }, 'ws connection error');
+    });
   }
 
-  /**
-   * Closes with 4001 when the token expires. Node timers hold at most 2^31-1 ms and may fire
-   * a little early against the wall clock: whenever it fires before expiry, it re-arms.
-   */
-  private armExpiry(expiresAt: number): void {
-    const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2_147_483_647);
-    this.expiryTimer = setTimeout(() => {
-      if (this.closed) return;
-      if (Date.now() >= expiresAt) this.close(CloseCode.Unauthorized, 'token expired');
-      else this.armExpiry(expiresAt);
-    }, delay);
-    this.expiryTimer.unref();
-  }
-
-  /** Hot path: one shared Buffer per message, a header per recipient, a queue check. */
+  /** Hot path: one shared Buffer per message, a frame header per recipient. */
   deliver(message: StoredMessage): void {
-    if (this.closed) return;
-    this.ws.send(message.encoded(this.ctx.encoder), TEXT_FRAME);
-    this.ctx.hub.countDelivered('ws');
-    if (this.ws.bufferedAmount > this.ctx.hub.options.sendQueueMaxBytes) this.slowConsumer();
+    if (!this.closed) this.ws.send(message.encoded(this.ctx.encoder), TEXT_FRAME);
   }
 
   lost(channel: string): void {
     this.send({ op: 'recovery', channel, recovered: false });
   }
 
-  drain(reconnectAfterMs: number): void {
-    this.ctx.hub.metrics.drainDisconnects.inc({ transport: 'ws' });
-    this.close(CloseCode.ServiceRestart, JSON.stringify({ reconnectAfterMs }));
+  unsubscribed(channel: string, reason: UnsubscribeReason): void {
+    this.send({ op: 'unsubscribed', channel, reason });
   }
 
-  close(code: number, reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.session.close();
-    this.ws.close(code, reason);
-    // A peer that never reads never sees the close frame: cut it after a grace period.
-    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+  queuedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  end(reason: EndReason, reconnectAfterMs?: number): void {
+    const close = END_CLOSE[reason];
+    // A slow consumer is not read any further: a client that floods requests and never reads
+    // gets TCP backpressure, not replies (it sees the close once it reads its queue).
+    if (reason === 'slow_consumer') this.ws.pause();
+    this.close(
+      close.code,
+      reason === 'drain' ? JSON.stringify({ reconnectAfterMs }) : close.reason,
+      reason === 'shutdown' ? SHUTDOWN_GRACE_MS : CLOSE_GRACE_MS,
+    );
   }
 
   /** Silent peers are cut without a close handshake. */
@@ -95,39 +104,44 @@ export class WsConnection implements SessionSink, Drainable {
     this.ws.terminate();
   }
 
-  private slowConsumer(): void {
-    this.ctx.hub.metrics.slowConsumerDisconnects.inc({ transport: 'ws' });
-    this.ctx.logger.info({ sub: this.session.principal.sub, queued: this.ws.bufferedAmount }, 'slow consumer disconnected');
-    this.close(CloseCode.TryAgainLater, 'slow consumer');
+  private close(code: number, reason: string, graceMs = CLOSE_GRACE_MS): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.session.close();
+    this.ws.close(code, reason);
+    // A peer that never reads never sees the close frame: cut it after a grace period.
+    setTimeout(() => this.ws.terminate(), graceMs).unref();
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
-    this.lastSeen = Date.now();
     if (this.closed) return;
     if (isBinary) {
       this.sendError(undefined, 'bad_request', 'binary frames are not supported; send JSON text frames');
       return;
     }
     if (++this.pending > MAX_PENDING_REQUESTS) {
-      this.close(CloseCode.TryAgainLater, 'too many requests in flight');
+      this.ctx.logger.info({ sub: this.session.principal.sub }, 'ws client exceeded the requests in flight');
+      this.close(CloseCode.Policy, `at most ${MAX_PENDING_REQUESTS} requests in flight`);
       return;
     }
-    const text = data.toString('utf8');
-    // One connection's frames are handled strictly in order.
+    const parsed = parseClientFrame(data.toString('utf8'));
+    if (!parsed.ok) {
+      this.pending--;
+      this.sendError(parsed.id, 'bad_request', parsed.message);
+      return;
+    }
+    // One connection's requests are handled strictly in order.
+    const frame = parsed.frame;
     this.queue = this.queue.then(() =>
-      this.handle(text).finally(() => {
+      this.handle(frame).finally(() => {
         this.pending--;
       }),
     );
   }
 
-  private async handle(text: string): Promise<void> {
-    const parsed = parseClientFrame(text);
-    if (!parsed.ok) {
-      this.sendError(parsed.id, 'bad_request', parsed.message);
-      return;
-    }
-    const frame = parsed.frame;
+  private async handle(frame: ClientFrame): Promise<void> {
+    if (this.closed) return;
+    const session = this.session;
     try {
       switch (frame.op) {
         case 'ping':
@@ -135,7 +149,7 @@ export class WsConnection implements SessionSink, Drainable {
           return;
         case 'subscribe': {
           const withSince = frame.since !== undefined;
-          await this.session.subscribe(frame.channel, frame.since, (o: SubscribeOutcome) =>
+          await session.subscribe(frame.channel, frame.since, (o: SubscribeOutcome) =>
             this.send(
               withSince
                 ? { op: 'subscribed', id: frame.id, channel: o.channel, offset: o.offset, epoch: o.epoch, recovered: o.recovered === true }
@@ -145,14 +159,22 @@ export class WsConnection implements SessionSink, Drainable {
           return;
         }
         case 'unsubscribe':
-          this.session.unsubscribe(frame.channel);
+          session.unsubscribe(frame.channel);
           this.send({ op: 'unsubscribed', id: frame.id, channel: frame.channel });
           return;
         case 'publish': {
-          const result = await this.session.publish(frame.channel, frame.data, frame.idempotencyKey);
+          const result = await session.publish(frame.channel, frame.data, frame.idempotencyKey);
           this.send({ op: 'ack', id: frame.id, offset: result.offset });
           return;
         }
+        case 'refresh': {
+          const expiresAt = await session.refresh(frame.token);
+          this.send({ op: 'refreshed', id: frame.id, expiresAt });
+          return;
+        }
+        case 'presence':
+          this.send({ op: 'presence', id: frame.id, ...(await session.presence(frame.channel)) });
+          return;
       }
     } catch (err) {
       if (isSwitchboardError(err)) {
@@ -164,9 +186,11 @@ export class WsConnection implements SessionSink, Drainable {
     }
   }
 
+  /** Every reply and notice goes through here, so each counts against the send queue. */
   private send(frame: ServerFrame): void {
     if (this.closed) return;
     this.ws.send(JSON.stringify(frame));
+    this.session.sent();
   }
 
   private sendError(id: number | undefined, code: ErrorCode, message: string): void {
@@ -175,7 +199,6 @@ export class WsConnection implements SessionSink, Drainable {
 
   private onClose(): void {
     this.closed = true;
-    clearTimeout(this.expiryTimer);
     this.session.close();
     this.ctx.unregister(this);
   }

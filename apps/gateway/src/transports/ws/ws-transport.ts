@@ -41,13 +41,10 @@ export class WsTransport implements OnApplicationShutdown {
     });
     const encoder: MessageEncoder<Buffer> = hub.timedEncoder('ws', (m) => Buffer.from(encodeMessageFrame(m.json), 'utf8'));
     this.context = {
-      hub,
       logger,
       encoder,
-      unregister: (c) => {
-        this.connections.delete(c);
-        this.registry.remove(c);
-      },
+      tooBig: () => hub.metrics.limitHits.inc({ limit: 'max_message_bytes', transport: 'ws' }),
+      unregister: (c) => this.connections.delete(c),
     };
     // One timer for every connection: ping, and cut those silent for two intervals.
     this.heartbeat = setInterval(() => this.beat(), hub.options.wsPingMs);
@@ -70,10 +67,10 @@ export class WsTransport implements OnApplicationShutdown {
     return this.connections.size;
   }
 
-  /** After the drain (Nest runs onModuleDestroy before it): cut whatever is left. */
+  /** After the drain (Nest runs onModuleDestroy before it): whatever is left is told 1001 going away. */
   onApplicationShutdown(): void {
     clearInterval(this.heartbeat);
-    for (const c of this.connections) c.terminate();
+    for (const c of this.connections) c.session.end('shutdown');
     this.wss.close();
   }
 
@@ -101,12 +98,12 @@ export class WsTransport implements OnApplicationShutdown {
     }
     if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new WsConnection(ws, (sink) => this.hub.openSession(principal, sink), this.context);
+      const connection = new WsConnection(ws, (c) => this.hub.openSession(principal, c), this.context);
       this.connections.add(connection);
-      this.registry.add(connection);
     });
   }
 
+  /** Pings every connection; one that has not answered two pings is dead (or not reading) and is cut. */
   private beat(): void {
     const silentSince = Date.now() - 2 * this.hub.options.wsPingMs;
     for (const c of this.connections) {

@@ -1,0 +1,206 @@
+import { Engine, MemoryChannelStore, MemoryFanoutBus, StoredMessage } from '@switchboard/engine';
+import { createLogger, createMetrics } from '@switchboard/observability';
+import { SwitchboardError } from '@switchboard/protocol';
+import { signToken, TEST_JWT_SECRET } from '@switchboard/testing';
+import { Registry } from 'prom-client';
+import { Principal } from '../auth/principal';
+import { TokenVerifier } from '../auth/token-verifier';
+import { ClientSession, SessionServices } from './client-session';
+import { ConnectionRegistry } from './connection-registry';
+import { ExpiryWheel } from './expiry-wheel';
+import { GatewayOptions } from './gateway-options';
+import { EndReason, SessionTransport, TransportName } from './session-transport';
+
+/** A transport that records what the session core asks of it. */
+class RecordingTransport implements SessionTransport {
+  readonly messages: StoredMessage[] = [];
+  readonly lostChannels: string[] = [];
+  readonly unsubscribedChannels: string[] = [];
+  ended?: { reason: EndReason; reconnectAfterMs?: number };
+  queued = 0;
+  constructor(readonly transport: TransportName = 'ws') {}
+  deliver(m: StoredMessage): void {
+    this.messages.push(m);
+  }
+  lost(channel: string): void {
+    this.lostChannels.push(channel);
+  }
+  unsubscribed(channel: string): void {
+    this.unsubscribedChannels.push(channel);
+  }
+  queuedBytes(): number {
+    return this.queued;
+  }
+  end(reason: EndReason, reconnectAfterMs?: number): void {
+    this.ended = { reason, reconnectAfterMs };
+  }
+}
+
+const OPTIONS: GatewayOptions = {
+  maxMessageBytes: 65536,
+  maxSubscriptionsPerConnection: 3,
+  clientPublishRate: 2,
+  sendQueueMaxBytes: 1000,
+  maxConnections: 10,
+  maxHeldPolls: 10,
+  maxResponseBytes: 65536,
+  readCreateRate: 50,
+  clockToleranceMs: 2000,
+  allowedOrigins: [],
+  wsPingMs: 25_000,
+  sseKeepaliveMs: 15_000,
+  sseRetryMs: 2000,
+  pollTimeoutSeconds: 25,
+  drainSeconds: 1,
+};
+
+describe('ClientSession (the session core)', () => {
+  let now: number;
+  let services: SessionServices & { registry: ConnectionRegistry; expiry: ExpiryWheel };
+  let engine: Engine;
+  let metricsRegistry: Registry;
+
+  beforeEach(() => {
+    now = Date.now();
+    engine = new Engine(
+      new MemoryChannelStore({ historySize: 100, historyTtlSeconds: 300, channelMetaTtlSeconds: 3600, idempotencyWindowSeconds: 120 }),
+      new MemoryFanoutBus(),
+      { syncIntervalMs: 0 },
+    );
+    metricsRegistry = new Registry();
+    const metrics = createMetrics(metricsRegistry);
+    services = {
+      engine,
+      options: OPTIONS,
+      metrics,
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      verifier: new TokenVerifier({ secret: TEST_JWT_SECRET, clockToleranceSeconds: OPTIONS.clockToleranceMs / 1000 }),
+      expiry: new ExpiryWheel(() => now),
+      registry: new ConnectionRegistry(OPTIONS, metrics),
+      countDelivered: () => undefined,
+    };
+  });
+  afterEach(async () => {
+    services.expiry.close();
+    await engine.close();
+  });
+
+  const principal = (over: Partial<Principal> = {}): Principal => ({ sub: 'ann', channels: ['room:*'], publish: ['room:*'], ...over });
+  const open = (
+    p: Principal = principal(),
+    transport = new RecordingTransport(),
+  ): { session: ClientSession; transport: RecordingTransport } => {
+    const session = new ClientSession(p, transport, services);
+    session.register();
+    return { session, transport };
+  };
+  const metric = async (name: string, labels: Record<string, string>): Promise<number> => {
+    const m = (await metricsRegistry.getMetricsAsJSON()).find((x) => x.name === name);
+    const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
+    return Number(v?.value ?? 0);
+  };
+
+  it('subscribes, hands messages to its transport in order, and ends subscriptions when closed', async () => {
+    const { session, transport } = open();
+    const outcomes: unknown[] = [];
+    await session.subscribe('room:1', undefined, (o) => outcomes.push(o));
+    expect(outcomes).toEqual([expect.objectContaining({ channel: 'room:1', offset: 0 })]);
+    for (let i = 0; i < 3; i++) await engine.publish({ channel: 'room:1', data: i });
+    expect(transport.messages.map((m) => m.offset)).toEqual([1, 2, 3]);
+    expect(services.registry.size).toBe(1);
+    session.close();
+    await engine.publish({ channel: 'room:1', data: 'after' });
+    expect(transport.messages).toHaveLength(3);
+    expect(services.registry.size).toBe(0);
+  });
+
+  it('refuses what the token and the limits do not allow, with protocol codes', async () => {
+    const { session } = open();
+    const code = (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'ok',
+        (e: SwitchboardError) => e.code,
+      );
+    expect(await code(session.subscribe('secret:1', undefined, () => undefined))).toBe('forbidden');
+    expect(await code(session.subscribe('user:ann', undefined, () => undefined))).toBe('ok');
+    expect(await code(session.subscribe('user:bob', undefined, () => undefined))).toBe('forbidden');
+    expect(await code(session.subscribe('room:1', undefined, () => undefined))).toBe('ok');
+    expect(await code(session.subscribe('room:1', undefined, () => undefined))).toBe('already_subscribed');
+    expect(await code(session.subscribe('room:2', undefined, () => undefined))).toBe('ok');
+    expect(await code(session.subscribe('room:3', undefined, () => undefined))).toBe('rate_limited');
+    expect(() => session.unsubscribe('room:9')).toThrow(expect.objectContaining({ code: 'not_found' }));
+    expect(await code(session.publish('other:1', 1))).toBe('forbidden');
+    expect(await code(session.publish('room:1', 1))).toBe('ok');
+    expect(await code(session.publish('room:1', 2))).toBe('ok');
+    // Burst = rate (2): the third publish within the second is refused and takes no offset.
+    expect(await code(session.publish('room:1', 3))).toBe('rate_limited');
+    expect((await engine.positions(['room:1']))[0].offset).toBe(2);
+    expect(() => session.checkChannels(['room:1', 'room:2', 'room:3', 'room:4'])).toThrow(expect.objectContaining({ code: 'bad_request' }));
+    expect(await metric('switchboard_limit_hits_total', { limit: 'max_subscriptions', transport: 'ws' })).toBe(2);
+    expect(await metric('switchboard_limit_hits_total', { limit: 'publish_rate', transport: 'ws' })).toBe(1);
+  });
+
+  it('ends a connection whose queue outgrows SEND_QUEUE_MAX_BYTES, for messages and for replies alike', async () => {
+    const a = open();
+    await a.session.subscribe('room:1', undefined, () => undefined);
+    await engine.publish({ channel: 'room:1', data: 1 });
+    expect(a.transport.ended).toBeUndefined();
+    a.transport.queued = 1001;
+    await engine.publish({ channel: 'room:1', data: 2 });
+    expect(a.transport.ended).toEqual({ reason: 'slow_consumer', reconnectAfterMs: undefined });
+    expect(services.registry.size).toBe(0);
+
+    // A client that only sends requests and never reads their replies.
+    const b = open();
+    b.session.sent();
+    expect(b.transport.ended).toBeUndefined();
+    b.transport.queued = 5000;
+    b.session.sent();
+    expect(b.transport.ended?.reason).toBe('slow_consumer');
+    expect(await metric('switchboard_slow_consumer_disconnects_total', { transport: 'ws' })).toBe(2);
+  });
+
+  it('ends the connection once exp + tolerance has passed, never before exp', () => {
+    const exp = now + 10_000;
+    const { transport } = open(principal({ expiresAt: exp }));
+    now = exp - 1;
+    services.expiry.tick();
+    expect(transport.ended).toBeUndefined();
+    // Fires within the tolerance (2 s), never after it.
+    now = exp + OPTIONS.clockToleranceMs;
+    services.expiry.tick();
+    expect(transport.ended?.reason).toBe('expired');
+    expect(services.registry.size).toBe(0);
+  });
+
+  it('refreshes in band: same sub only, new expiry, and ends subscriptions the new token forbids', async () => {
+    const exp = now + 10_000;
+    const token = await signToken({ sub: 'ann', channels: ['room:1'], expiresIn: 3600 });
+    const { session, transport } = open(principal({ expiresAt: exp }));
+    await session.subscribe('room:1', undefined, () => undefined);
+    await session.subscribe('room:2', undefined, () => undefined);
+    const expiresAt = await session.refresh(token);
+    expect(expiresAt).toBeGreaterThan(now + 3_000_000);
+    expect(transport.unsubscribedChannels).toEqual(['room:2']);
+    expect(session.channelCount).toBe(1);
+    // The old expiry no longer applies.
+    now = exp + 60_000;
+    services.expiry.tick();
+    expect(transport.ended).toBeUndefined();
+
+    await expect(session.refresh(await signToken({ sub: 'bob' }))).rejects.toMatchObject({ code: 'forbidden', message: /another user/ });
+    await expect(session.refresh('garbage')).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(session.refresh(await signToken({ sub: 'ann', expiresIn: -3600 }))).rejects.toMatchObject({ code: 'forbidden' });
+    expect(transport.ended).toBeUndefined();
+    expect(await metric('switchboard_token_refreshes_total', { transport: 'ws', outcome: 'refused' })).toBe(3);
+  });
+
+  it('drains: tells the transport to reconnect and leaves the registry', () => {
+    const { session, transport } = open();
+    session.drain(700);
+    expect(transport.ended).toEqual({ reason: 'drain', reconnectAfterMs: 700 });
+    expect(services.registry.size).toBe(0);
+    session.drain(700);
+    expect(transport.ended).toEqual({ reason: 'drain', reconnectAfterMs: 700 });
+  });
+});
