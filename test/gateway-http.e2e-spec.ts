@@ -106,10 +106,13 @@ describe('gateway: SSE /v1/sse and long-poll /v1/poll (memory engine)', () => {
     const next = await poll(`channel=${channel}&cursor=${cursor0}`);
     expect((next.body.messages as Array<{ offset: number }>).map((m) => m.offset)).toEqual([1, 2]);
     const cursor2 = next.body.cursor as string;
+    // timeout=0 is short polling: answered at once, not held for the default 25 s.
+    const shortPollStarted = Date.now();
     expect(await poll(`channel=${channel}&cursor=${cursor2}&timeout=0`)).toMatchObject({
       status: 200,
       body: { messages: [], cursor: cursor2 },
     });
+    expect(Date.now() - shortPollStarted).toBeLessThan(5000);
     const heldBefore = gw.platform.runtime.engine.heldChannels();
     const held = poll(`channel=${channel}&cursor=${cursor2}&timeout=10`);
     // The poll holds: it subscribed the channel.

@@ -60,3 +60,45 @@ export function decodeCursorJson(cursor: string): Record<string, [number, string
 export function cursorOf(positions: Record<string, [number, string]>): string {
   return Buffer.from(JSON.stringify(positions)).toString('base64url');
 }
+
+/** One event as an `EventSource` dispatches it. */
+export interface DispatchedEvent {
+  type: string;
+  data: string;
+  lastEventId: string;
+}
+
+/**
+ * What an `EventSource` makes of `text` received so far (HTML "interpreting an event
+ * stream"): the events it dispatched and its last event id — which, as the standard says,
+ * changes when a block ends (blank line), even a block with an `id:` and no data. A cut
+ * inside a block leaves that block undispatched.
+ */
+export function interpretEventStream(text: string): { events: DispatchedEvent[]; lastEventId: string } {
+  const events: DispatchedEvent[] = [];
+  let lastEventId = '';
+  let idBuffer = '';
+  let type = '';
+  let data: string[] = [];
+  const lines = text.split(/\r\n|\r|\n/);
+  // The last piece has no line end yet: it is not a line.
+  lines.pop();
+  for (const line of lines) {
+    if (line === '') {
+      lastEventId = idBuffer;
+      if (data.length > 0) events.push({ type: type || 'message', data: data.join('\n'), lastEventId });
+      type = '';
+      data = [];
+      continue;
+    }
+    if (line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') type = value;
+    else if (field === 'data') data.push(value);
+    else if (field === 'id' && !value.includes('\0')) idBuffer = value;
+  }
+  return { events, lastEventId };
+}

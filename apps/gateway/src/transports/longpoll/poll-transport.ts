@@ -25,21 +25,18 @@ class PollAnswer {
   readonly lost: string[] = [];
   /** No further message fits: answer now, the client polls again at once. */
   full = false;
-  private bytes: number;
+  /** Bytes of the body so far, the envelope's included (reserved once the positions are known). */
+  private bytes = -1;
 
   constructor(
     readonly positions: Map<string, StreamPosition>,
     private readonly maxBytes: number,
-  ) {
-    // The cursor grows only by digits as offsets advance; the lost list names at most every channel.
-    let names = 0;
-    for (const channel of positions.keys()) names += channel.length + 3;
-    this.bytes = ENVELOPE_BYTES + Math.ceil((encodeCursor(positions).length + 24 * positions.size) * 1.05) + names;
-  }
+  ) {}
 
   /** Adds a message unless the answer is full; the first message always fits. */
   add(m: StoredMessage, json: string): boolean {
     if (this.full) return false;
+    if (this.bytes < 0) this.bytes = this.envelopeBytes();
     const size = Buffer.byteLength(json) + 1;
     if (this.messages.length > 0 && this.bytes + size > this.maxBytes) {
       this.full = true;
@@ -59,6 +56,16 @@ class PollAnswer {
     const p = this.positions.get(channel)!;
     p.offset = position.offset;
     p.epoch = position.epoch;
+  }
+
+  /**
+   * The body without messages, at its largest: the cursor grows only by offset digits (at
+   * most 16 per channel, base64 adding a third), and the lost list names at most every channel.
+   */
+  private envelopeBytes(): number {
+    let names = 0;
+    for (const channel of this.positions.keys()) names += Buffer.byteLength(JSON.stringify(channel)) + 1;
+    return ENVELOPE_BYTES + encodeCursor(this.positions).length + Math.ceil((16 * this.positions.size * 4) / 3) + names;
   }
 
   get isEmpty(): boolean {
@@ -128,6 +135,7 @@ class PollConnection implements SessionTransport {
   /** Writes the answer (once) and ends the session. */
   respond(): void {
     if (!this.finish() || this.res.destroyed) return;
+    if (this.answer.full) this.hub.metrics.limitHits.inc({ limit: 'max_response_bytes', transport: 'poll' });
     const body = this.answer.body();
     this.res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
     this.res.end(body);

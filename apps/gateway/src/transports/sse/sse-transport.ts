@@ -52,6 +52,7 @@ class SseStream implements SessionTransport {
     private readonly encoders: SseEncoders,
     /** Largest backlog written before the stream starts: MAX_RESPONSE_BYTES, within SEND_QUEUE_MAX_BYTES. */
     private readonly maxBacklogBytes: number,
+    private readonly onTruncated: () => void,
   ) {}
 
   get isTruncated(): boolean {
@@ -119,6 +120,7 @@ class SseStream implements SessionTransport {
     this.res.writeHead(200, SSE_HEADERS);
     this.res.write(`retry: ${retryMs}\nid: ${this.opening ?? encodeCursor(this.positions)}\n\n` + early.join(''));
     if (this.truncated) {
+      this.onTruncated();
       this.res.end('retry: 0\n\n');
       this.closed = true;
       this.session.close();
@@ -209,7 +211,9 @@ export class SseTransport implements OnApplicationShutdown {
       });
       this.registry.admit('sse');
       const options = this.hub.options;
-      const s = new SseStream(res, request.channels, this.encoders, Math.min(options.maxResponseBytes, options.sendQueueMaxBytes));
+      const s = new SseStream(res, request.channels, this.encoders, Math.min(options.maxResponseBytes, options.sendQueueMaxBytes), () =>
+        this.hub.metrics.limitHits.inc({ limit: 'max_response_bytes', transport: 'sse' }),
+      );
       stream = s;
       const session = this.hub.openSession(request.principal, s, { address: clientAddress(req) });
       s.session = session;

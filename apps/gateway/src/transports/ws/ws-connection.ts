@@ -9,14 +9,19 @@ import {
   UnsubscribeReason,
 } from '@switchboard/protocol';
 import type { Logger } from '@switchboard/observability';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { ClientSession } from '../../hub/client-session';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
 
 /** Requests a connection may have in flight; past it the client breaks the protocol's flow control. */
 const MAX_PENDING_REQUESTS = 256;
-/** How long a closed connection has to read its queue and the close frame before it is cut. */
-const CLOSE_GRACE_MS = 5000;
+/**
+ * How long a closed connection has to read its queue and the close frame before it is cut
+ * (ws's own closing timeout): a slow consumer must be able to read up to
+ * SEND_QUEUE_MAX_BYTES and still learn why it was closed.
+ */
+const CLOSE_GRACE_MS = 30_000;
 /** The same at process shutdown, which should not wait long for peers. */
 const SHUTDOWN_GRACE_MS = 1000;
 /** Options for pre-encoded text frames (a shared Buffer: ws adds only the frame header). */
@@ -87,9 +92,13 @@ export class WsConnection implements SessionTransport {
 
   end(reason: EndReason, reconnectAfterMs?: number): void {
     const close = END_CLOSE[reason];
-    // A slow consumer is not read any further: a client that floods requests and never reads
-    // gets TCP backpressure, not replies (it sees the close once it reads its queue).
-    if (reason === 'slow_consumer') this.ws.pause();
+    if (reason === 'slow_consumer') {
+      // Not read while its queue is over the bound: a client that floods requests and never
+      // reads gets TCP backpressure, not replies. Once it has taken its queue (the socket
+      // drained) it is read again, so its close reply completes the handshake.
+      this.ws.pause();
+      (this.ws as unknown as { _socket?: Socket })._socket?.once('drain', () => this.ws.resume());
+    }
     this.close(
       close.code,
       reason === 'drain' ? JSON.stringify({ reconnectAfterMs }) : close.reason,
