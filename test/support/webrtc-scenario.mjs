@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DEADLINE_MS = Number(process.env.SCENARIO_DEADLINE_MS ?? 45_000);
+const DEADLINE_MS = Number(process.env.SCENARIO_DEADLINE_MS ?? 90_000);
 /** coturn's relay ports: a relayed candidate must use one of these (it is coturn's, not a host port). */
 const RELAY_PORTS = { min: 40000, max: 40199 };
 const MESSAGES = 5;
