@@ -33,6 +33,8 @@ describe('client SDK in a browser', () => {
       JWT_SECRET: TEST_JWT_SECRET,
       DRAIN_SECONDS: '1',
       HISTORY_SIZE: '5000',
+      // The pages load the SDK bundle from the inspector (off by default in the gateway service).
+      INSPECTOR_ENABLED: 'true',
       ...(port === undefined ? {} : { PORT: String(port) }),
     });
     return gateway;

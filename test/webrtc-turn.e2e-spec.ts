@@ -68,6 +68,37 @@ describe('WebRTC: TURN credentials', () => {
     expect(turn.allocate(expiredUser, expiredCredential).ok).toBe(false);
   });
 
+  it('never lets a credential outlive its token: the expiry is the token’s exp when that comes first', async () => {
+    const shortLived = await signToken({ sub: 'alice', expiresIn: 120 });
+    const exp = (JSON.parse(Buffer.from(shortLived.split('.')[1], 'base64url').toString()) as { exp: number }).exp;
+    const { status, body } = await iceServers(shortLived);
+    expect(status).toBe(200);
+    const relay = body.iceServers[1];
+    const expiry = Number(relay.username!.split(':')[0]);
+    // TURN_TTL_SECONDS is 600 here: the token's 120 s win.
+    expect(expiry).toBeLessThanOrEqual(exp);
+    expect(expiry).toBeGreaterThanOrEqual(exp - 1);
+    expect(body.ttl).toBeLessThanOrEqual(120);
+    expect(body.ttl).toBeGreaterThanOrEqual(118);
+    expect(turn.allocate(relay.username!, relay.credential!).ok).toBe(true);
+    // A token that outlives TURN_TTL_SECONDS gets TURN_TTL_SECONDS.
+    const longLived = await signToken({ sub: 'alice', expiresIn: 7200 });
+    expect((await iceServers(longLived)).body.ttl).toBe(600);
+  });
+
+  it('issues credentials for an hour by default (TURN_TTL_SECONDS), even to a day-long token', async () => {
+    const hourly = await startGateway({ TURN_SECRET: secret, TURN_URLS: `turn:127.0.0.1:${turn.port}?transport=udp` });
+    try {
+      const { body } = await iceServers(await signToken({ sub: 'alice', expiresIn: 86400 }), hourly);
+      expect(body.ttl).toBe(3600);
+      const expiry = Number(body.iceServers[0].username!.split(':')[0]);
+      expect(expiry).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 3600);
+      expect(expiry).toBeGreaterThan(Date.now() / 1000 + 3590);
+    } finally {
+      await hourly.stop();
+    }
+  });
+
   it('needs a token, and lists only STUN without TURN_SECRET', async () => {
     expect((await iceServers(undefined)).status).toBe(401);
     const stunOnly = await startGateway({ STUN_URLS: 'stun:stun.example.org:3478', TURN_URLS: 'turn:turn.example.org:3478' });

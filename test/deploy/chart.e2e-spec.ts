@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { appsWithDefinitions, serviceDefinitions } from './support/services';
 import { chartDir, helm, helmTemplate, k8sTools, Manifest, repoRoot } from './support/tools';
-import { autoscalerOf, serviceDeployments, workloadSuite } from './support/workload-suite';
+import { autoscalerOf, HpaSpec, matchLabelsOf, serviceDeployments, workloadSuite } from './support/workload-suite';
 import { podTemplates } from './support/workloads';
 
 /** The default values, then every example in ci/ (minimal, production, everything-enabled). */
@@ -55,6 +55,51 @@ describe('default values', () => {
     expect([...serviceDeployments(manifests).keys()].sort()).toEqual(['gateway', 'notifier', 'webhook-ingest']);
     expect(autoscalerOf(manifests, 'gateway')).toBeDefined();
     expect(find(manifests, 'PodDisruptionBudget', '-gateway')).toBeDefined();
+  });
+
+  it('scale the gateway as values.yaml says: its Deployment, 2 to 10 pods at 70% CPU, down one pod per 2 minutes', () => {
+    const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as {
+      gateway: { autoscaling: { minReplicas: number; maxReplicas: number; targetCPUUtilizationPercentage: number; behavior: unknown } };
+    };
+    const a = values.gateway.autoscaling;
+    const gateway = serviceDeployments(manifests).get('gateway')!;
+    expect(autoscalerOf(manifests, 'gateway')!.spec).toEqual({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: gateway.owner.metadata.name },
+      minReplicas: a.minReplicas,
+      maxReplicas: a.maxReplicas,
+      metrics: [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: a.targetCPUUtilizationPercentage } },
+        },
+      ],
+      behavior: a.behavior,
+    });
+    expect([a.minReplicas, a.maxReplicas, a.targetCPUUtilizationPercentage]).toEqual([2, 10, 70]);
+    // With maxUnavailable 1, two pods keep one serving through a node drain.
+    expect(find(manifests, 'PodDisruptionBudget', '-gateway')!.spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: matchLabelsOf(gateway.owner.spec) },
+    });
+  });
+
+  it('annotate every service pod for scraping on METRICS_PORT 9090, and keep /metrics off the http port', () => {
+    for (const [component, pod] of serviceDeployments(manifests)) {
+      expect({ component, annotations: pod.annotations }).toEqual({
+        component,
+        annotations: expect.objectContaining({
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': '9090',
+          'prometheus.io/path': '/metrics',
+        }),
+      });
+      expect(pod.spec.containers[0].env).toContainEqual({ name: 'METRICS_PORT', value: '9090' });
+    }
+    const off = helmTemplate([], ['metrics.scrapeAnnotations=false', 'metrics.port=9100']);
+    for (const pod of serviceDeployments(off).values()) {
+      expect(Object.keys(pod.annotations).filter((k) => k.startsWith('prometheus.io/'))).toEqual([]);
+      expect(pod.spec.containers[0].ports).toContainEqual({ name: 'metrics', containerPort: 9100, protocol: 'TCP' });
+    }
   });
 
   it('create no secret the operator did not give (the chart never generates one)', () => {
@@ -108,7 +153,7 @@ describe('everything-enabled values', () => {
     expect(metrics.find((m) => m.type === 'Pods')?.pods?.metric.name).toBe('switchboard_connections');
   });
 
-  it('give every service a NetworkPolicy that opens only its HTTP port, and restricts egress to DNS, NATS, Redis and the JWKS host', () => {
+  it('give every service a NetworkPolicy that opens only its HTTP port and its metrics port (to metricsFrom only), and restricts egress to DNS, NATS, Redis and the JWKS host', () => {
     for (const [component, pod] of serviceDeployments(manifests)) {
       const policy = manifests.find(
         (m) =>
@@ -119,10 +164,13 @@ describe('everything-enabled values', () => {
       );
       expect({ component, found: policy !== undefined }).toEqual({ component, found: true });
       const spec = policy!.spec as {
-        ingress: Array<{ ports: Array<{ port: unknown }> }>;
+        ingress: Array<{ ports: Array<{ port: unknown }>; from?: unknown[] }>;
         egress: Array<{ ports?: Array<{ port: unknown }> }>;
       };
-      expect(spec.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual(['http']);
+      expect(spec.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual(['http', 'metrics']);
+      // Prometheus (metricsFrom) reaches the metrics port and nothing else does.
+      expect(spec.ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+      expect(JSON.stringify(spec.ingress[0].from ?? [])).not.toContain('monitoring');
       const egressPorts = spec.egress.flatMap((r) => (r.ports ?? []).map((p) => p.port));
       expect(egressPorts).toEqual(expect.arrayContaining([53, 4222, 6379]));
       if (component === 'gateway') expect(egressPorts).toContain(8443);
@@ -181,6 +229,46 @@ describe('settings the chart cannot work with', () => {
     const result = helm(['template', 'sb', chartDir, ...set.flatMap((pair) => ['--set', pair])]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(message);
+  });
+
+  it.each([
+    [['gateway.auth.jwksUrl=http://id.example.com/jwks.json', 'gateway.auth.audience=sb'], 'gateway.auth.jwksUrl must be https'],
+    [['gateway.auth.jwksUrl=https://id.example.com/jwks.json'], 'gateway.auth.jwksUrl needs gateway.auth.audience'],
+    [['metrics.port=8080'], 'metrics.port must not be 8080'],
+  ])('%j fail the render saying why', (set, message) => {
+    const result = helm(['template', 'sb', chartDir, ...set.flatMap((pair) => ['--set', pair])]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('allow an http JWKS URL only with the development flag', () => {
+    const manifests = helmTemplate(
+      [],
+      ['gateway.auth.jwksUrl=http://id.dev.svc/jwks.json', 'gateway.auth.audience=sb', 'gateway.env.JWT_JWKS_ALLOW_HTTP=true'],
+    );
+    expect(serviceDeployments(manifests).get('gateway')!.spec.containers[0].env).toContainEqual({
+      name: 'JWT_JWKS_ALLOW_HTTP',
+      value: 'true',
+    });
+  });
+
+  it('follow the autoscaling and disruption values', () => {
+    const manifests = helmTemplate(
+      [],
+      [
+        'gateway.autoscaling.minReplicas=3',
+        'gateway.autoscaling.maxReplicas=7',
+        'gateway.autoscaling.targetCPUUtilizationPercentage=55',
+        'gateway.pdb.maxUnavailable=2',
+        'webhookIngest.autoscaling.enabled=true',
+      ],
+    );
+    const gateway = autoscalerOf(manifests, 'gateway')!.spec as HpaSpec;
+    expect([gateway.minReplicas, gateway.maxReplicas, gateway.metrics[0].resource?.target.averageUtilization]).toEqual([3, 7, 55]);
+    expect((find(manifests, 'PodDisruptionBudget', '-gateway')!.spec as { maxUnavailable: number }).maxUnavailable).toBe(2);
+    const ingest = autoscalerOf(manifests, 'webhook-ingest')!.spec as HpaSpec;
+    expect(ingest.scaleTargetRef.name).toBe(serviceDeployments(manifests).get('webhook-ingest')!.owner.metadata.name);
+    expect([ingest.minReplicas, ingest.maxReplicas]).toEqual([2, 6]);
   });
 
   it('render nothing but the ServiceAccount when every service is off', () => {

@@ -1,5 +1,6 @@
 import { Coturn, freePort } from '@switchboard/testing';
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { turnCredential } from '../../apps/gateway/src/webrtc/ice-servers.controller';
@@ -49,7 +50,7 @@ describe('coturn with everything-values', () => {
     manifests = helmTemplate(['ci/everything-values.yaml']);
   });
 
-  it('runs one turnserver (no shell entrypoint) with the gateway’s TURN_SECRET, realm, external IP, relay range and peer deny list', () => {
+  it('runs one turnserver (no shell entrypoint) with the gateway’s TURN_SECRET, realm, external IP, relay range, quotas and peer deny list', () => {
     const pod = coturnPod(manifests)!;
     expect(pod.owner.kind).toBe('Deployment');
     expect(pod.owner.spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
@@ -65,16 +66,29 @@ describe('coturn with everything-values', () => {
         '--external-ip=203.0.113.10/10.0.3.7',
         '--realm=example.com',
         '--use-auth-secret',
-        '--static-auth-secret=$(TURN_SECRET)',
         '--no-cli',
         '--denied-peer-ip=10.0.0.0-10.255.255.255',
         '--denied-peer-ip=169.254.0.0-169.254.255.255',
         '--user-quota=12',
-        '--total-quota=1200',
+        '--total-quota=18',
+        '--max-bps=1250000',
+        '--bps-capacity=0',
+        '--max-allocate-lifetime=600',
       ]),
     );
+    // The secret is in a file (-c), never on the command line (`ps` shows it to every user of the node).
+    expect(args.slice(0, 2)).toEqual(['-c', '/run/coturn/turnserver.conf']);
+    expect(args.filter((a) => /secret|TURN_SECRET/i.test(a) && a !== '--use-auth-secret')).toEqual([]);
+    expect(container.env ?? []).toEqual([]);
+    expect(container.volumeMounts).toContainEqual({ name: 'config', mountPath: '/run/coturn', readOnly: true });
+    // The init container writes it there, into memory, from the gateway's Secret.
+    const init = pod.spec.initContainers!;
+    expect(init.map((c) => c.name)).toEqual(['secret-file']);
+    expect(init[0].image).toBe(container.image);
+    expect(init[0].volumeMounts).toEqual([{ name: 'config', mountPath: '/run/coturn' }]);
+    expect(pod.spec.volumes).toContainEqual({ name: 'config', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
     // The same secret the gateway signs credentials with, from the same Secret.
-    const resolved = resolveEnv(pod, container, manifests);
+    const resolved = resolveEnv(pod, init[0], manifests);
     resolved.cleanup();
     expect(resolved.env.TURN_SECRET).toBe('everything-turn-secret');
     expect(resolved.env.TURN_SECRET).toBe(gatewayEnv(manifests).TURN_SECRET);
@@ -120,8 +134,19 @@ describe('coturn with everything-values', () => {
 describe('coturn settings', () => {
   it('reads the shared secret from existingSecret when the values give none, and never as optional', () => {
     const manifests = helmTemplate(['ci/minimal-values.yaml'], ['coturn.enabled=true', 'existingSecret=my-secrets']);
-    const env = coturnPod(manifests)!.spec.containers[0].env!;
+    const env = coturnPod(manifests)!.spec.initContainers![0].env!;
     expect(env).toEqual([{ name: 'TURN_SECRET', valueFrom: { secretKeyRef: { name: 'my-secrets', key: 'TURN_SECRET' } } }]);
+  });
+
+  it('limits allocations and bandwidth by default: per user, in total (one per relay port) and per second', () => {
+    const manifests = helmTemplate(['ci/minimal-values.yaml'], ['coturn.enabled=true', 'gateway.webrtc.turnSecret=a-turn-secret']);
+    const args = coturnPod(manifests)!.spec.containers[0].args!;
+    expect(args.filter((a) => /^--(user-quota|total-quota|max-bps|bps-capacity)=/.test(a))).toEqual([
+      '--user-quota=10',
+      '--total-quota=41',
+      '--max-bps=625000',
+      '--bps-capacity=25000000',
+    ]);
   });
 
   it('points the gateway at coturn when it has no STUN/TURN URLs: publicHost, else externalIp, else the Service name', () => {
@@ -196,6 +221,28 @@ describe('the rendered coturn on a real turnserver', () => {
   const running: Coturn[] = [];
   afterAll(() => running.forEach((t) => t.stop()));
 
+  /**
+   * What the kubelet does with the coturn pod: the init container's command with its env (it
+   * writes the secret file), then turnserver with the container's args. The pod's volumes
+   * (/tmp and /run/coturn, both emptyDirs) are one temp dir.
+   */
+  const runPod = (manifests: Manifest[]): { args: string[]; dir: string; init: { status: number | null; stderr: string } } => {
+    const pod = coturnPod(manifests)!;
+    const dir = mkdtempSync(join(tmpdir(), 'sb-chart-turn-'));
+    const volumes = (text: string): string => text.replace(/\/run\/coturn\//g, `${dir}/`).replace(/=\/tmp\//, `=${dir}/`);
+    const init = pod.spec.initContainers![0];
+    const initEnv = resolveEnv(pod, init, manifests);
+    initEnv.cleanup();
+    const ran = spawnSync(init.command![0], init.command!.slice(1).map(volumes), {
+      env: { PATH: process.env.PATH, ...initEnv.env },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    const container = pod.spec.containers[0];
+    expect(container.command).toEqual(['turnserver']);
+    return { args: container.args!.map(volumes), dir, init: { status: ran.status, stderr: ran.stderr } };
+  };
+
   const start = async (set: string[]): Promise<{ turn: Coturn; gatewaySecret: string }> => {
     const port = await freePort();
     const manifests = helmTemplate(
@@ -211,16 +258,8 @@ describe('the rendered coturn on a real turnserver', () => {
         ...set,
       ],
     );
-    const pod = coturnPod(manifests)!;
-    const container = pod.spec.containers[0];
-    const resolved = resolveEnv(pod, container, manifests);
-    resolved.cleanup();
-    // What the kubelet does: $(VAR) from the container's env; /tmp is the pod's emptyDir.
-    const dir = mkdtempSync(join(tmpdir(), 'sb-chart-turn-'));
-    const args = container
-      .args!.map((a) => a.replace(/\$\(([A-Z_]+)\)/g, (_m, name: string) => resolved.env[name]))
-      .map((a) => a.replace(/=\/tmp\//, `=${dir}/`));
-    expect(container.command).toEqual(['turnserver']);
+    const { args, dir, init } = runPod(manifests);
+    expect(init).toEqual({ status: 0, stderr: '' });
     const turn = await Coturn.launch([...args, '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', '--allow-loopback-peers'], port, dir);
     running.push(turn);
     return { turn, gatewaySecret: gatewayEnv(manifests).TURN_SECRET };
@@ -240,11 +279,58 @@ describe('the rendered coturn on a real turnserver', () => {
     expect(turn.running).toBe(true);
   }, 30_000);
 
-  it('relays to that peer once deniedPeerIps is empty (so the refusal above was the deny list)', async () => {
+  it('reads the secret from its file: not on its command line (ps), and the file is readable by its user only', async () => {
+    const { turn, gatewaySecret } = await start([]);
+    const cmdline = readFileSync(`/proc/${turn.pid}/cmdline`, 'utf8').split('\0').join(' ');
+    expect(cmdline).toContain('turnserver.conf');
+    expect(cmdline).not.toContain(gatewaySecret);
+    expect(readFileSync(`/proc/${turn.pid}/environ`, 'utf8')).not.toContain(gatewaySecret);
+    const config = cmdline.split(' ')[cmdline.split(' ').indexOf('-c') + 1];
+    expect(statSync(config).mode & 0o777).toBe(0o600);
+    expect(readFileSync(config, 'utf8')).toBe(`static-auth-secret=${gatewaySecret}\n`);
+  }, 30_000);
+
+  it('agrees with the gateway on a secret with spaces, #, = and quotes inside', async () => {
+    const { turn, gatewaySecret } = await start(['coturn.deniedPeerIps=null', 'gateway.webrtc.turnSecret=in side #1 a=b "c"d']);
+    expect(gatewaySecret).toBe('in side #1 a=b "c"d');
+    const { username, credential } = turnCredential(gatewaySecret, 'alice', Math.floor(Date.now() / 1000) + 600);
+    expect(turn.allocate(username, credential).ok).toBe(true);
+  }, 30_000);
+
+  it.each([
+    ['a leading space', ' secret'],
+    ['a trailing space', 'secret '],
+    ['surrounding double quotes', '"secret"'],
+    ['a line break', 'sec\nret'],
+  ])('refuses a secret with %s (coturn would read another one from its file)', (_what, secret) => {
+    const manifests = helmTemplate(['ci/minimal-values.yaml'], ['coturn.enabled=true', 'existingSecret=my-secrets']);
+    const pod = coturnPod(manifests)!;
+    const dir = mkdtempSync(join(tmpdir(), 'sb-chart-turn-'));
+    try {
+      const command = pod.spec.initContainers![0].command!.map((c) => c.replace(/\/run\/coturn\//g, `${dir}/`));
+      const ran = spawnSync(command[0], command.slice(1), { env: { PATH: process.env.PATH, TURN_SECRET: secret }, encoding: 'utf8' });
+      expect(ran.status).not.toBe(0);
+      expect(ran.stderr).toContain('coturn cannot read it from its config file');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('enforces the per-user allocation quota (the same run passes with the default quota below)', async () => {
+    const { turn, gatewaySecret } = await start(['coturn.deniedPeerIps=null', 'coturn.quotas.user=2']);
+    const { username, credential } = turnCredential(gatewaySecret, 'alice', Math.floor(Date.now() / 1000) + 600);
+    // One uclient run holds more than two allocations as this user (its own and its peer's).
+    const run = turn.allocate(username, credential);
+    expect(run.output).toContain('486 (Allocation Quota Reached)');
+    expect(run.ok).toBe(false);
+  }, 30_000);
+
+  it('relays to that peer once deniedPeerIps is empty (so the refusal above was the deny list), within the default quotas', async () => {
     const { turn, gatewaySecret } = await start(['coturn.deniedPeerIps=null']);
     const { username, credential } = turnCredential(gatewaySecret, 'alice', Math.floor(Date.now() / 1000) + 600);
     const result = turn.allocate(username, credential);
     expect(result.output).not.toContain('403');
+    expect(result.output).not.toContain('486');
     expect(result.ok).toBe(true);
   }, 30_000);
 });

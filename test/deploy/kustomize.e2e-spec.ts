@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { k8sTools, kubectl, Manifest, parseManifests, repoRoot } from './support/tools';
-import { autoscalerOf, serviceDeployments, workloadSuite } from './support/workload-suite';
+import { autoscalerOf, HpaSpec, matchLabelsOf, serviceDeployments, workloadSuite } from './support/workload-suite';
 import { podTemplates } from './support/workloads';
 
 function kustomize(dir: string): Manifest[] {
@@ -13,11 +13,50 @@ beforeAll(() => {
   k8sTools();
 });
 
-describe.each(['k8s/base', 'k8s/overlays/dev'])('kubectl kustomize %s', (dir) => {
+describe.each([
+  ['k8s/base', { minReplicas: 2, maxReplicas: 10 }],
+  // One gateway in development (the PDB then lets a drain take it: development, not availability).
+  ['k8s/overlays/dev', { minReplicas: 1, maxReplicas: 2 }],
+])('kubectl kustomize %s', (dir, replicas) => {
   workloadSuite(() => kustomize(dir));
 
-  it('autoscales the gateway', () => {
-    expect(autoscalerOf(kustomize(dir), 'gateway')).toBeDefined();
+  it(`autoscales the gateway Deployment from ${replicas.minReplicas} to ${replicas.maxReplicas} pods at 70% CPU, one pod down per 2 minutes`, () => {
+    const manifests = kustomize(dir);
+    const gateway = serviceDeployments(manifests).get('gateway')!;
+    const spec = autoscalerOf(manifests, 'gateway')!.spec as HpaSpec;
+    expect(spec).toEqual({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: gateway.owner.metadata.name },
+      ...replicas,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+      behavior: {
+        scaleDown: { stabilizationWindowSeconds: 600, policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }] },
+        scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: 'Percent', value: 100, periodSeconds: 60 }] },
+      },
+    });
+  });
+
+  it('gives each service a PodDisruptionBudget of maxUnavailable 1 on its Deployment’s own selector', () => {
+    const manifests = kustomize(dir);
+    for (const [component, pod] of serviceDeployments(manifests)) {
+      const budget = manifests.find((m) => m.kind === 'PodDisruptionBudget' && m.metadata.name === pod.owner.metadata.name);
+      expect({ component, spec: budget?.spec }).toEqual({
+        component,
+        spec: {
+          maxUnavailable: 1,
+          selector: { matchLabels: { 'app.kubernetes.io/name': 'switchboard', 'app.kubernetes.io/component': component } },
+        },
+      });
+      expect(matchLabelsOf(budget!.spec)).toEqual(matchLabelsOf(pod.owner.spec));
+    }
+  });
+
+  it('serves /metrics on port 9090 (METRICS_PORT), annotated for scraping', () => {
+    for (const [component, pod] of serviceDeployments(kustomize(dir))) {
+      expect({ component, annotations: pod.annotations }).toEqual({
+        component,
+        annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090', 'prometheus.io/path': '/metrics' },
+      });
+    }
   });
 });
 

@@ -63,6 +63,11 @@ describe('reliability: backend faults', () => {
         },
       });
       expect(report.problems).toEqual([]);
+      // The partition struck a live stream (messages were published during the pause) ...
+      expect(report.published).toBeGreaterThan(300);
+      expect(report.publishedDuringFault).toBeGreaterThan(0);
+      // ... and the partitioned gateway filled the hole from the store: a loss was never declared.
+      expect(report.notices).toBe(0);
     } finally {
       await natsA.stop();
       await natsB.stop();

@@ -23,6 +23,8 @@ export interface ScenarioReport {
   checked: number;
   reconnects: number;
   notices: number;
+  /** Publishes acknowledged while the fault ran (so it struck a live stream). */
+  publishedDuringFault: number;
   problems: string[];
 }
 
@@ -47,7 +49,9 @@ export async function runScenario(cluster: TestCluster, o: ScenarioOptions): Pro
   // `npm run soak` moves the fault to a random point of the stream each round.
   const faultAtMs = process.env.SOAK_ROUND !== undefined ? Math.round(o.streamMs * (0.15 + Math.random() * 0.45)) : o.faultAtMs;
   await new Promise((r) => setTimeout(r, faultAtMs));
+  const ackedBeforeFault = publisher.acked;
   await o.fault(cluster);
+  const publishedDuringFault = publisher.acked - ackedBeforeFault;
   await new Promise((r) => setTimeout(r, Math.max(0, o.streamMs - faultAtMs)));
   await publisher.stop();
   const finals = new Map<string, { epoch: string; offset: number }>();
@@ -72,12 +76,14 @@ export async function runScenario(cluster: TestCluster, o: ScenarioOptions): Pro
     checked: ledger.delivered,
     reconnects: ledger.clients.reduce((n, c) => n + c.reconnects, 0),
     notices: ledger.clients.reduce((n, c) => n + c.notices.length, 0),
+    publishedDuringFault,
     problems,
   };
   // The figures docs/RELIABILITY.md quotes.
   console.log(
     `[reliability] ${report.scenario}: published ${report.published}, messages checked ${report.checked}, ` +
-      `reconnects ${report.reconnects}, recovered:false notices ${report.notices}, problems ${report.problems.length}`,
+      `reconnects ${report.reconnects}, recovered:false notices ${report.notices}, published during the fault ${report.publishedDuringFault}, ` +
+      `problems ${report.problems.length}`,
   );
   return report;
 }

@@ -13,7 +13,7 @@
 // and exits by itself within SCENARIO_DEADLINE_MS.
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DEADLINE_MS = Number(process.env.SCENARIO_DEADLINE_MS ?? 45_000);
+const DEADLINE_MS = Number(process.env.SCENARIO_DEADLINE_MS ?? 90_000);
 /** coturn's relay ports: a relayed candidate must use one of these (it is coturn's, not a host port). */
 const RELAY_PORTS = { min: 40000, max: 40199 };
 const MESSAGES = 5;
@@ -110,19 +110,22 @@ async function startCoturn(secret) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sb-rtc-turn-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  // The secret in a config file, as the chart passes it (never on the command line).
+  const config = join(dir, 'turnserver.conf');
+  writeFileSync(config, `static-auth-secret=${secret}\n`, { mode: 0o600 });
   const child = trackChild(
     'turnserver',
     spawn(
       'turnserver',
       [
-        '-n',
+        '-c',
+        config,
         '--listening-ip=127.0.0.1',
         `--listening-port=${port}`,
         '--relay-ip=127.0.0.1',
         `--min-port=${RELAY_PORTS.min}`,
         `--max-port=${RELAY_PORTS.max}`,
         '--use-auth-secret',
-        `--static-auth-secret=${secret}`,
         '--realm=switchboard.test',
         '--allow-loopback-peers',
         '--no-tls',
@@ -144,14 +147,25 @@ async function startCoturn(secret) {
   return { port };
 }
 
-/** A built gateway (memory engine: no NATS_URL/REDIS_URL) at LOG_LEVEL=debug, so client publishes are logged. */
+/**
+ * A built gateway (memory engine: no NATS_URL/REDIS_URL) at LOG_LEVEL=debug, so client publishes
+ * are logged, with the inspector on: the pages load the SDK bundle from it.
+ */
 async function startGateway(name, env) {
   const port = await freePort();
   const main = join(root, 'dist/apps/gateway/main.js');
   const child = trackChild(
     name,
     spawn(process.execPath, [main], {
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'debug', DRAIN_SECONDS: '1', ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'debug',
+        DRAIN_SECONDS: '1',
+        INSPECTOR_ENABLED: 'true',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

@@ -14,6 +14,7 @@ class GatewayRootModule {}
 
 /** Per-app setup that the single process repeats: Socket.IO's adapter, the /v1/ws upgrade route, SSE and long-poll. */
 export function configureGateway(app: NestExpressApplication, platform: Platform): void {
+  warnIfAnyOrigin(platform as Platform<GatewayConfig>);
   app.useWebSocketAdapter(new SwitchboardIoAdapter(app, platform as Platform<GatewayConfig>));
   const server = app.getHttpServer();
   app.get(WsTransport).attach(server);
@@ -22,6 +23,20 @@ export function configureGateway(app: NestExpressApplication, platform: Platform
   serveAheadOfExpress(server, { '/v1/sse': (req, res) => sse.handle(req, res), '/v1/poll': (req, res) => poll.handle(req, res) }, (err) =>
     platform.logger.error({ err }, 'HTTP transport request failed'),
   );
+}
+
+/**
+ * One warning at startup when ALLOWED_ORIGINS is empty: then a page on any site may open
+ * connections with a token it holds (tokens are bearer, so this is not CSRF, but it is
+ * rarely what a production deployment wants, and easy to miss).
+ */
+function warnIfAnyOrigin(platform: Platform<GatewayConfig>): void {
+  if (platform.config.ALLOWED_ORIGINS.length === 0) {
+    platform.logger.warn(
+      { setting: 'ALLOWED_ORIGINS' },
+      "ALLOWED_ORIGINS is empty: browser pages from any origin may connect (set it to your apps' origins, comma-separated)",
+    );
+  }
 }
 
 /** The gateway service on its own (`node dist/apps/gateway/main.js`). */

@@ -20,7 +20,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [CoreModule.forPlatform(platform)],
-      controllers: [IceServersController, InspectorController],
+      controllers: [IceServersController, ...((platform.config as GatewayConfig).INSPECTOR_ENABLED ? [InspectorController] : [])],
       providers: [
         { provide: GATEWAY_OPTIONS, useValue: gatewayOptions(platform.config as GatewayConfig) },
         GatewayTokenVerifier,

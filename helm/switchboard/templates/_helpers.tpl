@@ -100,6 +100,7 @@ Environment of a component: the chart's settings, then `env` and `<component>.en
 {{- $v := $root.Values -}}
 {{- $settings := dict
   "PORT" "8080"
+  "METRICS_PORT" $v.metrics.port
   "LOG_LEVEL" $v.logLevel
   "DRAIN_SECONDS" .values.drainSeconds
   "STARTUP_TIMEOUT_SECONDS" $v.startupTimeoutSeconds
@@ -139,6 +140,15 @@ Environment of a component: the chart's settings, then `env` and `<component>.en
 {{/* Seconds Kubernetes waits before SIGKILL: preStop, then the drain, then a margin. */}}
 {{- define "switchboard.terminationGracePeriodSeconds" -}}
 {{- add .values.preStopSleepSeconds .values.drainSeconds .root.Values.terminationGraceMarginSeconds -}}
+{{- end -}}
+
+{{/* Pod annotations for a Prometheus that discovers pods by annotation (metrics.scrapeAnnotations). */}}
+{{- define "switchboard.scrapeAnnotations" -}}
+{{- if .root.Values.metrics.scrapeAnnotations -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .root.Values.metrics.port | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
 {{- end -}}
 
 {{/* Pod metadata and spec lines every Switchboard pod shares (before `containers:`). */}}
@@ -190,6 +200,9 @@ imagePullPolicy: {{ .root.Values.image.pullPolicy }}
 ports:
   - name: http
     containerPort: 8080
+    protocol: TCP
+  - name: metrics
+    containerPort: {{ .root.Values.metrics.port }}
     protocol: TCP
 startupProbe:
   httpGet: { path: /healthz, port: http }
@@ -244,6 +257,17 @@ resources:
 {{- if and (not $v.redis.url) (not $v.existingSecret) -}}
 {{- fail "redis.url is empty and there is no existingSecret holding REDIS_URL: Switchboard needs Redis" -}}
 {{- end -}}
+{{- end -}}
+{{- with $v.gateway.auth.jwksUrl -}}
+{{- if and (hasPrefix "http:" .) (ne (toString (index $v.gateway.env "JWT_JWKS_ALLOW_HTTP" | default "")) "true") -}}
+{{- fail "gateway.auth.jwksUrl must be https: signing keys fetched over http can be replaced on the way (for a development cluster only, set gateway.env.JWT_JWKS_ALLOW_HTTP=\"true\")" -}}
+{{- end -}}
+{{- if not $v.gateway.auth.audience -}}
+{{- fail "gateway.auth.jwksUrl needs gateway.auth.audience: the identity provider signs tokens for other applications too, and only the audience tells them apart" -}}
+{{- end -}}
+{{- end -}}
+{{- if eq (int $v.metrics.port) 8080 -}}
+{{- fail "metrics.port must not be 8080, the services' HTTP port" -}}
 {{- end -}}
 {{- if and $v.gateway.auth.jwtSecret (lt (len $v.gateway.auth.jwtSecret) 32) -}}
 {{- fail "gateway.auth.jwtSecret must be at least 32 bytes (HS256)" -}}

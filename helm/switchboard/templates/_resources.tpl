@@ -24,6 +24,11 @@ spec:
       port: {{ .values.service.port }}
       targetPort: http
       protocol: TCP
+    # /metrics (METRICS_PORT), for the ServiceMonitor; the Ingress routes only `http`.
+    - name: metrics
+      port: {{ .root.Values.metrics.port }}
+      targetPort: metrics
+      protocol: TCP
 {{- end -}}
 
 {{- define "switchboard.pdb" -}}
@@ -123,6 +128,14 @@ spec:
     {{- end }}
 {{- end -}}
 
+{{/* A NetworkPolicy peer: this release's pods (the helm test pod). */}}
+{{- define "switchboard.releasePeer" -}}
+- podSelector:
+    matchLabels:
+      app.kubernetes.io/name: {{ include "switchboard.name" . }}
+      app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
 {{- define "switchboard.networkPolicy" -}}
 {{- $np := .root.Values.networkPolicy -}}
 {{- $from := .values.networkPolicy.from -}}
@@ -148,14 +161,19 @@ spec:
       {{- if $from }}
       from:
         {{- toYaml $from | nindent 8 }}
-        {{- with $np.metricsFrom }}
-        {{- toYaml . | nindent 8 }}
-        {{- end }}
-        # This release's pods (the helm test pod).
-        - podSelector:
-            matchLabels:
-              app.kubernetes.io/name: {{ include "switchboard.name" .root }}
-              app.kubernetes.io/instance: {{ .root.Release.Name }}
+        {{- include "switchboard.releasePeer" .root | nindent 8 }}
+      {{- end }}
+    # /metrics: metricsFrom alone when given, else the peers of the HTTP port.
+    - ports:
+        - port: metrics
+          protocol: TCP
+      {{- if $np.metricsFrom }}
+      from:
+        {{- toYaml $np.metricsFrom | nindent 8 }}
+      {{- else if $from }}
+      from:
+        {{- toYaml $from | nindent 8 }}
+        {{- include "switchboard.releasePeer" .root | nindent 8 }}
       {{- end }}
   {{- if $np.egress.enabled }}
   egress:

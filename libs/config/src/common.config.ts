@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBool, envInt, envOptionalString, envString, envUrl } from './env';
+import { envBool, envInt, envOptionalInt, envOptionalString, envString, envUrl } from './env';
 
 const DAY = 86400;
 
@@ -20,7 +20,20 @@ export const serviceEnv = {
   DRAIN_SECONDS: envInt(30, 0, 3600),
   /** Seconds to keep retrying NATS/Redis at startup before giving up (exit 1). */
   STARTUP_TIMEOUT_SECONDS: envInt(60, 1, 3600),
+  /**
+   * Port of `/metrics` alone, on HOST. When set, the main port no longer serves `/metrics`
+   * (404), so a port exposed to the internet (the gateway's) does not publish the process's
+   * metrics, and a NetworkPolicy can open it to Prometheus only. Unset: `/metrics` on PORT.
+   */
+  METRICS_PORT: envOptionalInt(0, 65535),
 };
+
+/** Cross-field rules of the HTTP server settings. */
+export function refineService(c: { PORT: number; METRICS_PORT?: number }, ctx: z.RefinementCtx): void {
+  if (c.METRICS_PORT !== undefined && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) {
+    ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT (or be unset to serve /metrics on PORT)' });
+  }
+}
 
 /**
  * Settings of the channel engine and event bus (SPEC "Channels", "Event bus"). Without

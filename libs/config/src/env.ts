@@ -99,3 +99,17 @@ export function envUrl(schemes: readonly string[], options: { list?: boolean } =
       .optional(),
   );
 }
+
+/** An integer in [min, max], or undefined when unset. */
+export function envOptionalInt(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .regex(/^-?\d+$/, `must be an integer between ${min} and ${max}`)
+      .transform(Number)
+      .pipe(z.number().int().min(min, `must be ≥ ${min}`).max(max, `must be ≤ ${max}`))
+      .optional(),
+  );
+}

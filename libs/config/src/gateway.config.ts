@@ -1,16 +1,21 @@
 import { z } from 'zod';
-import { engineEnv, refineEngine, serviceEnv } from './common.config';
+import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
 import { envBool, envInt, envList, envOptionalString, envUrl } from './env';
 
 /** Settings of the gateway (SPEC "Client transports", "WebRTC signaling"). */
 export const gatewayEnv = {
   /** HS256 secret for client tokens (at least 32 bytes). One of JWT_SECRET / JWT_JWKS_URL is required. */
   JWT_SECRET: envOptionalString(),
-  /** JWKS URL for RS256/ES256 client tokens. */
+  /** JWKS URL for RS256/ES256 client tokens: https (http only with JWT_JWKS_ALLOW_HTTP); needs JWT_AUDIENCE. */
   JWT_JWKS_URL: envUrl(['https', 'http']),
+  /**
+   * Allows an http JWKS URL, for local development only: keys fetched over plain http can be
+   * replaced by anyone on the path, who can then sign any token.
+   */
+  JWT_JWKS_ALLOW_HTTP: envBool(false),
   /** Required `iss` of client tokens, when set. */
   JWT_ISSUER: envOptionalString(),
-  /** Required `aud` of client tokens, when set. */
+  /** Required `aud` of client tokens, when set; required with JWT_JWKS_URL. */
   JWT_AUDIENCE: envOptionalString(),
   /** Seconds of clock skew accepted on a token's `exp` (and `nbf`): at connect and on live connections. */
   JWT_CLOCK_TOLERANCE_SECONDS: envInt(5, 0, 300),
@@ -52,18 +57,30 @@ export const gatewayEnv = {
   TURN_URLS: envList(),
   /** STUN URLs, comma-separated (stun:host:3478). */
   STUN_URLS: envList(),
-  /** Lifetime of TURN credentials, seconds. */
-  TURN_TTL_SECONDS: envInt(86400, 60, 30 * 86400),
+  /**
+   * Longest lifetime of TURN credentials, seconds; never past the client token's `exp`. An
+   * hour, not a day: a credential cannot be revoked (coturn checks only its HMAC and expiry),
+   * so it should not outlive a session by much. An allocation made with it lasts beyond the
+   * expiry (refreshes are not re-checked against it); only new allocations need a fresh one.
+   */
+  TURN_TTL_SECONDS: envInt(3600, 60, 30 * 86400),
+  /**
+   * Serve the inspector page (`GET /inspect`). Off in the gateway service: a production gateway
+   * serves only the client API (the SDK bundle belongs in your app's own build); on in the single
+   * process (`npm start`), which is for development.
+   */
+  INSPECTOR_ENABLED: envBool(false),
 };
 
 export const gatewaySchema = z.object({ ...serviceEnv, ...engineEnv, ...gatewayEnv }).superRefine((c, ctx) => {
+  refineService(c, ctx);
   refineEngine(c, ctx);
   refineGateway(c, ctx);
 });
 
 /** Cross-field rules of the gateway settings (the gateway and the single process). */
 export function refineGateway(
-  c: { JWT_SECRET?: string; JWT_JWKS_URL?: string; MAX_RESPONSE_BYTES: number; MAX_MESSAGE_BYTES: number },
+  c: Parameters<typeof refineAuth>[0] & { MAX_RESPONSE_BYTES: number; MAX_MESSAGE_BYTES: number },
   ctx: z.RefinementCtx,
 ): void {
   refineAuth(c, ctx);
@@ -72,8 +89,15 @@ export function refineGateway(
   }
 }
 
-/** Client auth needs a key: a secret long enough for HS256, or a JWKS URL. */
-export function refineAuth(c: { JWT_SECRET?: string; JWT_JWKS_URL?: string }, ctx: z.RefinementCtx): void {
+/**
+ * Client auth needs a key: a secret long enough for HS256, or a JWKS URL — fetched over https,
+ * and with an audience to check (an identity provider signs tokens for every application it
+ * serves: without `aud`, a token issued for another of them would be accepted here).
+ */
+export function refineAuth(
+  c: { JWT_SECRET?: string; JWT_JWKS_URL?: string; JWT_JWKS_ALLOW_HTTP: boolean; JWT_AUDIENCE?: string },
+  ctx: z.RefinementCtx,
+): void {
   if (c.JWT_SECRET === undefined && c.JWT_JWKS_URL === undefined) {
     ctx.addIssue({
       code: 'custom',
@@ -83,6 +107,24 @@ export function refineAuth(c: { JWT_SECRET?: string; JWT_JWKS_URL?: string }, ct
   }
   if (c.JWT_SECRET !== undefined && Buffer.byteLength(c.JWT_SECRET) < 32) {
     ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 bytes for HS256' });
+  }
+  if (c.JWT_JWKS_URL !== undefined) {
+    if (new URL(c.JWT_JWKS_URL).protocol === 'http:' && !c.JWT_JWKS_ALLOW_HTTP) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_JWKS_URL'],
+        message:
+          'must be an https URL: signing keys fetched over http can be replaced on the way (set JWT_JWKS_ALLOW_HTTP=true for local development only)',
+      });
+    }
+    if (c.JWT_AUDIENCE === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_AUDIENCE'],
+        message:
+          'must be set with JWT_JWKS_URL: the identity provider signs tokens for other applications too, and only the audience tells them apart',
+      });
+    }
   }
 }
 

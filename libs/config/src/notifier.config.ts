@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { engineEnv, refineEngine, serviceEnv } from './common.config';
+import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
 import { envInt, envOptionalString } from './env';
 import { ConfigError, describeIssues, readConfigFile } from './load-config';
 
@@ -35,6 +35,7 @@ export const notifierEnv = {
 };
 
 export const notifierSchema = z.object({ ...serviceEnv, ...engineEnv, ...notifierEnv }).superRefine((c, ctx) => {
+  refineService(c, ctx);
   refineEngine(c, ctx);
   refineNotifier(c, ctx);
 });

@@ -1,13 +1,23 @@
 import { z } from 'zod';
-import { engineEnv, refineEngine, serviceEnv } from './common.config';
+import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
 import { gatewayEnv, refineGateway } from './gateway.config';
+import { envBool } from './env';
 import { notifierEnv, refineNotifier } from './notifier.config';
 import { refineWebhookIngest, webhookIngestEnv } from './webhook-ingest.config';
 
 /** The single process (`npm start`): every service's settings. */
 export const standaloneSchema = z
-  .object({ ...serviceEnv, ...engineEnv, ...gatewayEnv, ...webhookIngestEnv, ...notifierEnv })
+  .object({
+    ...serviceEnv,
+    ...engineEnv,
+    ...gatewayEnv,
+    /** Serve the inspector page (`GET /inspect`): on in the single process, which is for development. */
+    INSPECTOR_ENABLED: envBool(true),
+    ...webhookIngestEnv,
+    ...notifierEnv,
+  })
   .superRefine((c, ctx) => {
+    refineService(c, ctx);
     refineEngine(c, ctx);
     refineGateway(c, ctx);
     refineWebhookIngest(c, ctx);

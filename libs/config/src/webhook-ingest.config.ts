@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { engineEnv, refineEngine, serviceEnv } from './common.config';
+import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
 import { envInt, envList, envOptionalString } from './env';
 import { ConfigError, readConfigFile } from './load-config';
 import { parseCidr, WebhookSource, webhookSourceSchema } from './webhook-sources.schema';
@@ -19,6 +19,7 @@ export const webhookIngestEnv = {
 };
 
 export const webhookIngestSchema = z.object({ ...serviceEnv, ...engineEnv, ...webhookIngestEnv }).superRefine((c, ctx) => {
+  refineService(c, ctx);
   refineEngine(c, ctx);
   refineWebhookIngest(c, ctx);
 });

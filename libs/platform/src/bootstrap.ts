@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { CommonConfig, ConfigError, loadConfig } from '@switchboard/config';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { PinoNestLogger } from './nest-logger';
 import { createPlatform, Platform } from './platform';
 
@@ -24,6 +25,8 @@ export interface RunningService<C extends CommonConfig = CommonConfig> {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
   readonly port: number;
+  /** Base URL of `/metrics` when METRICS_PORT is set (else `/metrics` is on `url`). */
+  readonly metricsUrl?: string;
   /** Drains and stops the service (readiness off at once, then Nest shutdown hooks, then backends). */
   stop(): Promise<void>;
 }
@@ -36,7 +39,11 @@ export async function startService<C extends CommonConfig>(
   const config = loadConfig(definition.schema, env);
   const platform = await createPlatform(definition.name, config);
   let app: NestExpressApplication;
+  let metricsServer: MetricsServer | undefined;
   try {
+    if (config.METRICS_PORT !== undefined) {
+      metricsServer = await startMetricsServer(platform.metrics, platform.logger, config.HOST, config.METRICS_PORT);
+    }
     app = await NestFactory.create<NestExpressApplication>(definition.module(platform), {
       logger: new PinoNestLogger(platform.logger),
       rawBody: true,
@@ -47,22 +54,25 @@ export async function startService<C extends CommonConfig>(
     await definition.configure?.(app, platform);
     await app.listen(config.PORT, config.HOST);
   } catch (err) {
+    await metricsServer?.close();
     await platform.runtime.close();
     throw err;
   }
   const address = app.getHttpServer().address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const url = `http://${host}:${address.port}`;
-  platform.logger.info({ url, engine: platform.runtime.mode }, `${definition.name} listening`);
+  const metricsUrl = metricsServer && `http://${host}:${metricsServer.port}`;
+  platform.logger.info({ url, metricsUrl, engine: platform.runtime.mode }, `${definition.name} listening`);
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       platform.lifecycle.startDrain();
       await app.close();
+      await metricsServer?.close();
       await platform.runtime.close();
       platform.logger.info({}, `${definition.name} stopped`);
     })());
-  return { app, platform, url, port: address.port, stop };
+  return { app, platform, url, port: address.port, metricsUrl, stop };
 }
 
 /**

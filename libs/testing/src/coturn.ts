@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +14,18 @@ export function requireCoturn(): void {
   }
 }
 
+/**
+ * A turnserver config file holding only the REST-API shared secret. coturn's config reader
+ * trims spaces and double quotes at a value's ends and stops at a line break: such a secret
+ * would silently become another one, so it is refused.
+ */
+export function coturnSecretConfig(secret: string): string {
+  if (secret === '' || /^[\s"]|[\s"]$|[\r\n]/.test(secret)) {
+    throw new Error('a coturn secret must not be empty, start or end with a space or a double quote, or hold a line break');
+  }
+  return `static-auth-secret=${secret}\n`;
+}
+
 /** A coturn TURN server the test owns, on 127.0.0.1, with coturn's REST-API shared secret. */
 export class Coturn {
   private constructor(
@@ -25,14 +37,17 @@ export class Coturn {
   static async start(secret: string, realm = 'switchboard.test'): Promise<Coturn> {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'sb-turn-'));
+    // The secret in a config file, as the chart passes it: never on the command line, which `ps` shows.
+    const config = join(dir, 'turnserver.conf');
+    writeFileSync(config, coturnSecretConfig(secret), { mode: 0o600 });
     return Coturn.launch(
       [
-        '-n',
+        '-c',
+        config,
         '--listening-ip=127.0.0.1',
         `--listening-port=${port}`,
         '--relay-ip=127.0.0.1',
         '--use-auth-secret',
-        `--static-auth-secret=${secret}`,
         `--realm=${realm}`,
         '--allow-loopback-peers',
         '--no-tls',
@@ -71,6 +86,11 @@ export class Coturn {
       await sleep(100);
     }
     return turn;
+  }
+
+  /** Process id of turnserver. */
+  get pid(): number {
+    return this.child.pid!;
   }
 
   /** Whether turnserver is still running. */

@@ -117,18 +117,80 @@ export function workloadSuite(render: () => Manifest[], options: SuiteOptions = 
     }
   });
 
-  it('gives every service a PodDisruptionBudget of maxUnavailable 1 that selects its pods', () => {
+  it('gives every service a PodDisruptionBudget of maxUnavailable 1 (no minAvailable) that selects its pods and no others', () => {
+    const pods = podTemplates(manifests);
     for (const [component, pod] of serviceDeployments(manifests)) {
-      const budgets = manifests.filter(
-        (m) =>
-          m.kind === 'PodDisruptionBudget' &&
-          selects((m.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels, pod.labels),
-      );
-      expect({ component, budgets: budgets.map((b) => (b.spec as { maxUnavailable?: unknown }).maxUnavailable) }).toEqual({
+      const budgets = manifests.filter((m) => m.kind === 'PodDisruptionBudget' && selects(matchLabelsOf(m.spec), pod.labels));
+      expect({ component, budgets: budgets.map((b) => b.spec) }).toEqual({
         component,
-        budgets: [1],
+        budgets: [{ maxUnavailable: 1, selector: { matchLabels: matchLabelsOf(pod.owner.spec) } }],
+      });
+      // Another component's pods (coturn, NATS, the test pod) are not in this budget.
+      const others = pods.filter(
+        (p) => p.owner.metadata.name !== pod.owner.metadata.name && selects(matchLabelsOf(budgets[0].spec), p.labels),
+      );
+      expect({ component, others: others.map((p) => p.owner.metadata.name) }).toEqual({ component, others: [] });
+    }
+  });
+
+  it("selects each Deployment's pods with its own selector and its Service, and nothing else", () => {
+    const pods = podTemplates(manifests);
+    for (const [component, pod] of serviceDeployments(manifests)) {
+      const selector = matchLabelsOf(pod.owner.spec);
+      expect({ component, own: selects(selector, pod.labels) }).toEqual({ component, own: true });
+      const services = manifests.filter(
+        (m) => m.kind === 'Service' && selects((m.spec as { selector?: Record<string, string> }).selector, pod.labels),
+      );
+      expect({ component, services: services.length }).toEqual({ component, services: 1 });
+      const selected = pods.filter((p) => selects((services[0].spec as { selector: Record<string, string> }).selector, p.labels));
+      expect({ component, selected: selected.map((p) => p.owner.metadata.name) }).toEqual({
+        component,
+        selected: [pod.owner.metadata.name],
       });
     }
+  });
+
+  it('serves /metrics on METRICS_PORT: a `metrics` port of the container and of its Service, scrape annotations and NetworkPolicy agree', () => {
+    const problems: string[] = [];
+    for (const [component, pod] of serviceDeployments(manifests)) {
+      const container = pod.spec.containers[0];
+      const resolved = resolveEnv(pod, container, manifests);
+      resolved.cleanup();
+      const port = Number(resolved.env.METRICS_PORT);
+      const ports = new Map((container.ports ?? []).map((p) => [p.name, p.containerPort]));
+      if (!Number.isInteger(port) || port <= 0) problems.push(`${component}: METRICS_PORT is ${resolved.env.METRICS_PORT}`);
+      if (ports.get('metrics') !== port)
+        problems.push(`${component}: container port "metrics" is ${ports.get('metrics')}, METRICS_PORT ${port}`);
+      if (port === ports.get('http')) problems.push(`${component}: METRICS_PORT is the http port`);
+      const annotations = pod.annotations;
+      if (annotations['prometheus.io/scrape'] === 'true') {
+        if (annotations['prometheus.io/port'] !== String(port)) problems.push(`${component}: prometheus.io/port is not METRICS_PORT`);
+        if (annotations['prometheus.io/path'] !== '/metrics') problems.push(`${component}: prometheus.io/path is not /metrics`);
+      }
+      const service = manifests.find(
+        (m) => m.kind === 'Service' && selects((m.spec as { selector?: Record<string, string> }).selector, pod.labels),
+      );
+      const servicePorts = (service?.spec as { ports?: Array<{ name: string; targetPort: unknown }> } | undefined)?.ports ?? [];
+      if (!servicePorts.some((p) => p.name === 'metrics' && (p.targetPort === 'metrics' || p.targetPort === port)))
+        problems.push(`${component}: its Service has no "metrics" port to the container's`);
+      for (const monitor of manifests.filter((m) => m.kind === 'ServiceMonitor')) {
+        if (service === undefined || !selects(matchLabelsOf(monitor.spec), service.metadata.labels ?? {})) continue;
+        const endpoints = (monitor.spec as { endpoints: Array<{ port?: string; path?: string }> }).endpoints;
+        for (const e of endpoints)
+          if (e.port !== 'metrics' || e.path !== '/metrics') problems.push(`${component}: ServiceMonitor scrapes ${e.port}${e.path}`);
+      }
+      for (const policy of manifests.filter((m) => m.kind === 'NetworkPolicy')) {
+        const spec = policy.spec as {
+          podSelector: { matchLabels?: Record<string, string> };
+          ingress?: Array<{ ports?: Array<{ port: unknown }> }>;
+        };
+        if (!selects(spec.podSelector.matchLabels, pod.labels)) continue;
+        const open = (spec.ingress ?? []).flatMap((r) => (r.ports ?? []).map((p) => p.port));
+        if (!open.includes('metrics') && !open.includes(port))
+          problems.push(`${component}: NetworkPolicy ${policy.metadata.name} keeps the metrics port closed`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 
   it('spreads every service across zones and nodes', () => {
@@ -139,22 +201,46 @@ export function workloadSuite(render: () => Manifest[], options: SuiteOptions = 
     }
   });
 
-  it('lets each HorizontalPodAutoscaler scale a service Deployment on CPU and own its replica count', () => {
+  it('lets each HorizontalPodAutoscaler scale a service Deployment on CPU within sane bounds and own its replica count', () => {
     for (const hpa of manifests.filter((m) => m.kind === 'HorizontalPodAutoscaler')) {
-      const spec = hpa.spec as {
-        scaleTargetRef: { kind: string; name: string };
-        metrics: Array<{ type: string; resource?: { name: string } }>;
-      };
+      const spec = hpa.spec as HpaSpec;
       const target = [...serviceDeployments(manifests).values()].find((pod) => pod.owner.metadata.name === spec.scaleTargetRef.name);
-      expect({ hpa: hpa.metadata.name, kind: spec.scaleTargetRef.kind, found: target !== undefined }).toEqual({
+      expect({ hpa: hpa.metadata.name, ref: spec.scaleTargetRef, found: target !== undefined }).toEqual({
         hpa: hpa.metadata.name,
-        kind: 'Deployment',
+        ref: { apiVersion: 'apps/v1', kind: 'Deployment', name: target?.owner.metadata.name },
         found: true,
       });
-      expect(spec.metrics.some((m) => m.type === 'Resource' && m.resource?.name === 'cpu')).toBe(true);
+      // In the same namespace as its target (an HPA cannot reach across).
+      expect(hpa.metadata.namespace).toBe(target!.owner.metadata.namespace);
+      expect(spec.minReplicas).toBeGreaterThanOrEqual(1);
+      expect(spec.maxReplicas).toBeGreaterThanOrEqual(spec.minReplicas);
+      const cpu = spec.metrics.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu');
+      expect(cpu?.resource?.target.type).toBe('Utilization');
+      expect(cpu?.resource?.target.averageUtilization).toBeGreaterThan(0);
+      expect(cpu?.resource?.target.averageUtilization).toBeLessThanOrEqual(100);
+      // Utilization is of the CPU request: without one the HPA cannot compute it.
+      expect(target!.spec.containers[0].resources?.requests?.cpu).toBeDefined();
       expect((target!.owner.spec as { replicas?: number }).replicas).toBeUndefined();
     }
   });
+}
+
+/** The fields of a HorizontalPodAutoscaler the tests read. */
+export interface HpaSpec {
+  scaleTargetRef: { apiVersion: string; kind: string; name: string };
+  minReplicas: number;
+  maxReplicas: number;
+  metrics: Array<{
+    type: string;
+    resource?: { name: string; target: { type: string; averageUtilization?: number } };
+    pods?: { metric: { name: string }; target: { type: string; averageValue: string } };
+  }>;
+  behavior?: unknown;
+}
+
+/** `selector.matchLabels` of a spec (Deployment, PodDisruptionBudget, ServiceMonitor). */
+export function matchLabelsOf(spec: unknown): Record<string, string> | undefined {
+  return (spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels;
 }
 
 /** The HorizontalPodAutoscaler that scales a component's Deployment, if any. */

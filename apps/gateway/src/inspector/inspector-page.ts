@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The inspector (`GET /inspect`): plain HTML and the SDK's browser bundle, no framework.
  * Every value shown comes through `textContent`, so message data cannot inject markup.
@@ -146,3 +148,26 @@ export const INSPECTOR_PAGE = `<!doctype html>
 </body>
 </html>
 `;
+
+/** CSP source of an inline element's text: its SHA-256 (the browser hashes exactly the text between the tags). */
+function inlineHash(tag: 'script' | 'style'): string {
+  const match = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(INSPECTOR_PAGE);
+  if (match === null) throw new Error(`the inspector page has no inline <${tag}>`);
+  return `'sha256-${createHash('sha256').update(match[1]).digest('base64')}'`;
+}
+
+/**
+ * The page's Content-Security-Policy: nothing may frame it (a token is pasted into it, and
+ * a framing page could trick a user into acting on the gateway: clickjacking), it runs only
+ * its own inline script (by hash, not 'unsafe-inline') and the SDK bundle from its origin,
+ * and may connect to any gateway (the URL field). No forms, plugins or <base> rewriting.
+ */
+export const INSPECTOR_CSP = [
+  "default-src 'none'",
+  `script-src 'self' ${inlineHash('script')}`,
+  `style-src ${inlineHash('style')}`,
+  'connect-src * ws: wss:',
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');

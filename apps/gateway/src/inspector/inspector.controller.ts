@@ -1,7 +1,7 @@
 import { Controller, Get, Header, NotFoundException } from '@nestjs/common';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INSPECTOR_PAGE } from './inspector-page';
+import { INSPECTOR_CSP, INSPECTOR_PAGE } from './inspector-page';
 
 /**
  * Where the SDK's browser bundle is: beside the built app (`dist/apps/<app>/public/`, put
@@ -9,7 +9,10 @@ import { INSPECTOR_PAGE } from './inspector-page';
  */
 const BUNDLE_PATHS = [join(__dirname, 'public', 'switchboard-client.js'), join(process.cwd(), 'libs/client/dist/switchboard-client.js')];
 
-/** `GET /inspect`: a page to connect with a token, subscribe, watch messages and publish. */
+/**
+ * `GET /inspect`: a page to connect with a token, subscribe, watch messages and publish.
+ * Registered only with INSPECTOR_ENABLED (gateway.module.ts).
+ */
 @Controller('inspect')
 export class InspectorController {
   private bundle?: string;
@@ -17,10 +20,11 @@ export class InspectorController {
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-cache')
-  @Header(
-    'Content-Security-Policy',
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src * ws: wss:",
-  )
+  @Header('Content-Security-Policy', INSPECTOR_CSP)
+  // For browsers without CSP's frame-ancestors.
+  @Header('X-Frame-Options', 'DENY')
+  @Header('X-Content-Type-Options', 'nosniff')
+  @Header('Referrer-Policy', 'no-referrer')
   page(): string {
     return INSPECTOR_PAGE;
   }
@@ -28,6 +32,7 @@ export class InspectorController {
   @Get('switchboard-client.js')
   @Header('Content-Type', 'text/javascript; charset=utf-8')
   @Header('Cache-Control', 'no-cache')
+  @Header('X-Content-Type-Options', 'nosniff')
   client(): string {
     if (this.bundle === undefined) {
       const path = BUNDLE_PATHS.find((p) => existsSync(p));
