@@ -1,12 +1,9 @@
 import { Module } from '@nestjs/common';
 import { StandaloneConfig, standaloneSchema } from '@switchboard/config';
 import { CoreModule, HealthController, ServiceDefinition } from '@switchboard/platform';
-import { configureGateway } from '../../gateway/src/gateway.definition';
-import { GatewayModule } from '../../gateway/src/gateway.module';
-import { configureNotifier } from '../../notifier/src/notifier.definition';
-import { NotifierModule } from '../../notifier/src/notifier.module';
-import { configureWebhookIngest } from '../../webhook-ingest/src/webhook-ingest.definition';
-import { WebhookIngestModule } from '../../webhook-ingest/src/webhook-ingest.module';
+import { configureGateway, GatewayModule } from '@switchboard/gateway';
+import { configureNotifier, NotifierModule } from '@switchboard/notifier';
+import { configureWebhookIngest, WebhookIngestModule } from '@switchboard/webhook-ingest';
 
 @Module({})
 class StandaloneRootModule {}
