@@ -78,6 +78,7 @@ describe('ClientSession (the session core)', () => {
       expiry: new ExpiryWheel(() => now),
       registry: new ConnectionRegistry(OPTIONS, metrics),
       countDelivered: () => undefined,
+      now: () => now,
     };
   });
   afterEach(async () => {
@@ -160,16 +161,32 @@ describe('ClientSession (the session core)', () => {
     expect(await metric('switchboard_slow_consumer_disconnects_total', { transport: 'ws' })).toBe(2);
   });
 
-  it('ends the connection once exp + tolerance has passed, never before exp', () => {
+  it('ends the connection at exp + tolerance, never before exp, and delivers nothing past it', async () => {
     const exp = now + 10_000;
-    const { transport } = open(principal({ expiresAt: exp }));
+    const deadline = exp + OPTIONS.clockToleranceMs;
+    const a = open(principal({ expiresAt: exp }));
+    await a.session.subscribe('room:1', undefined, () => undefined);
     now = exp - 1;
     services.expiry.tick();
-    expect(transport.ended).toBeUndefined();
-    // Fires within the tolerance (2 s), never after it.
-    now = exp + OPTIONS.clockToleranceMs;
+    expect(a.transport.ended).toBeUndefined();
+    // The wheel wakes the session in its last second; from then on each delivery checks the clock,
+    // so a late timer cannot let a message through after the deadline.
+    now = deadline - 800;
     services.expiry.tick();
-    expect(transport.ended?.reason).toBe('expired');
+    await engine.publish({ channel: 'room:1', data: 'in time' });
+    expect(a.transport.messages).toHaveLength(1);
+    expect(a.transport.ended).toBeUndefined();
+    now = deadline;
+    await engine.publish({ channel: 'room:1', data: 'too late' });
+    expect(a.transport.messages).toHaveLength(1);
+    expect(a.transport.ended?.reason).toBe('expired');
+    expect(await metric('switchboard_token_expirations_total', { transport: 'ws' })).toBe(1);
+
+    // Past the deadline when the wheel fires: ended at once.
+    const b = open(principal({ expiresAt: now + 5000 }));
+    now += 5000 + OPTIONS.clockToleranceMs;
+    services.expiry.tick();
+    expect(b.transport.ended?.reason).toBe('expired');
     expect(services.registry.size).toBe(0);
   });
 

@@ -19,6 +19,9 @@ import { GatewayOptions } from './gateway-options';
 import { EndReason, SessionTransport, TransportName } from './session-transport';
 import { TokenBucket } from './token-bucket';
 
+/** How long before its deadline a session starts checking the clock on each delivery. */
+const LAST_SECOND_MS = 1000;
+
 /** A channel's members as a presence query answers them. */
 export interface PresenceSnapshot {
   channel: string;
@@ -39,6 +42,8 @@ export interface SessionServices {
   readonly registry: ConnectionRegistry;
   /** Counts `n` messages written to clients of `transport` (hot path: an integer add). */
   countDelivered(transport: TransportName, n?: number): void;
+  /** The clock token deadlines are checked against (ms since the epoch). */
+  now(): number;
 }
 
 /**
@@ -59,6 +64,12 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
   private publishBucket?: TokenBucket;
   private ownReadBudget?: TokenBucket;
   private principalValue: Principal;
+  /**
+   * Set in the token's last second: from this instant (exp + tolerance, ms) nothing more
+   * is delivered, whatever a busy event loop does to timers. 0 until then.
+   */
+  private deadline = 0;
+  private deadlineTimer?: NodeJS.Timeout;
   private registered = false;
   private closed = false;
 
@@ -243,8 +254,33 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
     return next.expiresAt ?? null;
   }
 
-  /** The expiry wheel's call: the token's `exp` (+ tolerance) has passed. */
+  /** True once the token's `exp` + tolerance has passed (for writes made outside `onMessage`). */
+  get isExpired(): boolean {
+    const exp = this.principal.expiresAt;
+    return exp !== undefined && this.hub.now() >= exp + this.hub.options.clockToleranceMs;
+  }
+
+  /**
+   * The expiry wheel's call, a second before `exp` + tolerance: from now on deliveries check
+   * the clock, and a timer ends the connection at the deadline itself.
+   */
   expire(): void {
+    if (this.closed) return;
+    const exp = this.principal.expiresAt;
+    if (exp === undefined) return;
+    const deadline = exp + this.hub.options.clockToleranceMs;
+    const left = deadline - this.hub.now();
+    if (left > 0) {
+      this.deadline = deadline;
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = setTimeout(() => this.expired(), left);
+      this.deadlineTimer.unref();
+      return;
+    }
+    this.expired();
+  }
+
+  private expired(): void {
     if (this.closed) return;
     this.hub.metrics.tokenExpirations.inc({ transport: this.transportName });
     this.hub.logger.debug({ sub: this.principal.sub, transport: this.transportName }, 'token expired: connection ended');
@@ -260,6 +296,10 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
 
   /** Hot path, once per message and recipient: write, count, check the send queue. */
   onMessage(message: StoredMessage): void {
+    if (this.deadline !== 0 && this.hub.now() >= this.deadline) {
+      this.expired();
+      return;
+    }
     const connection = this.connection;
     connection.deliver(message);
     this.hub.countDelivered(connection.transport);
@@ -301,6 +341,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
     if (this.closed) return;
     this.closed = true;
     this.hub.expiry.cancel(this);
+    clearTimeout(this.deadlineTimer);
     for (const handle of this.subscriptions.values()) {
       if (handle !== null) {
         handle.unsubscribe();
@@ -355,15 +396,17 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
   }
 
   /**
-   * Schedules the end at `exp` + JWT_CLOCK_TOLERANCE_SECONDS, early enough that the wheel's
-   * lateness stays within the tolerance, never before `exp` itself.
+   * The connection ends at `exp` + JWT_CLOCK_TOLERANCE_SECONDS: the shared wheel wakes the
+   * session a second before (its lateness included), and the last second is exact.
    */
   private scheduleExpiry(): void {
+    this.deadline = 0;
+    clearTimeout(this.deadlineTimer);
     const exp = this.principal.expiresAt;
     if (exp === undefined) {
       this.hub.expiry.cancel(this);
       return;
     }
-    this.hub.expiry.schedule(this, Math.max(exp, exp + this.hub.options.clockToleranceMs - EXPIRY_MAX_LATE_MS));
+    this.hub.expiry.schedule(this, exp + this.hub.options.clockToleranceMs - LAST_SECOND_MS - EXPIRY_MAX_LATE_MS);
   }
 }

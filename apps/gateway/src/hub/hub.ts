@@ -57,6 +57,10 @@ export class Hub implements SessionServices, OnApplicationShutdown {
     return session;
   }
 
+  now(): number {
+    return Date.now();
+  }
+
   countDelivered(transport: TransportName, n = 1): void {
     this.delivered[transport] += n;
   }

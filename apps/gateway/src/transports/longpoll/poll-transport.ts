@@ -132,8 +132,12 @@ class PollConnection implements SessionTransport {
     this.respond();
   }
 
-  /** Writes the answer (once) and ends the session. */
+  /** Writes the answer (once) and ends the session; past the token's deadline the answer is 401. */
   respond(): void {
+    if (this.session.isExpired) {
+      this.session.expire();
+      return;
+    }
     if (!this.finish() || this.res.destroyed) return;
     if (this.answer.full) this.hub.metrics.limitHits.inc({ limit: 'max_response_bytes', transport: 'poll' });
     const body = this.answer.body();

@@ -234,6 +234,7 @@ export class SseTransport implements OnApplicationShutdown {
         const since = known.get(channel);
         await session.subscribe(channel, since, (outcome) => s.subscribed(outcome, since));
       }
+      if (session.isExpired) session.expire();
       if (res.destroyed || session.isClosed) return;
       this.streams.add(s);
       req.socket.setNoDelay(true);
