@@ -27,17 +27,24 @@ async function refusingServer(readFirst: number, bounds = { maxBytes: 4 * 1024 *
   return { server, url, closes };
 }
 
-/** Writes the whole request at once, then reads: the client that a reset hurts most. */
+/**
+ * Writes the whole request, and only then starts reading: the client that a reset hurts
+ * most (what it has not read yet is lost), and in one process the one that loses the race.
+ */
 function rawRequest(url: string, head: string, body: Buffer): Promise<string> {
   const { port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1');
+    socket.pause();
     let answer = '';
-    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
     socket.on('error', (err) => reject(new Error(`${err.message} after ${JSON.stringify(answer.slice(0, 80))}`)));
-    socket.on('close', () => resolve(answer));
     socket.write(head);
-    socket.write(body, () => socket.end());
+    socket.write(body, () => {
+      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+      socket.on('close', () => resolve(answer));
+      socket.end();
+      socket.resume();
+    });
   });
 }
 
@@ -82,6 +89,14 @@ describe('replyJson', () => {
     const withLength = await rawRequest(url, `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`, body);
     expect(withLength).toMatch(/^HTTP\/1\.1 413 /);
     expect(withLength).toContain('{"error":"too_large","message":"no"}');
+    // Connection: close makes Node close the socket when the response ends: not before the upload did.
+    const closing = await rawRequest(
+      url,
+      `POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`,
+      body,
+    );
+    expect(closing).toMatch(/^HTTP\/1\.1 413 /);
+    expect(closing).toContain('{"error":"too_large","message":"no"}');
     const chunks = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
     const chunked = await rawRequest(url, 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', chunks);
     expect(chunked).toMatch(/^HTTP\/1\.1 413 /);

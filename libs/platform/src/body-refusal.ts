@@ -29,9 +29,10 @@ export const DEFAULT_DISCARD_BOUNDS: DiscardBounds = { maxBytes: 4 * 1024 * 1024
  *
  * Closing a socket that still has unread bytes makes the kernel send a TCP reset, which
  * also throws away the answer the client has not read yet: `fetch` then fails with EPIPE
- * or ECONNRESET instead of seeing the status. So the answer goes out WITHOUT
- * `Connection: close`, and the rest of the upload is read and dropped; if it ends within
- * `bounds` the connection stays usable, otherwise (more bytes, or a client that stalls)
+ * or ECONNRESET instead of seeing the status. So the whole answer is written at once, but
+ * the response is only ended — which is when Node closes a `Connection: close` socket —
+ * once the rest of the upload has been read and dropped. If it ends within `bounds` the
+ * connection is reused or closed cleanly; otherwise (more bytes, or a client that stalls)
  * the socket is destroyed — by then a client that reads while it uploads (fetch, curl)
  * has the answer and has usually closed on its own.
  *
@@ -45,8 +46,6 @@ export function replyJson(
   bounds: DiscardBounds = DEFAULT_DISCARD_BOUNDS,
 ): void {
   if (res.headersSent || res.writableEnded) return;
-  // Before the answer: Node dumps a body nobody consumes once the response finishes, without a bound.
-  if (!req.complete && !req.destroyed) discardRest(req, bounds);
   const payload = JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -54,27 +53,36 @@ export function replyJson(
     'Cache-Control': 'no-store',
     ...reply.headers,
   });
-  res.end(payload);
+  if (req.complete || req.destroyed) {
+    res.end(payload);
+    return;
+  }
+  // All of it is on the wire now (Content-Length frames it); only the end waits for the upload.
+  res.write(payload);
+  discardRest(req, bounds, () => res.end());
 }
 
-function discardRest(req: IncomingMessage, bounds: DiscardBounds): void {
+/** Reads and drops the rest of the body; `done` once it ended, the socket destroyed past `bounds`. */
+function discardRest(req: IncomingMessage, bounds: DiscardBounds, done: () => void): void {
   let discarded = 0;
   const stop = (cut: boolean): void => {
     clearTimeout(timer);
     req.off('data', onData);
-    req.off('end', onDone);
-    req.off('close', onDone);
+    req.off('end', onEnd);
+    req.off('close', onClose);
     if (cut) req.socket.destroy();
+    else done();
   };
   const onData = (chunk: Buffer): void => {
     discarded += chunk.length;
     if (discarded > bounds.maxBytes) stop(true);
   };
-  const onDone = (): void => stop(false);
+  const onEnd = (): void => stop(false);
+  const onClose = (): void => stop(!req.complete);
   const timer = setTimeout(() => stop(true), bounds.maxMs);
   timer.unref();
   req.on('data', onData);
-  req.once('end', onDone);
-  req.once('close', onDone);
+  req.once('end', onEnd);
+  req.once('close', onClose);
   req.resume();
 }
