@@ -127,7 +127,7 @@ describe('publish API', () => {
     const big = { channel: 'orders:big', data: 'x'.repeat(LIMIT) };
     const declared = await publish(big);
     expect(declared.status).toBe(413);
-    expect(await declared.json()).toMatchObject({ code: 'too_large' });
+    expect(await declared.json()).toMatchObject({ error: 'too_large', code: 'too_large' });
     // Chunked, no Content-Length: refused once the limit is crossed.
     const chunk = Buffer.alloc(1024, 'x');
     const streamed = await rawPost(
@@ -140,6 +140,48 @@ describe('publish API', () => {
     const edge = await publish({ channel: 'orders:big', data: 'x'.repeat(LIMIT - 40) });
     expect(edge.status).toBe(413);
     expect((await runtime!.engine.positions(['orders:big']))[0].offset).toBe(0);
+  });
+
+  it('answers 400 for a body nesting arrays or objects more than 64 levels deep, and publishes nothing', async () => {
+    const arrays = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
+    const objects = (depth: number): string => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+    // The body is one level: data may nest 63 more.
+    for (const data of [arrays(64), objects(64), arrays(1500), objects(600), `{"s":"${'['.repeat(100)}","deep":${arrays(64)}}`]) {
+      const res = await publish(`{"channel":"orders:deep","data":${data}}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: 'bad_request',
+        code: 'bad_request',
+        message: 'body nests arrays and objects more than 64 levels deep',
+      });
+    }
+    expect((await runtime!.engine.positions(['orders:deep']))[0].offset).toBe(0);
+    // Exactly the limit is fine, and brackets inside strings do not count.
+    const ok = await publish(`{"channel":"orders:deep","data":{"s":"${'['.repeat(100)}","deep":${arrays(62)}}}`);
+    expect(ok.status).toBe(200);
+  });
+
+  it('counts every refusal for MAX_MESSAGE_BYTES in switchboard_limit_hits_total, read through /metrics', async () => {
+    const sample = 'switchboard_limit_hits_total{limit="max_message_bytes",transport="http"}';
+    const read = async (): Promise<number> => {
+      const line = (await (await fetch(`${service!.url}/metrics`)).text()).split('\n').find((l) => l.startsWith(sample + ' '));
+      return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+    };
+    const before = await read();
+    // Declared too large, streamed past the limit, and a message too large once built.
+    expect((await publish({ channel: 'orders:big', data: 'x'.repeat(LIMIT) })).status).toBe(413);
+    const streamed = await rawPost(
+      `${service!.url}/v1/publish`,
+      { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      [Buffer.from('{"channel":"orders:big","data":"'), Buffer.alloc(LIMIT, 'x'), Buffer.from('"}')],
+    );
+    expect(streamed.status).toBe(413);
+    expect((await publish({ channel: 'orders:big', data: 'x'.repeat(LIMIT - 40) })).status).toBe(413);
+    expect(await read()).toBe(before + 3);
+    // Other refusals are not this limit.
+    expect((await publish({ channel: 'bad channel', data: 1 })).status).toBe(400);
+    expect((await publish({ channel: 'orders:big', data: 1 }, 'wrong')).status).toBe(401);
+    expect(await read()).toBe(before + 3);
   });
 
   it('serves OpenAPI docs at /docs', async () => {

@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   cleanUp,
   IngestService,
@@ -12,9 +12,10 @@ import {
 } from './webhook-harness';
 
 /**
- * SPEC's order of checks on the real engine — unknown source 404 → IP not allowed 403 →
- * rate limited 429 (shared by replicas) → body too large 413 → signature 401 — and the
- * body limit enforced before the body is read.
+ * The order of checks on the real engine — unknown source 404 → IP not allowed 403 → body
+ * too large 413 → signature 401 → the source's rate 429 (verified deliveries, shared by
+ * replicas) — and the body limit enforced before the body is read. The client address
+ * budget before the body (WEBHOOK_UNVERIFIED_RATE) is webhook-unverified.e2e-spec.ts.
  */
 const names = webhookTestNames('whchk');
 const MAX = 4096;
@@ -79,16 +80,28 @@ it('answers 403 for an address outside allowCidrs, trusting X-Forwarded-For only
   expect(await reason(direct, 'office', '{}', { ...unsigned, 'x-forwarded-for': '198.51.100.7' })).toEqual([403, 'ip_not_allowed']);
 });
 
-it('answers 429 with Retry-After once the source bucket, shared by both replicas, is empty', async () => {
-  // burst 2: one request per replica empties it; both then refuse, whatever the body.
-  expect(await reason(direct, 'limited', '{}')).toEqual([401, 'signature_mismatch']);
-  expect(await reason(proxied, 'limited', '{}')).toEqual([401, 'signature_mismatch']);
-  for (const service of [direct, proxied]) {
-    const reply = await postWebhook(service.url, 'limited', huge, unsigned);
-    expect([reply.status, reply.body.reason]).toEqual([429, 'rate_limited']);
+it('answers 429 with Retry-After once verified deliveries empty the source bucket, shared by both replicas', async () => {
+  // Unsigned requests never touch the source's bucket (burst 2)…
+  for (let i = 0; i < 6; i++) expect(await reason(i % 2 === 0 ? direct : proxied, 'limited', '{}')).toEqual([401, 'signature_mismatch']);
+  // …verified ones do: one per replica empties it; both then refuse, after verification.
+  const signed = (n: number): [string, Record<string, string>] => {
+    const body = JSON.stringify({ n });
+    const signature = 'sha256=' + createHmac('sha256', 's').update(body).digest('hex');
+    return [body, { ...unsigned, 'x-hub-signature-256': signature, 'x-github-delivery': `lim-${n}-${randomBytes(4).toString('hex')}` }];
+  };
+  expect((await postWebhook(direct.url, 'limited', ...signed(1))).status).toBe(202);
+  expect((await postWebhook(proxied.url, 'limited', ...signed(2))).status).toBe(202);
+  for (const [service, n] of [
+    [direct, 3],
+    [proxied, 4],
+  ] as const) {
+    const reply = await postWebhook(service.url, 'limited', ...signed(n));
+    expect([reply.status, reply.body.error, reply.body.reason]).toEqual([429, 'rate_limited', 'rate_limited']);
     expect(Number(reply.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(Number(reply.headers.get('retry-after'))).toBeLessThanOrEqual(10);
   }
+  // Still verified first: a bad signature is a 401 whatever the bucket holds.
+  expect(await reason(direct, 'limited', '{}')).toEqual([401, 'signature_mismatch']);
 });
 
 it('answers 413 before the signature, for a declared length and for a streamed body', async () => {
@@ -106,7 +119,7 @@ it('answers 413 before the signature, for a declared length and for a streamed b
     duplex: 'half',
   } as RequestInit);
   expect(response.status).toBe(413);
-  expect(response.headers.get('connection')).toBe('close');
+  expect(await response.json()).toMatchObject({ error: 'too_large', reason: 'body_too_large' });
   // Exactly at the limit is not too large.
   expect(await reason(direct, 'open', 'x'.repeat(MAX))).toEqual([401, 'signature_mismatch']);
 });
@@ -139,7 +152,8 @@ it('answers 401 for bad signatures, 415 for content types the provider never sen
   const get = await fetch(`${direct.url}/v1/webhooks/open`);
   expect(get.status).toBe(405);
   expect(get.headers.get('allow')).toBe('POST');
-  expect(await readEvents(direct)).toEqual([]);
+  // Only the signed deliveries of the rate test were stored.
+  expect((await readEvents(direct)).map((e) => e.event.source)).toEqual(['webhook/limited', 'webhook/limited']);
 });
 
 it('starts without any source configured: every source is unknown', async () => {

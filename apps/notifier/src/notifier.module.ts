@@ -9,6 +9,7 @@ import { DocsController, OPENAPI_DOCUMENT } from './api/docs.controller';
 import { jsonBody } from './api/json-body.middleware';
 import { openApiDocument } from './api/openapi';
 import { PublishController } from './api/publish.controller';
+import { MAX_PUBLISH_DEPTH } from './api/publish-request';
 import { PublishService } from './api/publish.service';
 import { DeadLetterQueue } from './dispatch/dead-letter-queue';
 import { EventConsumerService } from './dispatch/event-consumer.service';
@@ -25,7 +26,10 @@ const NOTIFIER_SETTINGS = Symbol('NotifierSettings');
  */
 @Module({})
 export class NotifierModule implements NestModule {
-  constructor(@Inject(NOTIFIER_SETTINGS) private readonly settings: NotifierSettings) {}
+  constructor(
+    @Inject(NOTIFIER_SETTINGS) private readonly settings: NotifierSettings,
+    @Inject(METRICS) private readonly metrics: Metrics,
+  ) {}
 
   static forPlatform(platform: Platform): DynamicModule {
     const settings = notifierSettings(platform.config);
@@ -53,7 +57,11 @@ export class NotifierModule implements NestModule {
         { provide: NOTIFIER_SETTINGS, useValue: settings },
         { provide: EventRouter, useValue: new EventRouter(routes) },
         { provide: OPENAPI_DOCUMENT, useValue: openApiDocument(settings.MAX_MESSAGE_BYTES) },
-        { provide: PublishService, useFactory: (engine: ChannelEngine) => new PublishService(engine), inject: [CHANNEL_ENGINE] },
+        {
+          provide: PublishService,
+          useFactory: (engine: ChannelEngine, metrics: Metrics) => new PublishService(engine, () => countTooLarge(metrics)),
+          inject: [CHANNEL_ENGINE, METRICS],
+        },
         { provide: DeadLetterQueue, useFactory: (bus: EventBus) => new DeadLetterQueue(bus), inject: [EVENT_BUS] },
         {
           provide: EventDispatcher,
@@ -79,9 +87,13 @@ export class NotifierModule implements NestModule {
   /** Route-scoped middleware only: the key is checked before the body is read (401 before 413). */
   configure(consumer: MiddlewareConsumer): void {
     const settings = this.settings;
-    consumer
-      .apply(requireBearerKey(settings.PUBLISH_API_KEY, 'publish'), jsonBody(settings.MAX_MESSAGE_BYTES))
-      .forRoutes(PublishController);
+    const body = jsonBody(settings.MAX_MESSAGE_BYTES, { maxDepth: MAX_PUBLISH_DEPTH, onTooLarge: () => countTooLarge(this.metrics) });
+    consumer.apply(requireBearerKey(settings.PUBLISH_API_KEY, 'publish'), body).forRoutes(PublishController);
     consumer.apply(requireBearerKey(settings.DLQ_API_KEY ?? settings.PUBLISH_API_KEY, 'dlq')).forRoutes(DlqController);
   }
+}
+
+/** A publish API request refused for MAX_MESSAGE_BYTES (body or built message). */
+function countTooLarge(metrics: Metrics): void {
+  metrics.limitHits.inc({ limit: 'max_message_bytes', transport: 'http' });
 }

@@ -109,4 +109,24 @@ describe('webhook sources', () => {
     expect(parseCidr('::1')).toEqual({ address: '::1', prefix: 128, family: 'ipv6' });
     for (const bad of ['10.0.0.0/', '10.0.0.0/8/1', '1.2.3/8', 'fe80::/129', 'x']) expect(parseCidr(bad)).toBeUndefined();
   });
+
+  it('reads the unverified-traffic limits with their defaults, and refuses bad values by name', () => {
+    expect(loadConfig(webhookIngestSchema, {})).toMatchObject({
+      WEBHOOK_UNVERIFIED_RATE: 10,
+      WEBHOOK_BODY_TIMEOUT_SECONDS: 10,
+      WEBHOOK_MAX_CONCURRENT_READS: 256,
+    });
+    expect(
+      loadConfig(webhookIngestSchema, {
+        WEBHOOK_UNVERIFIED_RATE: '0.5',
+        WEBHOOK_BODY_TIMEOUT_SECONDS: '3',
+        WEBHOOK_MAX_CONCURRENT_READS: '32',
+      }),
+    ).toMatchObject({ WEBHOOK_UNVERIFIED_RATE: 0.5, WEBHOOK_BODY_TIMEOUT_SECONDS: 3, WEBHOOK_MAX_CONCURRENT_READS: 32 });
+    expect(loadConfig(webhookIngestSchema, { WEBHOOK_UNVERIFIED_RATE: '0' }).WEBHOOK_UNVERIFIED_RATE).toBe(0);
+    expect(problem({ WEBHOOK_UNVERIFIED_RATE: '-1' })).toMatch(/WEBHOOK_UNVERIFIED_RATE/);
+    expect(problem({ WEBHOOK_UNVERIFIED_RATE: 'fast' })).toMatch(/WEBHOOK_UNVERIFIED_RATE.*must be a number/);
+    expect(problem({ WEBHOOK_BODY_TIMEOUT_SECONDS: '0' })).toMatch(/WEBHOOK_BODY_TIMEOUT_SECONDS.*must be ≥ 1/);
+    expect(problem({ WEBHOOK_MAX_CONCURRENT_READS: '0' })).toMatch(/WEBHOOK_MAX_CONCURRENT_READS.*must be ≥ 1/);
+  });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
-import { envInt, envList, envOptionalString } from './env';
+import { envInt, envList, envNumber, envOptionalString } from './env';
 import { ConfigError, readConfigFile } from './load-config';
 import { parseCidr, WebhookSource, webhookSourceSchema } from './webhook-sources.schema';
 
@@ -16,6 +16,17 @@ export const webhookIngestEnv = {
   WEBHOOK_DEDUPE_SECONDS: envInt(259_200, 60, 30 * 86400),
   /** Proxies (CIDRs) whose X-Forwarded-For / X-Forwarded-Proto / X-Forwarded-Host are trusted. Default: none. */
   TRUSTED_PROXIES: envList(),
+  /**
+   * Requests per second each client address (IPv6: each /64) may make before its bodies are
+   * verified; burst 2 × rate; a request that verifies gives its share back. Checked before
+   * the body is read and shared by replicas through Redis (per process with the memory
+   * engine). Over it: 429. 0 turns it off. Default 10.
+   */
+  WEBHOOK_UNVERIFIED_RATE: envNumber(10, 0, 1_000_000),
+  /** Seconds a webhook body has to arrive once the ingest starts reading it (408 after). Default 10. */
+  WEBHOOK_BODY_TIMEOUT_SECONDS: envInt(10, 1, 300),
+  /** Unverified bodies this process reads at once (503 with Retry-After past it). Default 256. */
+  WEBHOOK_MAX_CONCURRENT_READS: envInt(256, 1, 100_000),
 };
 
 export const webhookIngestSchema = z.object({ ...serviceEnv, ...engineEnv, ...webhookIngestEnv }).superRefine((c, ctx) => {

@@ -151,6 +151,11 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['source', 'secret_index'] as const,
       registers: r,
     }),
+    webhookBodyReads: new Gauge({
+      name: 'switchboard_webhook_body_reads',
+      help: 'Webhook bodies being received now (at most WEBHOOK_MAX_CONCURRENT_READS)',
+      registers: r,
+    }),
 
     // Notifier.
     notifierEvents: new Counter({

@@ -1,3 +1,4 @@
+export * from './body-refusal';
 export * from './bootstrap';
 export * from './core.module';
 export * from './health.controller';

@@ -1,7 +1,8 @@
+import { replyJson } from '@switchboard/platform';
 import { SwitchboardError } from '@switchboard/protocol';
 import type { NextFunction, Request, Response } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { sendError } from './http-error';
+import { errorBody } from './http-error';
 
 /** Equal-length digests, so the comparison takes the same time whatever the presented key. */
 function digest(value: string): Buffer {
@@ -24,14 +25,11 @@ export function bearerKeyMatches(authorization: string | undefined, key: string 
 export function requireBearerKey(key: string | undefined, realm: string) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (bearerKeyMatches(req.headers.authorization, key)) return next();
-    // The body is never read: close rather than drain it.
-    sendError(
-      res,
-      new SwitchboardError('unauthorized', key === undefined ? `${realm} is disabled: no key is configured` : 'missing or wrong API key'),
-      {
-        'WWW-Authenticate': `Bearer realm="${realm}"`,
-        Connection: 'close',
-      },
+    const err = new SwitchboardError(
+      'unauthorized',
+      key === undefined ? `${realm} is disabled: no key is configured` : 'missing or wrong API key',
     );
+    // The body is never read: answered so that a client still uploading can read it.
+    replyJson(req, res, { status: err.httpStatus, body: errorBody(err), headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` } });
   };
 }

@@ -1,5 +1,5 @@
 import { MAX_CHANNEL_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH } from '@switchboard/protocol';
-import { MAX_CHANNELS_PER_PUBLISH } from './publish-request';
+import { MAX_CHANNELS_PER_PUBLISH, MAX_PUBLISH_DEPTH } from './publish-request';
 
 const channelName = {
   type: 'string',
@@ -45,9 +45,10 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
       schemas: {
         Error: {
           type: 'object',
-          required: ['code', 'message'],
+          required: ['error', 'code', 'message'],
           properties: {
-            code: { type: 'string', enum: ['bad_request', 'unauthorized', 'not_found', 'too_large', 'unavailable'] },
+            error: { type: 'string', enum: ['bad_request', 'unauthorized', 'not_found', 'too_large', 'unavailable'] },
+            code: { type: 'string', description: 'The same as error (kept for clients of the first version)' },
             message: { type: 'string' },
           },
         },
@@ -119,12 +120,12 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
           security: [{ publishKey: [] }],
           requestBody: {
             required: true,
-            description: `JSON, at most ${maxBodyBytes} bytes (MAX_MESSAGE_BYTES).`,
+            description: `JSON, at most ${maxBodyBytes} bytes (MAX_MESSAGE_BYTES), nesting arrays and objects at most ${MAX_PUBLISH_DEPTH} levels deep.`,
             content: { 'application/json': { schema: { $ref: '#/components/schemas/PublishRequest' } } },
           },
           responses: {
             200: { description: 'Stored', content: { 'application/json': { schema: { $ref: '#/components/schemas/PublishReply' } } } },
-            400: error('Invalid body or channel (the message says which)'),
+            400: error('Invalid body or channel, or nested too deeply (the message says which)'),
             401: error('Missing or wrong key (checked first)'),
             413: error('Body or message larger than MAX_MESSAGE_BYTES'),
             503: error('Engine unavailable; retry with the same idempotencyKey'),

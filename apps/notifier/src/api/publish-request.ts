@@ -3,6 +3,13 @@ import { channelNameError, MAX_CHANNEL_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH, Switc
 /** Most channels one publish API call may name. */
 export const MAX_CHANNELS_PER_PUBLISH = 100;
 
+/**
+ * Deepest nesting of arrays and objects in a publish body (so `data` nests at most one
+ * level less, and so does the message delivered around it): deeper is a 400, not a
+ * stack-dependent failure, and every message stays within common parsers' limits.
+ */
+export const MAX_PUBLISH_DEPTH = 64;
+
 /** Body of `POST /v1/publish` (SPEC "HTTP publish API"). */
 export interface PublishBody {
   /** One target channel (or use `channels`). */

@@ -1,4 +1,5 @@
 import type { ChannelEngine } from '@switchboard/engine';
+import { isSwitchboardError } from '@switchboard/protocol';
 import { PublishCommand } from './publish-request';
 
 /** Answer of `POST /v1/publish`: the offset each channel gave the message. */
@@ -12,14 +13,24 @@ export interface PublishReply {
  * message keep it, so callers that retry send an `idempotencyKey` to avoid duplicates.
  */
 export class PublishService {
-  constructor(private readonly engine: ChannelEngine) {}
+  /** `onTooLarge`: a message over MAX_MESSAGE_BYTES once built (counted once per request). */
+  constructor(
+    private readonly engine: ChannelEngine,
+    private readonly onTooLarge: () => void = () => undefined,
+  ) {}
 
   async publish(command: PublishCommand, receivedAt: number): Promise<PublishReply> {
-    const results = await Promise.all(
-      command.channels.map((channel) =>
-        this.engine.publish({ channel, data: command.data, idempotencyKey: command.idempotencyKey, receivedAt }),
-      ),
-    );
+    let results;
+    try {
+      results = await Promise.all(
+        command.channels.map((channel) =>
+          this.engine.publish({ channel, data: command.data, idempotencyKey: command.idempotencyKey, receivedAt }),
+        ),
+      );
+    } catch (err) {
+      if (isSwitchboardError(err, 'too_large')) this.onTooLarge();
+      throw err;
+    }
     const offsets: Record<string, number> = {};
     for (const r of results) offsets[r.channel] = r.offset;
     return { offsets };

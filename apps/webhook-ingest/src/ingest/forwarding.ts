@@ -13,6 +13,11 @@ export class Forwarding {
     this.trusted = new AddressList(trustedProxies);
   }
 
+  /** True when the TCP peer is a trusted proxy (its forwarding headers are believed). */
+  trusts(peer: string | undefined): boolean {
+    return this.trusted.includes(normalizeAddress(peer ?? ''));
+  }
+
   /**
    * The peer address, or, when the peer is a trusted proxy, the right-most
    * X-Forwarded-For entry that is not itself a trusted proxy (entries left of it could

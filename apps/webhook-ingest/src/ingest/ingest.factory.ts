@@ -3,14 +3,25 @@ import type { Platform } from '@switchboard/platform';
 import { MemoryDeliveryLedger } from './delivery-ledger';
 import { Forwarding } from './forwarding';
 import { IngestPipeline } from './ingest.pipeline';
-import { MemoryRateLimiter } from './rate-limiter';
+import { MemoryRateLimiter, RateLimit, RateLimiter } from './rate-limiter';
+import { ReadSlots } from './read-slots';
 import { RedisDeliveryLedger } from './redis-delivery-ledger';
 import { RedisRateLimiter } from './redis-rate-limiter';
 import { SourceRegistry } from './source-registry';
 
 /** The settings webhook-ingest reads, by name: present in its own config and in the single process's. */
 export type WebhookIngestSettings = CommonConfig &
-  Pick<WebhookIngestConfig, 'WEBHOOK_CONFIG' | 'WEBHOOK_SOURCES' | 'WEBHOOK_MAX_BYTES' | 'WEBHOOK_DEDUPE_SECONDS' | 'TRUSTED_PROXIES'>;
+  Pick<
+    WebhookIngestConfig,
+    | 'WEBHOOK_CONFIG'
+    | 'WEBHOOK_SOURCES'
+    | 'WEBHOOK_MAX_BYTES'
+    | 'WEBHOOK_DEDUPE_SECONDS'
+    | 'TRUSTED_PROXIES'
+    | 'WEBHOOK_UNVERIFIED_RATE'
+    | 'WEBHOOK_BODY_TIMEOUT_SECONDS'
+    | 'WEBHOOK_MAX_CONCURRENT_READS'
+  >;
 
 /** Envelope and escaping head-room between a body and the event stored for it. */
 const ENVELOPE_ALLOWANCE = 4096;
@@ -39,18 +50,30 @@ export async function createIngestPipeline(platform: Platform<WebhookIngestSetti
     );
   }
   await runtime.eventBus.ensureStreams();
+  const prefix = config.REDIS_KEY_PREFIX;
+  const limiter = (keyOf: (key: string) => string): RateLimiter =>
+    redis === undefined ? new MemoryRateLimiter() : new RedisRateLimiter(redis, keyOf);
   return new IngestPipeline({
     sources,
     forwarding: new Forwarding(config.TRUSTED_PROXIES),
-    limiter: redis === undefined ? new MemoryRateLimiter() : new RedisRateLimiter(redis, config.REDIS_KEY_PREFIX),
+    sourceLimiter: limiter((source) => `${prefix}webhook:{${source}}:rate`),
+    clientLimiter: limiter((client) => `${prefix}webhook:client:{${client}}`),
+    unverifiedRate: unverifiedRate(config.WEBHOOK_UNVERIFIED_RATE),
+    readSlots: new ReadSlots(config.WEBHOOK_MAX_CONCURRENT_READS, (n) => platform.metrics.webhookBodyReads.set(n)),
+    bodyTimeoutMs: config.WEBHOOK_BODY_TIMEOUT_SECONDS * 1000,
     ledger:
       redis === undefined
         ? new MemoryDeliveryLedger(config.WEBHOOK_DEDUPE_SECONDS)
-        : new RedisDeliveryLedger(redis, config.REDIS_KEY_PREFIX, config.WEBHOOK_DEDUPE_SECONDS),
+        : new RedisDeliveryLedger(redis, prefix, config.WEBHOOK_DEDUPE_SECONDS),
     eventBus: runtime.eventBus,
     metrics: platform.metrics,
     logger,
     maxBodyBytes: config.WEBHOOK_MAX_BYTES,
     maxEventBytes,
   });
+}
+
+/** WEBHOOK_UNVERIFIED_RATE as a bucket (burst 2 × rate, as a source's default); 0: off. */
+export function unverifiedRate(perSecond: number): RateLimit | undefined {
+  return perSecond === 0 ? undefined : { perSecond, burst: Math.max(1, Math.ceil(2 * perSecond)) };
 }

@@ -1,4 +1,5 @@
 import { MemoryEventBus } from '@switchboard/engine';
+import { eventually } from '@switchboard/testing';
 import { createLogger, createMetrics } from '@switchboard/observability';
 import type { WebhookSource } from '@switchboard/config';
 import { createHmac } from 'node:crypto';
@@ -6,8 +7,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { MemoryDeliveryLedger } from './delivery-ledger';
 import { Forwarding } from './forwarding';
 import { IncomingWebhook, IngestPipeline } from './ingest.pipeline';
-import { MemoryRateLimiter } from './rate-limiter';
-import { BodyIncompleteError, BodyTooLargeError } from './raw-body';
+import { MemoryRateLimiter, RateLimit } from './rate-limiter';
+import { BodyIncompleteError, BodyTimeoutError, BodyTooLargeError } from './raw-body';
+import { ReadSlots } from './read-slots';
 import { SourceRegistry } from './source-registry';
 
 const SECRET = 'pipeline-secret';
@@ -17,13 +19,18 @@ const SOURCES: WebhookSource[] = [
 ];
 const retention = { eventsMaxAgeSeconds: 3600, duplicateWindowSeconds: 120, dlqMaxAgeSeconds: 3600 };
 
-function setup(options: { maxEventBytes?: number } = {}) {
+function setup(options: { maxEventBytes?: number; unverifiedRate?: RateLimit; readSlots?: number } = {}) {
   const eventBus = new MemoryEventBus(retention);
   const metrics = createMetrics();
+  const readSlots = new ReadSlots(options.readSlots ?? 10);
   const pipeline = new IngestPipeline({
     sources: new SourceRegistry(SOURCES),
     forwarding: new Forwarding([]),
-    limiter: new MemoryRateLimiter(),
+    sourceLimiter: new MemoryRateLimiter(),
+    clientLimiter: new MemoryRateLimiter(),
+    unverifiedRate: options.unverifiedRate,
+    readSlots,
+    bodyTimeoutMs: 1000,
     ledger: new MemoryDeliveryLedger(3600),
     eventBus,
     metrics,
@@ -31,7 +38,7 @@ function setup(options: { maxEventBytes?: number } = {}) {
     maxBodyBytes: 1024,
     maxEventBytes: () => options.maxEventBytes ?? Number.POSITIVE_INFINITY,
   });
-  return { eventBus, metrics, pipeline };
+  return { eventBus, metrics, pipeline, readSlots };
 }
 
 function github(
@@ -73,37 +80,78 @@ describe('IngestPipeline', () => {
     expect(text).toContain('switchboard_webhook_secret_matches_total{source="office",secret_index="0"} 2');
   });
 
-  it('checks in SPEC order: 404, 403, 429, 413, then 401', async () => {
-    const { pipeline, eventBus } = setup();
+  it('checks in order: 404, 403, 429 for the address, 413, 503, body errors, then 401', async () => {
+    const { pipeline, eventBus, readSlots } = setup({ unverifiedRate: { perSecond: 0.001, burst: 2 }, readSlots: 1 });
     await eventBus.ensureStreams();
     const bad = { 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) };
     const tooBig = () => Promise.reject(new BodyTooLargeError('big'));
+    const unread = () => Promise.reject(new Error('the body must not be read'));
     // Unknown source beats everything else that is wrong with the request.
-    expect(await pipeline.handle(github('nope', '{}', 'x', { headers: bad, read: tooBig }))).toMatchObject({
+    expect(await pipeline.handle(github('nope', '{}', 'x', { headers: bad, read: unread }))).toMatchObject({
       status: 404,
-      body: { reason: 'unknown_source' },
+      body: { error: 'not_found', reason: 'unknown_source' },
     });
-    expect(await pipeline.handle(github('office', '{}', 'x', { peer: '203.0.113.1', headers: bad, read: tooBig }))).toMatchObject({
+    expect(await pipeline.handle(github('office', '{}', 'x', { peer: '203.0.113.1', headers: bad, read: unread }))).toMatchObject({
       status: 403,
       body: { reason: 'ip_not_allowed' },
     });
-    expect(await pipeline.handle(github('gh', '{}', 'x', { headers: bad }))).toMatchObject({ status: 401 });
-    expect(await pipeline.handle(github('gh', '{}', 'x', { headers: bad }))).toMatchObject({ status: 401 });
-    const limited = await pipeline.handle(github('gh', '{}', 'x', { headers: bad, read: tooBig }));
-    expect(limited).toMatchObject({ status: 429, body: { reason: 'rate_limited' }, headers: { 'Retry-After': '1' } });
-    expect(await pipeline.handle(github('office', '{}', 'x', { peer: '192.0.2.1', headers: bad, read: tooBig }))).toMatchObject({
-      status: 413,
-      close: true,
+    // The address's budget (burst 2) goes on unverified requests; the third is refused unread.
+    const attacker = { peer: '198.51.100.66', headers: bad };
+    expect(await pipeline.handle(github('gh', '{}', 'x', attacker))).toMatchObject({ status: 401, body: { reason: 'signature_mismatch' } });
+    expect(await pipeline.handle(github('gh', '{}', 'x', attacker))).toMatchObject({ status: 401 });
+    const limited = await pipeline.handle(github('gh', '{}', 'x', { ...attacker, read: unread }));
+    expect(limited).toMatchObject({ status: 429, body: { error: 'rate_limited', reason: 'client_rate_limited' } });
+    expect(Number(limited.headers?.['Retry-After'])).toBeGreaterThanOrEqual(1);
+    // Per address: another one still has its budget.
+    expect(await pipeline.handle(github('gh', '{}', 'x', { peer: '198.51.100.67', headers: bad }))).toMatchObject({ status: 401 });
+
+    const office = { peer: '192.0.2.1', headers: bad };
+    expect(await pipeline.handle(github('office', '{}', 'x', { ...office, read: tooBig }))).toMatchObject({ status: 413 });
+    const declared = github('office', '{}', 'x', { peer: '192.0.2.2', headers: { ...bad, 'content-length': '1025' }, read: unread });
+    expect(await pipeline.handle(declared)).toMatchObject({ status: 413, body: { error: 'too_large', reason: 'body_too_large' } });
+    // One read slot: while a body is being received, the next request is refused unread.
+    let finish!: (body: Buffer) => void;
+    const slow = pipeline.handle(
+      github('office', '{}', 'x', { peer: '192.0.2.3', read: () => new Promise((resolve) => (finish = resolve)) }),
+    );
+    await eventually(() => expect(readSlots.inUse).toBe(1));
+    expect(await pipeline.handle(github('office', '{}', 'x', { peer: '192.0.2.4', read: unread }))).toMatchObject({
+      status: 503,
+      body: { error: 'overloaded', reason: 'busy' },
+      headers: { 'Retry-After': '1' },
     });
-    const declared = github('office', '{}', 'x', {
-      peer: '192.0.2.1',
-      headers: { 'content-length': '1025' },
-      read: () => Promise.reject(new Error('not read')),
-    });
-    expect(await pipeline.handle(declared)).toMatchObject({ status: 413, body: { reason: 'body_too_large' } });
-    const cut = github('office', '{}', 'x', { peer: '192.0.2.1', read: () => Promise.reject(new BodyIncompleteError('gone')) });
+    finish(Buffer.from('{}'));
+    expect(await slow).toMatchObject({ status: 202 });
+    expect(readSlots.inUse).toBe(0);
+    const stalled = github('office', '{}', 'x', { peer: '192.0.2.5', read: () => Promise.reject(new BodyTimeoutError('slow')) });
+    expect(await pipeline.handle(stalled)).toMatchObject({ status: 408, body: { reason: 'body_timeout' } });
+    const cut = github('office', '{}', 'x', { peer: '192.0.2.6', read: () => Promise.reject(new BodyIncompleteError('gone')) });
     expect(await pipeline.handle(cut)).toMatchObject({ status: 400, body: { reason: 'body_incomplete' } });
-    expect(await eventBus.read('EVENTS', 1, 10)).toEqual([]);
+    expect(readSlots.inUse).toBe(0);
+    expect(await eventBus.read('EVENTS', 1, 10)).toHaveLength(1);
+  });
+
+  it("keeps unverified requests off the source's rate, and gives verified ones their address budget back", async () => {
+    const { pipeline, eventBus, metrics } = setup({ unverifiedRate: { perSecond: 0.001, burst: 2 } });
+    await eventBus.ensureStreams();
+    // A flood of unsigned requests to gh (source rate: burst 2) from one address.
+    const bad = { 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) };
+    const flood = [];
+    for (let i = 0; i < 50; i++)
+      flood.push((await pipeline.handle(github('gh', '{}', `f${i}`, { peer: '203.0.113.7', headers: bad }))).body.reason);
+    expect(new Set(flood)).toEqual(new Set(['signature_mismatch', 'client_rate_limited']));
+    // The provider's deliveries: its address budget (burst 2) is given back by each verified one.
+    const provider = { peer: '198.51.100.1' };
+    expect(await pipeline.handle(github('gh', '{"n":1}', 'd1', provider))).toMatchObject({ status: 202 });
+    expect(await pipeline.handle(github('gh', '{"n":2}', 'd2', provider))).toMatchObject({ status: 202 });
+    // A duplicate is answered as one and costs no rate, even with the source's bucket empty.
+    expect(await pipeline.handle(github('gh', '{"n":1}', 'd1', provider))).toMatchObject({ status: 200, body: { duplicate: true } });
+    const over = await pipeline.handle(github('gh', '{"n":3}', 'd3', provider));
+    expect(over).toMatchObject({ status: 429, body: { error: 'rate_limited', reason: 'rate_limited' }, headers: { 'Retry-After': '1' } });
+    expect((await eventBus.read('EVENTS', 1, 10)).length).toBe(2);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('switchboard_webhook_requests_total{source="gh",outcome="rejected",reason="client_rate_limited"} 48');
+    expect(text).toContain('switchboard_webhook_requests_total{source="gh",outcome="rejected",reason="rate_limited"} 1');
   });
 
   it('refuses a signature replayed with another delivery id', async () => {

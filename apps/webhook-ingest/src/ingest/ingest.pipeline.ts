@@ -1,13 +1,16 @@
 import type { EventBus } from '@switchboard/engine';
+import type { DiscardBounds } from '@switchboard/platform';
 import type { Logger, Metrics } from '@switchboard/observability';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Verified, WebhookEvent, WebhookRequest } from '../verifiers/verifier';
+import { clientBucket } from './address-list';
 import { eventSubject, messageId, normalizeDeliveryId, webhookCloudEvent } from './cloud-event';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { Forwarding } from './forwarding';
-import type { RateLimiter } from './rate-limiter';
-import { BodyIncompleteError, BodyTooLargeError } from './raw-body';
-import { IngestOutcome, IngestReply, REJECTIONS, RejectReason } from './reasons';
+import type { RateLimit, RateLimiter } from './rate-limiter';
+import { BodyIncompleteError, BodyTimeoutError, BodyTooLargeError } from './raw-body';
+import type { ReadSlots } from './read-slots';
+import { IngestOutcome, IngestReply, REJECTIONS, RejectReason, SHED_LINGER_MS } from './reasons';
 import type { RegisteredSource, SourceRegistry } from './source-registry';
 
 /** One webhook request as the pipeline needs it; the body is not read yet. */
@@ -21,14 +24,26 @@ export interface IncomingWebhook {
   readonly encrypted: boolean;
   /** Path and query as requested. */
   readonly originalUrl: string;
-  /** Reads the raw body, at most `limit` bytes (BodyTooLargeError beyond, BodyIncompleteError if cut short). */
-  readBody(limit: number): Promise<Buffer>;
+  /**
+   * Reads the raw body, at most `limit` bytes within `timeoutMs` (BodyTooLargeError beyond
+   * the limit, BodyTimeoutError past the deadline, BodyIncompleteError if cut short).
+   */
+  readBody(limit: number, timeoutMs: number): Promise<Buffer>;
 }
 
 export interface IngestDependencies {
   readonly sources: SourceRegistry;
   readonly forwarding: Forwarding;
-  readonly limiter: RateLimiter;
+  /** Per-source buckets (a source's `rateLimit`), taken by verified deliveries only. */
+  readonly sourceLimiter: RateLimiter;
+  /** Per-client-address buckets (WEBHOOK_UNVERIFIED_RATE), taken before the body is read. */
+  readonly clientLimiter: RateLimiter;
+  /** WEBHOOK_UNVERIFIED_RATE as a bucket; undefined: off. */
+  readonly unverifiedRate: RateLimit | undefined;
+  /** WEBHOOK_MAX_CONCURRENT_READS. */
+  readonly readSlots: ReadSlots;
+  /** WEBHOOK_BODY_TIMEOUT_SECONDS, in ms. */
+  readonly bodyTimeoutMs: number;
   readonly ledger: DeliveryLedger;
   readonly eventBus: EventBus;
   readonly metrics: Metrics;
@@ -43,17 +58,34 @@ export interface IngestDependencies {
 /** The metric label of requests to unknown sources: the name is the sender's, unbounded. */
 const UNKNOWN_SOURCE_LABEL = '_unknown';
 
+/** Refused before the body is read, for who sent it or for load: discarded briefly (SHED_LINGER_MS). */
+const SHED: ReadonlySet<RejectReason> = new Set<RejectReason>(['unknown_source', 'ip_not_allowed', 'client_rate_limited', 'busy']);
+
+/** Refusals whose volume the sender controls and that say nothing new: counted, not logged. */
+const UNLOGGED: ReadonlySet<RejectReason> = new Set<RejectReason>(['unknown_source', 'client_rate_limited', 'busy', 'rate_limited']);
+
 /**
- * The webhook pipeline, in SPEC's order: unknown source 404 → IP not allowed 403 → rate
- * limited 429 → body too large 413 → signature or timestamp 401 → duplicate 200 → stored
- * 202 (or 503). Never answers 2xx for an event that is not stored: 202 follows the event
- * bus ack, and a duplicate is only reported for a delivery id already stored.
+ * The webhook pipeline. Unsigned traffic cannot starve a source: before its body is read,
+ * a request takes from its client address's budget (WEBHOOK_UNVERIFIED_RATE, given back
+ * once it verifies) and a read slot (WEBHOOK_MAX_CONCURRENT_READS), and its body must
+ * arrive within WEBHOOK_BODY_TIMEOUT_SECONDS; the source's own `rateLimit` only counts
+ * verified, new deliveries. Order: unknown source 404 → IP not allowed 403 → client
+ * address over budget 429 → declared length too large 413 → no read slot 503 → body too
+ * large 413 / too slow 408 / cut short 400 → signature or timestamp 401 → replay 401 /
+ * duplicate 200 → source over its rate 429 → stored 202 (or 503). Never answers 2xx for an
+ * event that is not stored: 202 follows the event bus ack, and a duplicate is only
+ * reported for a delivery id already stored.
  */
 export class IngestPipeline {
   private readonly clock: () => number;
+  private warnedUntrustedForwarding = false;
+  private lastLimiterWarning = Number.NEGATIVE_INFINITY;
+
+  private readonly shedDiscard: DiscardBounds;
 
   constructor(private readonly deps: IngestDependencies) {
     this.clock = deps.clock ?? Date.now;
+    this.shedDiscard = { maxBytes: deps.maxBodyBytes, maxMs: SHED_LINGER_MS };
   }
 
   async handle(request: IncomingWebhook): Promise<IngestReply> {
@@ -62,15 +94,18 @@ export class IngestPipeline {
     if (source === undefined) return this.reject(UNKNOWN_SOURCE_LABEL, 'unknown_source', 'no webhook source has this name');
 
     const client = this.deps.forwarding.clientAddress(request.peer, request.headers);
+    this.checkForwarding(request);
     if (source.allow !== undefined && !source.allow.includes(client)) {
       return this.reject(source.name, 'ip_not_allowed', 'this address may not post to this source', { client });
     }
 
-    if (source.rateLimit !== undefined) {
-      const waitMs = await this.takeRate(source);
+    const bucket = clientBucket(client);
+    const budget = this.deps.unverifiedRate;
+    if (budget !== undefined) {
+      const waitMs = await this.take(this.deps.clientLimiter, bucket, budget, 'client');
       if (waitMs > 0) {
-        return this.reject(source.name, 'rate_limited', 'too many requests for this source', undefined, {
-          'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))),
+        return this.reject(source.name, 'client_rate_limited', 'too many unverified requests from this address', undefined, {
+          'Retry-After': retryAfter(waitMs),
         });
       }
     }
@@ -89,6 +124,8 @@ export class IngestPipeline {
     this.deps.metrics.webhookVerifySeconds.observe({ provider: source.config.provider }, Number(process.hrtime.bigint() - started) / 1e9);
     if (!verified.ok) return this.reject(source.name, verified.reason, verified.detail, { client });
     this.deps.metrics.webhookSecretMatches.inc({ source: source.name, secret_index: String(verified.secretIndex) });
+    // The budget is for unverified requests: a genuine sender's requests cost it nothing.
+    if (budget !== undefined) void this.refund(this.deps.clientLimiter, bucket, budget, 'client');
 
     const described = source.verifier.describe(webhook, verified);
     if ('ok' in described) return this.reject(source.name, described.reason, described.detail);
@@ -99,7 +136,7 @@ export class IngestPipeline {
     return this.store(source, described, verified, receivedAt);
   }
 
-  /** Replay guard → long-window dedupe → event bus (Nats-Msg-Id dedupe) → ledger. */
+  /** Replay guard → long-window dedupe → source rate → event bus (Nats-Msg-Id dedupe) → ledger. */
   private async store(source: RegisteredSource, event: WebhookEvent, verified: Verified, receivedAt: number): Promise<IngestReply> {
     const deliveryId = normalizeDeliveryId(event.deliveryId);
     try {
@@ -111,6 +148,15 @@ export class IngestPipeline {
       return this.reject(source.name, 'dedupe_unavailable', 'the dedupe store is unreachable; retry later', undefined, {
         'Retry-After': '5',
       });
+    }
+    // After dedupe: a retry of a stored delivery is answered as such, and costs no rate.
+    if (source.rateLimit !== undefined) {
+      const waitMs = await this.take(this.deps.sourceLimiter, source.name, source.rateLimit, 'source');
+      if (waitMs > 0) {
+        return this.reject(source.name, 'rate_limited', 'too many deliveries for this source', undefined, {
+          'Retry-After': retryAfter(waitMs),
+        });
+      }
     }
 
     const cloudEvent = webhookCloudEvent(source.name, deliveryId, event, receivedAt);
@@ -139,16 +185,34 @@ export class IngestPipeline {
     return { status: 202, body: { accepted: true, id: deliveryId } };
   }
 
-  private async takeRate(source: RegisteredSource): Promise<number> {
+  /** Takes from a bucket; a limiter that cannot be reached lets the request through. */
+  private async take(limiter: RateLimiter, key: string, limit: RateLimit, kind: 'client' | 'source'): Promise<number> {
     try {
-      return await this.deps.limiter.take(source.name, source.rateLimit!);
+      return await limiter.take(key, limit);
     } catch (err) {
       // Failing open: the dedupe store (same Redis) refuses to store anyway while it is down.
-      this.deps.logger.warn({ source: source.name, err: errorText(err) }, 'webhook rate limiter unreachable; request let through');
+      this.warnLimiter(kind, err, 'webhook rate limiter unreachable; requests let through');
       return 0;
     }
   }
 
+  private async refund(limiter: RateLimiter, key: string, limit: RateLimit, kind: 'client' | 'source'): Promise<void> {
+    try {
+      await limiter.refund(key, limit);
+    } catch (err) {
+      this.warnLimiter(kind, err, 'webhook rate limiter unreachable; budget not given back');
+    }
+  }
+
+  /** At most one line per 10 s: a flood during a Redis outage must not become a flood of logs. */
+  private warnLimiter(kind: 'client' | 'source', err: unknown, message: string): void {
+    const now = this.clock();
+    if (now - this.lastLimiterWarning < 10_000) return;
+    this.lastLimiterWarning = now;
+    this.deps.logger.warn({ bucket: kind, err: errorText(err) }, message);
+  }
+
+  /** Declared length → a read slot → the bytes, within the deadline. */
   private async readBody(request: IncomingWebhook, source: RegisteredSource): Promise<Buffer | IngestReply> {
     const limit = this.deps.maxBodyBytes;
     const declared = request.headers['content-length'];
@@ -156,17 +220,41 @@ export class IngestPipeline {
     if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > limit) {
       return this.tooLarge(source.name, limit);
     }
+    if (!this.deps.readSlots.tryAcquire()) {
+      return this.reject(source.name, 'busy', 'too many webhook bodies are being received; retry shortly', undefined, {
+        'Retry-After': '1',
+      });
+    }
     try {
-      return await request.readBody(limit);
+      return await request.readBody(limit, this.deps.bodyTimeoutMs);
     } catch (err) {
       if (err instanceof BodyTooLargeError) return this.tooLarge(source.name, limit);
+      if (err instanceof BodyTimeoutError) {
+        return this.reject(source.name, 'body_timeout', `the body did not arrive within ${this.deps.bodyTimeoutMs / 1000} s`);
+      }
       if (err instanceof BodyIncompleteError) return this.reject(source.name, 'body_incomplete', 'the body ended early');
       throw err;
+    } finally {
+      this.deps.readSlots.release();
     }
   }
 
+  /**
+   * Once per process: forwarding headers from a peer that is not a trusted proxy are
+   * ignored, so if a proxy is in front, every client shares its address budget.
+   */
+  private checkForwarding(request: IncomingWebhook): void {
+    if (this.warnedUntrustedForwarding || request.headers['x-forwarded-for'] === undefined) return;
+    if (this.deps.forwarding.trusts(request.peer)) return;
+    this.warnedUntrustedForwarding = true;
+    this.deps.logger.warn(
+      { peer: request.peer },
+      'X-Forwarded-For from a peer outside TRUSTED_PROXIES is ignored: if a proxy is in front, list it, or all clients share its address (allowCidrs, WEBHOOK_UNVERIFIED_RATE)',
+    );
+  }
+
   private tooLarge(source: string, limit: number): IngestReply {
-    return { ...this.reject(source, 'body_too_large', `the body is larger than ${limit} bytes`), close: true };
+    return this.reject(source, 'body_too_large', `the body is larger than ${limit} bytes`);
   }
 
   private duplicate(source: string, deliveryId: string): IngestReply {
@@ -188,16 +276,24 @@ export class IngestPipeline {
     headers?: Record<string, string>,
   ): IngestReply {
     const { status, code } = REJECTIONS[reason];
-    this.count(source, status === 503 ? 'unavailable' : 'rejected', reason);
-    if (status !== 503 && reason !== 'unknown_source' && reason !== 'rate_limited') {
+    // `unavailable` is the backends failing (alerted on); a full set of read slots is a refusal.
+    const backendDown = reason === 'dedupe_unavailable' || reason === 'store_unavailable';
+    this.count(source, backendDown ? 'unavailable' : 'rejected', reason);
+    if (!backendDown && !UNLOGGED.has(reason)) {
       this.deps.logger.info({ source, reason, ...context }, 'webhook rejected');
     }
-    return { status, body: { error: code, reason, message }, headers };
+    const reply = { status, body: { error: code, reason, message }, headers };
+    return SHED.has(reason) ? { ...reply, discard: this.shedDiscard } : reply;
   }
 
   private count(source: string, outcome: IngestOutcome, reason: string): void {
     this.deps.metrics.webhookRequests.inc({ source, outcome, reason });
   }
+}
+
+/** Whole seconds, at least 1. */
+function retryAfter(waitMs: number): string {
+  return String(Math.max(1, Math.ceil(waitMs / 1000)));
 }
 
 /** `application/json; charset=utf-8` → `application/json`. */

@@ -16,26 +16,46 @@ redis.call('SET', KEYS[1], string.format('%.3f', nextTat), 'PX', math.ceil(nextT
 return 0
 `;
 
+/** Moves the TAT back one interval; a bucket that becomes full is deleted (the same as absent). */
+const REFUND_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') - tonumber(ARGV[1])
+if tat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 1)
+end
+return 0
+`;
+
 interface Commands {
   sbWebhookRateTake(key: string, intervalMs: number, toleranceMs: number): Promise<number>;
+  sbWebhookRateRefund(key: string, intervalMs: number): Promise<number>;
 }
 
-/** The rate limiter shared by every webhook-ingest replica: one key per source. */
+/**
+ * A limiter shared by every webhook-ingest replica: one Redis key per bucket, named by
+ * `keyOf`, expiring once the bucket is full again (an idle client leaves nothing behind).
+ */
 export class RedisRateLimiter implements RateLimiter {
   private readonly commands: Commands;
 
   constructor(
     redis: Redis,
-    private readonly keyPrefix: string,
+    private readonly keyOf: (key: string) => string,
   ) {
     redis.defineCommand('sbWebhookRateTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    redis.defineCommand('sbWebhookRateRefund', { numberOfKeys: 1, lua: REFUND_SCRIPT });
     this.commands = redis as unknown as Commands;
   }
 
-  async take(source: string, limit: RateLimit): Promise<number> {
+  async take(key: string, limit: RateLimit): Promise<number> {
     const interval = 1000 / limit.perSecond;
-    return Number(
-      await this.commands.sbWebhookRateTake(`${this.keyPrefix}webhook:{${source}}:rate`, interval, (limit.burst - 1) * interval),
-    );
+    return Number(await this.commands.sbWebhookRateTake(this.keyOf(key), interval, (limit.burst - 1) * interval));
+  }
+
+  async refund(key: string, limit: RateLimit): Promise<void> {
+    await this.commands.sbWebhookRateRefund(this.keyOf(key), 1000 / limit.perSecond);
   }
 }

@@ -1,9 +1,9 @@
 import { All, Controller, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { replyJson } from '@switchboard/platform';
 import type { Request, Response } from 'express';
 import { TLSSocket } from 'node:tls';
 import { IncomingWebhook, IngestPipeline } from './ingest.pipeline';
 import { readRawBody } from './raw-body';
-import type { IngestReply } from './reasons';
 
 /** `POST /v1/webhooks/:source`: hands the unread request to the pipeline and writes its reply. */
 @Controller('v1/webhooks')
@@ -13,14 +13,15 @@ export class WebhookController {
   @Post(':source')
   async receive(@Param('source') source: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     const reply = await this.pipeline.handle(incomingWebhook(source, req));
-    // A refusal before the body was read (404, 403, 429, 413) leaves the rest of it on the
-    // socket: close rather than let Node read and discard up to a client-chosen size.
-    send(res, req.complete ? reply : { ...reply, close: true });
+    // A refusal before the body was read to its end (404, 403, 429, 503, 413, 408) leaves the
+    // rest of it on the socket: replyJson answers so that the sender can read it, then
+    // discards a bounded amount (less when shedding load). Otherwise a plain answer.
+    replyJson(req, res, reply, reply.discard);
   }
 
   @All(':source')
-  methodNotAllowed(@Res() res: Response): void {
-    send(res, {
+  methodNotAllowed(@Req() req: Request, @Res() res: Response): void {
+    replyJson(req, res, {
       status: 405,
       body: { error: 'bad_request', reason: 'method_not_allowed', message: 'webhooks are POSTed' },
       headers: { Allow: 'POST' },
@@ -35,14 +36,6 @@ function incomingWebhook(source: string, req: Request): IncomingWebhook {
     headers: req.headers,
     encrypted: req.socket instanceof TLSSocket,
     originalUrl: req.originalUrl,
-    readBody: (limit) => readRawBody(req, limit),
+    readBody: (limit, timeoutMs) => readRawBody(req, limit, timeoutMs),
   };
-}
-
-function send(res: Response, reply: IngestReply): void {
-  res.status(reply.status);
-  res.setHeader('Cache-Control', 'no-store');
-  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
-  if (reply.close === true) res.setHeader('Connection', 'close');
-  res.json(reply.body);
 }
