@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { envBool, envInt, envOptionalInt, envOptionalString, envString, envUrl } from './env';
+import { envBool, envInt, envList, envOptionalInt, envOptionalString, envString, envUrl } from './env';
+import { parseCidr } from './webhook-sources.schema';
 
 const DAY = 86400;
 
@@ -92,6 +93,24 @@ export const engineEnv = {
   /** Optional name of this instance in NATS/Redis client lists. */
   INSTANCE_NAME: envOptionalString(),
 };
+
+/** Which peers' forwarding headers to believe (the gateway and webhook-ingest behind an ingress). */
+export const forwardingEnv = {
+  /**
+   * Proxies (CIDRs) whose X-Forwarded-For / X-Forwarded-Proto / X-Forwarded-Host are trusted:
+   * set it to the ingress controller's pod CIDR, or every client seems to be the ingress
+   * (per-address budgets and allow-lists then see one address). Default: none.
+   */
+  TRUSTED_PROXIES: envList(),
+};
+
+/** TRUSTED_PROXIES are addresses or CIDRs. */
+export function refineForwarding(c: { TRUSTED_PROXIES: string[] }, ctx: z.RefinementCtx): void {
+  const bad = c.TRUSTED_PROXIES.filter((p) => parseCidr(p) === undefined);
+  if (bad.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['TRUSTED_PROXIES'], message: `must be IPv4/IPv6 addresses or CIDRs (bad: ${bad.join(', ')})` });
+  }
+}
 
 export const commonSchema = z.object({ ...serviceEnv, ...engineEnv });
 

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
+import { engineEnv, forwardingEnv, refineEngine, refineForwarding, refineService, serviceEnv } from './common.config';
 import { envBool, envInt, envList, envOptionalString, envUrl } from './env';
 
 /** Settings of the gateway (SPEC "Client transports", "WebRTC signaling"). */
 export const gatewayEnv = {
+  ...forwardingEnv,
   /** HS256 secret for client tokens (at least 32 bytes). One of JWT_SECRET / JWT_JWKS_URL is required. */
   JWT_SECRET: envOptionalString(),
   /** JWKS URL for RS256/ES256 client tokens: https (http only with JWT_JWKS_ALLOW_HTTP); needs JWT_AUDIENCE. */
@@ -75,6 +76,7 @@ export const gatewayEnv = {
 export const gatewaySchema = z.object({ ...serviceEnv, ...engineEnv, ...gatewayEnv }).superRefine((c, ctx) => {
   refineService(c, ctx);
   refineEngine(c, ctx);
+  refineForwarding(c, ctx);
   refineGateway(c, ctx);
 });
 

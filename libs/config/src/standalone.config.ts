@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
+import { engineEnv, refineEngine, refineForwarding, refineService, serviceEnv } from './common.config';
 import { gatewayEnv, refineGateway } from './gateway.config';
 import { envBool } from './env';
 import { notifierEnv, refineNotifier } from './notifier.config';
@@ -19,6 +19,7 @@ export const standaloneSchema = z
   .superRefine((c, ctx) => {
     refineService(c, ctx);
     refineEngine(c, ctx);
+    refineForwarding(c, ctx);
     refineGateway(c, ctx);
     refineWebhookIngest(c, ctx);
     refineNotifier(c, ctx);

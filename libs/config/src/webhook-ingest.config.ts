@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
-import { envInt, envList, envNumber, envOptionalString } from './env';
+import { engineEnv, forwardingEnv, refineEngine, refineForwarding, refineService, serviceEnv } from './common.config';
+import { envInt, envNumber, envOptionalString } from './env';
 import { ConfigError, readConfigFile } from './load-config';
-import { parseCidr, WebhookSource, webhookSourceSchema } from './webhook-sources.schema';
+import { WebhookSource, webhookSourceSchema } from './webhook-sources.schema';
 
 /** Settings of webhook-ingest (SPEC "Webhook ingest"). */
 export const webhookIngestEnv = {
@@ -14,8 +14,7 @@ export const webhookIngestEnv = {
   WEBHOOK_MAX_BYTES: envInt(1_048_576, 1024, 64 * 1024 * 1024),
   /** Seconds a delivery id is remembered per source (Stripe retries for up to three days). Default 259200. */
   WEBHOOK_DEDUPE_SECONDS: envInt(259_200, 60, 30 * 86400),
-  /** Proxies (CIDRs) whose X-Forwarded-For / X-Forwarded-Proto / X-Forwarded-Host are trusted. Default: none. */
-  TRUSTED_PROXIES: envList(),
+  ...forwardingEnv,
   /**
    * Requests per second each client address (IPv6: each /64) may make before its bodies are
    * verified; burst 2 × rate; a request that verifies gives its share back. Checked before
@@ -32,6 +31,7 @@ export const webhookIngestEnv = {
 export const webhookIngestSchema = z.object({ ...serviceEnv, ...engineEnv, ...webhookIngestEnv }).superRefine((c, ctx) => {
   refineService(c, ctx);
   refineEngine(c, ctx);
+  refineForwarding(c, ctx);
   refineWebhookIngest(c, ctx);
 });
 
@@ -50,15 +50,11 @@ interface SourcesProblem {
 }
 
 /**
- * Cross-field rules of webhook-ingest: TRUSTED_PROXIES are CIDRs, and the sources of
+ * Cross-field rules of webhook-ingest: the sources of
  * WEBHOOK_CONFIG / WEBHOOK_SOURCES are valid, so a bad source stops the process before it
  * connects anywhere. Issues name the variable and never echo a secret.
  */
-export function refineWebhookIngest(c: WebhookSourcesEnv & { TRUSTED_PROXIES: string[] }, ctx: z.RefinementCtx): void {
-  const bad = c.TRUSTED_PROXIES.filter((p) => parseCidr(p) === undefined);
-  if (bad.length > 0) {
-    ctx.addIssue({ code: 'custom', path: ['TRUSTED_PROXIES'], message: `must be IPv4/IPv6 addresses or CIDRs (bad: ${bad.join(', ')})` });
-  }
+export function refineWebhookIngest(c: WebhookSourcesEnv, ctx: z.RefinementCtx): void {
   const result = parseWebhookSources(c);
   if ('problem' in result) ctx.addIssue({ code: 'custom', path: [result.problem.variable], message: result.problem.message });
 }

@@ -6,3 +6,5 @@ export * from './metrics-server';
 export * from './nest-logger';
 export * from './platform';
 export * from './tokens';
+export * from './net/address-list';
+export * from './net/forwarding';

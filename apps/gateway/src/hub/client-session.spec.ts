@@ -47,6 +47,7 @@ const OPTIONS: GatewayOptions = {
   readCreateRate: 50,
   clockToleranceMs: 2000,
   allowedOrigins: [],
+  trustedProxies: [],
   wsPingMs: 25_000,
   sseKeepaliveMs: 15_000,
   sseRetryMs: 2000,

@@ -13,6 +13,8 @@ export interface GatewayOptions {
   /** Accepted clock skew on token expiry, ms. */
   clockToleranceMs: number;
   allowedOrigins: readonly string[];
+  /** Peers whose X-Forwarded-For is believed (the ingress). */
+  trustedProxies: readonly string[];
   wsPingMs: number;
   sseKeepaliveMs: number;
   sseRetryMs: number;
@@ -34,6 +36,7 @@ export function gatewayOptions(c: GatewayConfig): GatewayOptions {
     readCreateRate: c.READ_CREATE_RATE,
     clockToleranceMs: c.JWT_CLOCK_TOLERANCE_SECONDS * 1000,
     allowedOrigins: c.ALLOWED_ORIGINS,
+    trustedProxies: c.TRUSTED_PROXIES,
     wsPingMs: c.WS_PING_SECONDS * 1000,
     sseKeepaliveMs: c.SSE_KEEPALIVE_SECONDS * 1000,
     sseRetryMs: c.SSE_RETRY_MS,

@@ -1,7 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { ChannelEngine, MessageEncoder, StoredMessage } from '@switchboard/engine';
 import type { Logger, Metrics } from '@switchboard/observability';
-import { CHANNEL_ENGINE, LOGGER, METRICS } from '@switchboard/platform';
+import { CHANNEL_ENGINE, clientBucket, Forwarding, LOGGER, METRICS } from '@switchboard/platform';
+import type { IncomingMessage } from 'node:http';
 import { Principal } from '../auth/principal';
 import { GatewayTokenVerifier } from '../auth/token-verifier';
 import { ClientSession, SessionServices } from './client-session';
@@ -18,8 +19,8 @@ const FLUSH_MS = 1000;
 const MAX_ADDRESS_BUDGETS = 100_000;
 
 export interface OpenSessionOptions {
-  /** The client's address: SSE and long-poll sessions share its read-creation budget. */
-  address?: string;
+  /** The client's request: SSE and long-poll sessions share its address's read-creation budget. */
+  request?: IncomingMessage;
   /** Count the session against MAX_CONNECTIONS now (default); long-poll registers only while it holds. */
   register?: boolean;
 }
@@ -35,6 +36,7 @@ export class Hub implements SessionServices, OnApplicationShutdown {
   readonly expiry = new ExpiryWheel();
   private readonly delivered: Record<TransportName, number> = { ws: 0, socketio: 0, sse: 0, poll: 0 };
   private readonly addressBudgets = new Map<string, TokenBucket>();
+  private readonly forwarding: Forwarding;
   private readonly flushTimer: NodeJS.Timeout;
 
   constructor(
@@ -45,13 +47,14 @@ export class Hub implements SessionServices, OnApplicationShutdown {
     readonly verifier: GatewayTokenVerifier,
     readonly registry: ConnectionRegistry,
   ) {
+    this.forwarding = new Forwarding(options.trustedProxies);
     this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);
     this.flushTimer.unref();
   }
 
   /** A session for a verified principal on `connection`; the caller ran `registry.admit` first. */
   openSession(principal: Principal, connection: SessionTransport, options: OpenSessionOptions = {}): ClientSession {
-    const budget = options.address === undefined ? undefined : this.addressBudget(options.address);
+    const budget = options.request === undefined ? undefined : this.addressBudget(this.clientAddress(options.request));
     const session = new ClientSession(principal, connection, this, budget);
     if (options.register !== false) session.register();
     return session;
@@ -83,6 +86,11 @@ export class Hub implements SessionServices, OnApplicationShutdown {
     clearInterval(this.flushTimer);
     this.expiry.close();
     this.flush();
+  }
+
+  /** The client behind a request (forwarding headers only from TRUSTED_PROXIES), an IPv6 client by its /64. */
+  private clientAddress(req: IncomingMessage): string {
+    return clientBucket(this.forwarding.clientAddress(req.socket.remoteAddress, req.headers));
   }
 
   /** The read-creation budget of a client address, kept in least-recently-used order. */

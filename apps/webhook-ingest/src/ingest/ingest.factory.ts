@@ -1,7 +1,7 @@
 import { CommonConfig, loadWebhookSources, WebhookIngestConfig } from '@switchboard/config';
 import type { Platform } from '@switchboard/platform';
 import { MemoryDeliveryLedger } from './delivery-ledger';
-import { Forwarding } from './forwarding';
+import { Forwarding } from '@switchboard/platform';
 import { IngestPipeline } from './ingest.pipeline';
 import { MemoryRateLimiter, RateLimit, RateLimiter } from './rate-limiter';
 import { ReadSlots } from './read-slots';

@@ -5,7 +5,7 @@ import type { WebhookSource } from '@switchboard/config';
 import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { MemoryDeliveryLedger } from './delivery-ledger';
-import { Forwarding } from './forwarding';
+import { Forwarding } from '@switchboard/platform';
 import { IncomingWebhook, IngestPipeline } from './ingest.pipeline';
 import { MemoryRateLimiter, RateLimit } from './rate-limiter';
 import { BodyIncompleteError, BodyTimeoutError, BodyTooLargeError } from './raw-body';

@@ -1,7 +1,7 @@
 import { DEFAULT_WEBHOOK_RATE_LIMIT, WebhookSource } from '@switchboard/config';
 import { createVerifier } from '../verifiers/verifier.factory';
 import type { WebhookVerifier } from '../verifiers/verifier';
-import { AddressList } from './address-list';
+import { AddressList } from '@switchboard/platform';
 import type { RateLimit } from './rate-limiter';
 
 /** A configured source, ready to check requests. */

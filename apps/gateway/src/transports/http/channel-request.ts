@@ -42,11 +42,6 @@ export async function parseChannelRequest(
   return { principal, channels, cursor, query };
 }
 
-/** The client's address, for budgets shared by its requests (READ_CREATE_RATE). */
-export function clientAddress(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? '';
-}
-
 /**
  * CORS for browser clients on other origins (EventSource, fetch): echo an allowed origin
  * (any when ALLOWED_ORIGINS is empty). Never `Access-Control-Allow-Credentials`: tokens are

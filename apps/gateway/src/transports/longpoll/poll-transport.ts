@@ -9,7 +9,7 @@ import { ClientSession } from '../../hub/client-session';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
-import { applyCors, clientAddress, parseChannelRequest, sendError } from '../http/channel-request';
+import { applyCors, parseChannelRequest, sendError } from '../http/channel-request';
 
 /** Upper bound of `timeout` (SPEC). */
 const MAX_TIMEOUT_SECONDS = 60;
@@ -195,7 +195,7 @@ export class PollTransport {
       const positions = new Map<string, StreamPosition>();
       const answer = new PollAnswer(positions, this.hub.options.maxResponseBytes);
       const connection = new PollConnection(res, answer, this.json, this.hub);
-      session = this.hub.openSession(request.principal, connection, { address: clientAddress(req), register: false });
+      session = this.hub.openSession(request.principal, connection, { request: req, register: false });
       connection.session = session;
       session.checkChannels(request.channels);
       // Channels absent from the cursor start at their current position.

@@ -9,7 +9,7 @@ import { ClientSession } from '../../hub/client-session';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
-import { applyCors, clientAddress, parseChannelRequest, sendError } from '../http/channel-request';
+import { applyCors, parseChannelRequest, sendError } from '../http/channel-request';
 
 const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -215,7 +215,7 @@ export class SseTransport implements OnApplicationShutdown {
         this.hub.metrics.limitHits.inc({ limit: 'max_response_bytes', transport: 'sse' }),
       );
       stream = s;
-      const session = this.hub.openSession(request.principal, s, { address: clientAddress(req) });
+      const session = this.hub.openSession(request.principal, s, { request: req });
       s.session = session;
       res.on('close', () => {
         s.onClosed();
