@@ -4,7 +4,9 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { CommonConfig, ConfigError, loadConfig } from '@switchboard/config';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { HttpErrorFilter } from './http-error.filter';
 import { PinoNestLogger } from './nest-logger';
+import { unsupportedNodeMessage } from './node-version';
 import { createPlatform, Platform } from './platform';
 
 /** How one service process is assembled. */
@@ -44,6 +46,8 @@ export async function startService<C extends CommonConfig>(
       forceCloseConnections: true,
     });
     app.disable('x-powered-by');
+    // One error body shape for every route of every service (docs/PROTOCOL.md "Errors").
+    app.useGlobalFilters(new HttpErrorFilter(platform.logger));
     await definition.configure?.(app, platform);
     await app.listen(config.PORT, config.HOST);
   } catch (err) {
@@ -70,6 +74,11 @@ export async function startService<C extends CommonConfig>(
  * Kubernetes' grace period ends. A config error prints one line and exits 1.
  */
 export function runMain<C extends CommonConfig>(definition: ServiceDefinition<C>, afterStart?: (service: RunningService<C>) => void): void {
+  const nodeProblem = unsupportedNodeMessage();
+  if (nodeProblem !== undefined) {
+    process.stderr.write(`${definition.name}: ${nodeProblem}\n`);
+    process.exit(1);
+  }
   startService(definition)
     .then((service) => {
       const shutdown = (signal: string): void => {

@@ -1,20 +1,15 @@
 import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
-import { ErrorCode, SwitchboardError } from '@switchboard/protocol';
+import type { ErrorBody } from '@switchboard/platform';
+import { SwitchboardError } from '@switchboard/protocol';
 import type { Response } from 'express';
 
-/** The body of every error answer of the notifier's HTTP API (the same `code` values as WS error frames). */
-export interface ErrorBody {
-  code: ErrorCode;
-  message: string;
-}
-
-/** Writes `err` as `{code, message}` with its HTTP status. */
+/** Writes `err` as `{error, message}` (every service's error body) with its HTTP status. */
 export function sendError(res: Response, err: SwitchboardError, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   res
     .status(err.httpStatus)
     .set(headers)
-    .json({ code: err.code, message: err.message } satisfies ErrorBody);
+    .json({ error: err.code, message: err.message } satisfies ErrorBody);
 }
 
 /** Maps SwitchboardErrors thrown by the notifier's controllers to their HTTP answer. */
