@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBool, envInt, envOptionalString, envString, envUrl } from './env';
+import { envBool, envEnum, envInt, envOptionalString, envString, envUrl } from './env';
 
 const DAY = 86400;
 
@@ -10,10 +10,7 @@ export const serviceEnv = {
   /** Interface to listen on. */
   HOST: envString('0.0.0.0'),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
-  LOG_LEVEL: z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  ),
+  LOG_LEVEL: envEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   /** Pretty human logs instead of JSON lines (development only). */
   LOG_PRETTY: envBool(false),
   /** Seconds over which SIGTERM drains connections before the process exits. */

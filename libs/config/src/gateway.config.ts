@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, serviceEnv } from './common.config';
-import { envInt, envList, envOptionalString, envUrl } from './env';
+import { envInt, envList, envOptionalString, envOriginList, envUrl } from './env';
 
 /** Settings of the gateway (SPEC "Client transports", "WebRTC signaling"). */
 export const gatewayEnv = {
@@ -12,8 +12,8 @@ export const gatewayEnv = {
   JWT_ISSUER: envOptionalString(),
   /** Required `aud` of client tokens, when set. */
   JWT_AUDIENCE: envOptionalString(),
-  /** Browser origins allowed for WebSocket and SSE (comma-separated); empty allows any. */
-  ALLOWED_ORIGINS: envList(),
+  /** Browser origins allowed for WebSocket and SSE (comma-separated `scheme://host[:port]`, or `*`); empty allows any. */
+  ALLOWED_ORIGINS: envOriginList(),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: envInt(128, 1, 100_000),
   /** Client publishes per second per connection (token bucket, burst = rate); 0 disables client publish. */
   CLIENT_PUBLISH_RATE: envInt(50, 0, 1_000_000),
