@@ -7,6 +7,7 @@ import { configureNotifier } from '../../notifier/src/notifier.definition';
 import { NotifierModule } from '../../notifier/src/notifier.module';
 import { configureWebhookIngest } from '../../webhook-ingest/src/webhook-ingest.definition';
 import { WebhookIngestModule } from '../../webhook-ingest/src/webhook-ingest.module';
+import { ConsoleRedirectController } from './console-redirect.controller';
 
 @Module({})
 class StandaloneRootModule {}
@@ -26,7 +27,7 @@ export const standaloneDefinition: ServiceDefinition<StandaloneConfig> = {
       WebhookIngestModule.forPlatform(platform),
       NotifierModule.forPlatform(platform),
     ],
-    controllers: [HealthController],
+    controllers: [HealthController, ConsoleRedirectController],
   }),
   configure: (app, platform) => {
     configureGateway(app, platform);
