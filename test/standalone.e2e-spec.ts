@@ -256,11 +256,13 @@ describe('single process (npm start)', () => {
     expect(JSON.parse(await shell(cwd, webhook))).toMatchObject({ accepted: true });
   });
 
-  it('stops with one line naming the variable when the config is wrong', async () => {
-    const s = await start(workdir(), { HISTORY_SIZE: 'lots' });
+  it('stops with one line naming the variable when the config is wrong, leaving no key file behind', async () => {
+    const cwd = workdir();
+    const s = await start(cwd, { HISTORY_SIZE: 'lots' });
     expect(await s.exited).toBe(1);
     expect(s.output.trim().split('\n')).toEqual([
       'switchboard: invalid configuration: HISTORY_SIZE must be an integer between 1 and 100000 (got "lots")',
     ]);
+    expect(() => statSync(join(cwd, '.switchboard'))).toThrow(/ENOENT/);
   });
 });

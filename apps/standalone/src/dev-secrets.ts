@@ -15,8 +15,12 @@ export interface DevSecrets {
   readonly generated: Partial<Record<DevSecretName, string>>;
   /** The file they are kept in. */
   readonly file: string;
-  /** Why they could not be kept (they then change with the next start). */
-  readonly problem?: string;
+  /**
+   * Writes new keys to the file (once the process has started: a start that fails leaves
+   * nothing behind). Returns why they could not be kept, if so (they then change with the
+   * next start).
+   */
+  save(): string | undefined;
 }
 
 /** `NODE_ENV=production` (the images set it): nothing is generated and nothing printed. */
@@ -66,9 +70,10 @@ function readKept(file: string): Record<string, unknown> {
  */
 export function provideDevSecrets(env: NodeJS.ProcessEnv, file: string = join(process.cwd(), DEV_SECRETS_FILE)): DevSecrets {
   const generated: Partial<Record<DevSecretName, string>> = {};
-  if (isProduction(env)) return { generated, file };
+  const nothingToSave = { generated, file, save: () => undefined };
+  if (isProduction(env)) return nothingToSave;
   const wanted = DEV_SECRET_NAMES.filter((name) => unset(env[name]) && !(name === 'JWT_SECRET' && !unset(env.JWT_JWKS_URL)));
-  if (wanted.length === 0) return { generated, file };
+  if (wanted.length === 0) return nothingToSave;
   const kept = readKept(file);
   let changed = false;
   for (const name of wanted) {
@@ -84,14 +89,18 @@ export function provideDevSecrets(env: NodeJS.ProcessEnv, file: string = join(pr
     generated[name] = value;
     env[name] = value;
   }
-  if (!changed) return { generated, file };
+  if (!changed) return { generated, file, save: () => undefined };
+  return { generated, file, save: () => write(file, kept) };
+}
+
+function write(file: string, kept: Record<string, unknown>): string | undefined {
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const temporary = `${file}.${process.pid}.tmp`;
     writeFileSync(temporary, JSON.stringify(kept, null, 2) + '\n', { mode: 0o600 });
     renameSync(temporary, file);
-    return { generated, file };
+    return undefined;
   } catch (err) {
-    return { generated, file, problem: (err as NodeJS.ErrnoException).code ?? String(err) };
+    return (err as NodeJS.ErrnoException).code ?? String(err);
   }
 }

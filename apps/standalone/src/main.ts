@@ -15,10 +15,11 @@ const dev = provideDevSecrets(process.env);
 runMain(standaloneDefinition, (service) => {
   const { config, logger } = service.platform;
   const generated = Object.keys(dev.generated);
+  const keepProblem = dev.save();
   if (generated.length > 0) {
     const keptIn = relative(process.cwd(), dev.file);
     logger.warn(
-      { generated, keptIn, problem: dev.problem },
+      { generated, keptIn, problem: keepProblem },
       'development keys in use (generated because unset); set them for anything real',
     );
   }
@@ -34,7 +35,7 @@ runMain(standaloneDefinition, (service) => {
       publishKey: dev.generated.PUBLISH_API_KEY,
       adminKey: dev.generated.ADMIN_API_KEY,
       keptIn: relative(process.cwd(), dev.file),
-      keepProblem: dev.problem,
+      keepProblem,
       supplied: [...supplied, ...(config.JWT_JWKS_URL !== undefined && !supplied.includes('JWT_SECRET') ? ['JWT_JWKS_URL'] : [])],
       node: existsSync(local) ? local : process.execPath,
       webhookSources: loadWebhookSources(config),
