@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { envBool, envEnum, envInt, envOptionalString, envString, envUrl } from './env';
+import { envBool, envInt, envOptionalString, envString, envUrl } from './env';
 
 const DAY = 86400;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Settings of every service's HTTP server and process (SPEC "Operations"). */
 export const serviceEnv = {
@@ -10,7 +11,10 @@ export const serviceEnv = {
   /** Interface to listen on. */
   HOST: envString('0.0.0.0'),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
-  LOG_LEVEL: envEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  LOG_LEVEL: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v.trim().toLowerCase() : undefined),
+    z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  ),
   /** Pretty human logs instead of JSON lines (development only). */
   LOG_PRETTY: envBool(false),
   /** Seconds over which SIGTERM drains connections before the process exits. */

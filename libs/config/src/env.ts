@@ -78,42 +78,6 @@ export function envList() {
   );
 }
 
-/** A URL with one of the given schemes (several servers may be comma-separated). */
-export function envUrl(schemes: readonly string[], options: { list?: boolean } = {}) {
-  return z.preprocess(
-    blankToUndefined,
-    z
-      .string()
-      .trim()
-      .refine(
-        (v) =>
-          (options.list ? v.split(',') : [v]).every((part) => {
-            try {
-              return schemes.includes(new URL(part.trim()).protocol.replace(/:$/, ''));
-            } catch {
-              return false;
-            }
-          }),
-        { message: `must be a ${schemes.join(' or ')} URL` },
-      )
-      .optional(),
-  );
-}
-
-/** One of `values` (case-insensitive), with a default; the error lists the allowed values. */
-export function envEnum<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {
-  return z.preprocess(
-    (v) => {
-      const blank = blankToUndefined(v);
-      return typeof blank === 'string' ? blank.trim().toLowerCase() : blank;
-    },
-    z
-      .enum(values, { message: `must be one of ${values.join(', ')}` })
-      .optional()
-      .transform((v): T[number] => v ?? defaultValue),
-  );
-}
-
 /**
  * A comma-separated list of browser origins, `scheme://host[:port]` (http or https, no path),
  * or `*` for any. Each entry is stored as a browser serializes it (lower-case host, no
@@ -148,4 +112,26 @@ function originOf(entry: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A URL with one of the given schemes (several servers may be comma-separated). */
+export function envUrl(schemes: readonly string[], options: { list?: boolean } = {}) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .trim()
+      .refine(
+        (v) =>
+          (options.list ? v.split(',') : [v]).every((part) => {
+            try {
+              return schemes.includes(new URL(part.trim()).protocol.replace(/:$/, ''));
+            } catch {
+              return false;
+            }
+          }),
+        { message: `must be a ${schemes.join(' or ')} URL` },
+      )
+      .optional(),
+  );
 }

@@ -4,10 +4,10 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { CommonConfig, ConfigError, loadConfig } from '@switchboard/config';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { HttpErrorFilter } from './http-error.filter';
 import { PinoNestLogger } from './nest-logger';
-import { unsupportedNodeMessage } from './node-version';
 import { createPlatform, Platform } from './platform';
+import { HttpErrorFilter } from './http-error.filter';
+import { unsupportedNodeMessage } from './node-version';
 
 /** How one service process is assembled. */
 export interface ServiceDefinition<C extends CommonConfig> {
