@@ -83,12 +83,16 @@ function shell(cwd: string, script: string): Promise<string> {
   );
 }
 
+/** Long-running pasted commands still running, ended after each test whatever its outcome. */
+const pasted: ChildProcess[] = [];
+
 /** A long-running pasted command (`exec`, so the process is the command itself); its stdout. */
-function shellProcess(cwd: string, script: string): { output: () => string; kill: () => void } {
+function shellProcess(cwd: string, script: string): { output: () => string } {
   const child = spawn('bash', ['-c', script], { cwd, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'ignore'] });
+  pasted.push(child);
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  return { output: () => output, kill: () => child.kill('SIGKILL') };
+  return { output: () => output };
 }
 
 describe('single process (npm start)', () => {
@@ -106,6 +110,7 @@ describe('single process (npm start)', () => {
   };
   afterEach(() => {
     for (const s of running.splice(0)) s.kill();
+    for (const child of pasted.splice(0)) child.kill('SIGKILL');
   });
   afterAll(() => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -175,7 +180,7 @@ describe('single process (npm start)', () => {
       expect(s.output).not.toContain(JWT_SECRET);
     }
     expect(() => statSync(join(cwd, '.switchboard'))).toThrow(/ENOENT/);
-  });
+  }, 60_000);
 
   it('keeps generated development keys across restarts, in a file only its owner reads', async () => {
     const cwd = workdir();
@@ -196,8 +201,10 @@ describe('single process (npm start)', () => {
     // A token pasted into the inspector before the restart still works after it.
     const poll = await fetch(`${second.url}/v1/poll?channel=orders:1&timeout=0`, { headers: { authorization: `Bearer ${keys.token}` } });
     expect(poll.status).toBe(200);
-  });
+  }, 60_000);
 
+  // The walk-through starts curl, Node and bash processes besides the server: on a busy
+  // 2-core machine that takes longer than jest's default 30 s (the waits are conditions).
   it("runs the banner's examples as printed: publish, long-poll with the cursor, SSE, WebSocket, a signed hmac webhook", async () => {
     const cwd = workdir();
     const webhookSecret = 'hmac-secret-for-the-example';
@@ -224,24 +231,19 @@ describe('single process (npm start)', () => {
 
     const sse = shellProcess(cwd, `${keys}\nexec ${s.example('Server-Sent Events')}`);
     const ws = shellProcess(cwd, `${keys}\nexec ${s.example('WebSocket')}`);
-    try {
-      await eventually(() => expect(sse.output()).toMatch(/^retry: /m), 10000, 50);
-      await eventually(() => expect(ws.output()).toContain('"op":"subscribed"'), 10000, 50);
-      // Cursor first, then a publish, then the follow-up poll returns what was published after the cursor.
-      const polled = await shell(cwd, `${keys}\n${firstPoll}\n${s.example('publish a message')}\necho\n${nextPoll}`);
-      const [published, answer] = polled.trim().split('\n');
-      expect(JSON.parse(published)).toEqual({ offsets: { 'orders:42': 1 } });
-      expect(JSON.parse(answer)).toMatchObject({ messages: [{ channel: 'orders:42', offset: 1, data: { status: 'paid' } }] });
-      await eventually(() => expect(sse.output()).toMatch(/event: message\ndata: \{"channel":"orders:42","offset":1,/), 10000, 50);
-      await eventually(() => expect(ws.output()).toMatch(/"op":"message","channel":"orders:42","offset":1,/), 10000, 50);
-    } finally {
-      sse.kill();
-      ws.kill();
-    }
+    await eventually(() => expect(sse.output()).toMatch(/^retry: /m), 20000, 50);
+    await eventually(() => expect(ws.output()).toContain('"op":"subscribed"'), 20000, 50);
+    // Cursor first, then a publish, then the follow-up poll returns what was published after the cursor.
+    const polled = await shell(cwd, `${keys}\n${firstPoll}\n${s.example('publish a message')}\necho\n${nextPoll}`);
+    const [published, answer] = polled.trim().split('\n');
+    expect(JSON.parse(published)).toEqual({ offsets: { 'orders:42': 1 } });
+    expect(JSON.parse(answer)).toMatchObject({ messages: [{ channel: 'orders:42', offset: 1, data: { status: 'paid' } }] });
+    await eventually(() => expect(sse.output()).toMatch(/event: message\ndata: \{"channel":"orders:42","offset":1,/), 10000, 50);
+    await eventually(() => expect(ws.output()).toMatch(/"op":"message","channel":"orders:42","offset":1,/), 10000, 50);
 
     const webhook = s.example('a signed webhook to source "billing"').replace(/^ {2}SECRET=.*$/m, `SECRET='${webhookSecret}'`);
     expect(JSON.parse(await shell(cwd, webhook))).toMatchObject({ accepted: true });
-  });
+  }, 120_000);
 
   it("signs the banner's Standard Webhooks example as the source verifies it", async () => {
     const cwd = workdir();
