@@ -124,7 +124,7 @@ describe.each<[string, ServiceDefinition<never>, (token: string) => Refusal[]]>(
         type: res.headers.get('content-type')?.split(';')[0],
         error: body.error,
         message: typeof body.message === 'string' && body.message.length > 0 ? 'text' : text,
-        nestShape: 'statusCode' in body || 'code' in body,
+        nestShape: 'statusCode' in body,
       });
     }
     expect(answers).toEqual(

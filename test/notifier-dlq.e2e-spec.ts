@@ -65,7 +65,7 @@ describe('notifier dead letters (Redis stopped)', () => {
       body: JSON.stringify({ channel: 'dl:a', data: 1 }),
     });
     expect(refused.status).toBe(503);
-    expect(await refused.json()).toMatchObject({ error: 'unavailable' });
+    expect(await refused.json()).toMatchObject({ code: 'unavailable' });
 
     const page = await eventually(async () => {
       const p = await listDlq();

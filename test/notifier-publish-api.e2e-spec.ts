@@ -79,7 +79,7 @@ describe('publish API', () => {
     for (const key of [null, 'wrong', KEY + 'x', KEY.slice(0, -1)]) {
       const res = await publish({ channel: 'orders:1', data: 1 }, key);
       expect(res.status).toBe(401);
-      expect(await res.json()).toMatchObject({ error: 'unauthorized' });
+      expect(await res.json()).toMatchObject({ code: 'unauthorized' });
     }
     const basic = await fetch(`${service!.url}/v1/publish`, { method: 'POST', headers: { authorization: `Basic ${KEY}` }, body: '{}' });
     expect(basic.status).toBe(401);
@@ -114,8 +114,8 @@ describe('publish API', () => {
     ];
     for (const [body, reason] of cases) {
       const res = await publish(body);
-      const answer = (await res.json()) as { error: string; message: string };
-      expect([res.status, answer.error]).toEqual([400, 'bad_request']);
+      const answer = (await res.json()) as { code: string; message: string };
+      expect([res.status, answer.code]).toEqual([400, 'bad_request']);
       expect(answer.message).toMatch(reason);
     }
     // The valid channels of the refused requests were never touched.
@@ -127,7 +127,7 @@ describe('publish API', () => {
     const big = { channel: 'orders:big', data: 'x'.repeat(LIMIT) };
     const declared = await publish(big);
     expect(declared.status).toBe(413);
-    expect(await declared.json()).toMatchObject({ error: 'too_large' });
+    expect(await declared.json()).toMatchObject({ code: 'too_large' });
     // Chunked, no Content-Length: refused once the limit is crossed.
     const chunk = Buffer.alloc(1024, 'x');
     const streamed = await rawPost(

@@ -35,7 +35,7 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
       version: '1',
       description:
         'Publish messages to channels over HTTP, and inspect and replay dead-lettered events. ' +
-        'Errors are `{"error","message"}` (the body of every Switchboard HTTP error) with the codes of WebSocket error frames.',
+        'Errors are `{"code","message"}` with the same codes as WebSocket error frames.',
     },
     components: {
       securitySchemes: {
@@ -45,9 +45,9 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
       schemas: {
         Error: {
           type: 'object',
-          required: ['error', 'message'],
+          required: ['code', 'message'],
           properties: {
-            error: { type: 'string', enum: ['bad_request', 'unauthorized', 'not_found', 'too_large', 'unavailable', 'internal'] },
+            code: { type: 'string', enum: ['bad_request', 'unauthorized', 'not_found', 'too_large', 'unavailable'] },
             message: { type: 'string' },
           },
         },
