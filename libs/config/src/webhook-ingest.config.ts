@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, serviceEnv } from './common.config';
 import { envInt, envList, envOptionalString } from './env';
-import { closest, configProblems, formatPath } from './config-issues';
 import { ConfigError, readConfigFile } from './load-config';
 import { parseCidr, WebhookSource, webhookSourceSchema } from './webhook-sources.schema';
+import { closest, configProblems, formatPath } from './config-issues';
 
 /** Settings of webhook-ingest (SPEC "Webhook ingest"). */
 export const webhookIngestEnv = {
