@@ -83,6 +83,11 @@ describe.each(appsWithDefinitions())('the %s image', (name) => {
     expect(JSON.parse(last(instructions, 'ENTRYPOINT') ?? 'null')).toEqual([]);
   });
 
+  it('runs with NODE_ENV=production, so no development key is generated or printed', () => {
+    const env = instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args);
+    expect(env.join(' ')).toMatch(/(^|\s)NODE_ENV=production(\s|$)/);
+  });
+
   it('runs as a numeric non-root user', () => {
     const user = last(instructions, 'USER') ?? '';
     expect(user).toMatch(/^\d+(:\d+)?$/);
@@ -96,6 +101,12 @@ describe.each(appsWithDefinitions())('the %s image', (name) => {
     );
     expect(instructions.some((i) => i.keyword === 'RUN')).toBe(false);
   });
+});
+
+it('runs the single process (standalone target) with NODE_ENV=production: no development key is generated or printed', () => {
+  expect(JSON.parse(last(lineage('standalone'), 'CMD') ?? 'null')).toEqual(['node', 'dist/apps/standalone/main.js']);
+  const env = lineage('standalone').filter((i) => i.keyword === 'ENV');
+  expect(env.map((i) => i.args).join(' ')).toMatch(/(^|\s)NODE_ENV=production(\s|$)/);
 });
 
 it('sends the build only what it copies (.dockerignore is an allowlist)', () => {

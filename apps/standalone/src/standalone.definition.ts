@@ -4,6 +4,7 @@ import { CoreModule, HealthController, ServiceDefinition } from '@switchboard/pl
 import { configureGateway, GatewayModule } from '@switchboard/gateway';
 import { configureNotifier, NotifierModule } from '@switchboard/notifier';
 import { configureWebhookIngest, WebhookIngestModule } from '@switchboard/webhook-ingest';
+import { ConsoleRedirectController } from './console-redirect.controller';
 
 @Module({})
 class StandaloneRootModule {}
@@ -23,7 +24,8 @@ export const standaloneDefinition: ServiceDefinition<StandaloneConfig> = {
       WebhookIngestModule.forPlatform(platform),
       NotifierModule.forPlatform(platform),
     ],
-    controllers: [HealthController],
+    // `/` leads a browser to the page to watch the process from, when that page is served.
+    controllers: [HealthController, ...(platform.config.INSPECTOR_ENABLED ? [ConsoleRedirectController] : [])],
   }),
   configure: (app, platform) => {
     configureGateway(app, platform);

@@ -3,6 +3,7 @@ import { envBool, envInt, envList, envOptionalInt, envOptionalString, envString,
 import { parseCidr } from './webhook-sources.schema';
 
 const DAY = 86400;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Settings of every service's HTTP server and process (SPEC "Operations"). */
 export const serviceEnv = {
@@ -12,8 +13,8 @@ export const serviceEnv = {
   HOST: envString('0.0.0.0'),
   /** pino level: fatal, error, warn, info, debug, trace, silent. */
   LOG_LEVEL: z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v.trim().toLowerCase() : undefined),
+    z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   ),
   /** Pretty human logs instead of JSON lines (development only). */
   LOG_PRETTY: envBool(false),

@@ -78,6 +78,42 @@ export function envList() {
   );
 }
 
+/**
+ * A comma-separated list of browser origins, `scheme://host[:port]` (http or https, no path),
+ * or `*` for any. Each entry is stored as a browser serializes it (lower-case host, no
+ * default port), so an `Origin` header compares equal.
+ */
+export function envOriginList() {
+  return envList().pipe(
+    z.array(z.string()).transform((entries, ctx) => {
+      const origins: string[] = [];
+      const bad: string[] = [];
+      for (const entry of entries) {
+        const origin = entry === '*' ? entry : originOf(entry);
+        if (origin === undefined) bad.push(entry);
+        else origins.push(origin);
+      }
+      if (bad.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must list origins as scheme://host[:port] (http or https, no path), e.g. https://app.example.com, or * for any; not an origin: ${bad.map((b) => JSON.stringify(b)).join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      return origins;
+    }),
+  );
+}
+
+function originOf(entry: string): string | undefined {
+  if (!/^https?:\/\/[^/?#@\s]+$/i.test(entry)) return undefined;
+  try {
+    return new URL(entry).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A URL with one of the given schemes (several servers may be comma-separated). */
 export function envUrl(schemes: readonly string[], options: { list?: boolean } = {}) {
   return z.preprocess(

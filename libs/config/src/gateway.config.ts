@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { engineEnv, forwardingEnv, refineEngine, refineForwarding, refineService, serviceEnv } from './common.config';
-import { envBool, envInt, envList, envOptionalString, envUrl } from './env';
+import { envBool, envInt, envList, envOptionalString, envOriginList, envUrl } from './env';
 
 /** Settings of the gateway (SPEC "Client transports", "WebRTC signaling"). */
 export const gatewayEnv = {
@@ -22,8 +22,8 @@ export const gatewayEnv = {
   JWT_CLOCK_TOLERANCE_SECONDS: envInt(5, 0, 300),
   /** Refuse tokens without `exp` (a connection must not outlive its credentials). */
   JWT_REQUIRE_EXP: envBool(false),
-  /** Browser origins allowed for WebSocket and SSE (comma-separated); empty allows any. */
-  ALLOWED_ORIGINS: envList(),
+  /** Browser origins allowed for WebSocket and SSE (comma-separated `scheme://host[:port]`, or `*`); empty allows any. */
+  ALLOWED_ORIGINS: envOriginList(),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: envInt(128, 1, 100_000),
   /** Client publishes per second per connection (token bucket, burst = rate); 0 disables client publish. */
   CLIENT_PUBLISH_RATE: envInt(50, 0, 1_000_000),

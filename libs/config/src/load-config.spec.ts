@@ -58,6 +58,54 @@ describe('loadConfig', () => {
     );
   });
 
+  it("lists the allowed values of LOG_LEVEL in words, not zod's", () => {
+    expect(() => loadConfig(commonSchema, { LOG_LEVEL: 'verbose' })).toThrow(
+      new ConfigError('invalid configuration: LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "verbose")'),
+    );
+    expect(loadConfig(commonSchema, { LOG_LEVEL: 'DEBUG' }).LOG_LEVEL).toBe('debug');
+  });
+
+  it('refuses ALLOWED_ORIGINS entries that are not origins, naming them', () => {
+    const problem = (value: string): string => {
+      try {
+        loadConfig(gatewaySchema, { JWT_SECRET: SECRET, ALLOWED_ORIGINS: value });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(problem('notaurl')).toBe(
+      'invalid configuration: ALLOWED_ORIGINS must list origins as scheme://host[:port] (http or https, no path), ' +
+        'e.g. https://app.example.com, or * for any; not an origin: "notaurl" (got "notaurl")',
+    );
+    for (const bad of [
+      'https://app.example.com/',
+      'https://app.example.com/path',
+      'ftp://x.example',
+      'app.example.com',
+      'https://u:p@x.example',
+      'https://',
+    ]) {
+      expect(problem(`https://ok.example, ${bad}`)).toContain(`not an origin: ${JSON.stringify(bad)}`);
+    }
+    // Stored as browsers send them in Origin: lower-case host, no default port.
+    expect(
+      loadConfig(gatewaySchema, { JWT_SECRET: SECRET, ALLOWED_ORIGINS: 'https://App.Example.com:443, http://localhost:3000,*' })
+        .ALLOWED_ORIGINS,
+    ).toEqual(['https://app.example.com', 'http://localhost:3000', '*']);
+    expect(loadConfig(gatewaySchema, { JWT_SECRET: SECRET }).ALLOWED_ORIGINS).toEqual([]);
+  });
+
+  it('masks the password of a URL it echoes', () => {
+    let message = '';
+    try {
+      loadConfig(gatewaySchema, { JWT_SECRET: SECRET, NATS_URL: 'nats://n:4222', REDIS_URL: 'http://user:hunter2@redis:6379' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe('invalid configuration: REDIS_URL must be a redis or rediss URL (got "http://user:***@redis:6379")');
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig(commonSchema, { PORT: '', LOG_LEVEL: '' })).toMatchObject({ PORT: 8080, LOG_LEVEL: 'info' });
   });

@@ -46,27 +46,44 @@ describe('ROUTES_CONFIG', () => {
 
   it('fails with one line naming the variable and the problem', () => {
     const cases: Array<[string, RegExp]> = [
-      ['routes:\n  - match: { type: "x" }\n    chanels: ["a"]\n', /ROUTES_CONFIG: routes\.0.*(chanels|channels)/],
+      [
+        'routes:\n  - match: { type: "x" }\n    chanels: ["a"]\n',
+        /: routes\[0\]\.chanels: is not a known key; did you mean routes\[0\]\.channels\?$/,
+      ],
+      ['route:\n  - match: { type: "x" }\n', /: route: is not a known key; did you mean routes\?$/],
+      [
+        'routes:\n  - match: { type: "x", sorce: "y" }\n    channels: ["a"]\n',
+        /: routes\[0\]\.match\.sorce: is not a known key; did you mean routes\[0\]\.match\.source\?$/,
+      ],
+      [
+        'routes:\n  - match: { type: "x" }\n    colour: ["a"]\n',
+        /routes\[0\]\.colour: is not a known key \(known keys: match, channels\); routes\[0\]\.channels: is required$/,
+      ],
+      ['routes:\n  - match: { type: "x" }\n    channels: "a"\n', /routes\[0\]\.channels: must be a list$/],
       ['routes:\n  - match: {}\n    channels: ["a"]\n', /needs type or source/],
-      ['routes:\n  - match: { type: "x" }\n    channels: []\n', /at least one channel/],
+      ['routes:\n  - match: { type: "x" }\n    channels: []\n', /routes\[0\]\.channels: must name at least one channel/],
       ['routes:\n  - match: { type: "x" }\n    channels: ["repo:{data.a b}"]\n', /placeholder \{data\.a b\}/],
       ['routes:\n  - match: { type: "x" }\n    channels: ["repo {id}"]\n', /literal text "repo "/],
       ['routes:\n  - match: { type: "x" }\n    channels: ["repo:{id"]\n', /unbalanced/],
       ['routes: [\n', /not valid YAML or JSON/],
     ];
     for (const [text, message] of cases) {
+      const path = file('r.yaml', text);
       let error: unknown;
       try {
-        loadRoutesFile(file('r.yaml', text));
+        loadRoutesFile(path);
       } catch (err) {
         error = err;
       }
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as Error).message).toMatch(/^ROUTES_CONFIG: /);
+      // The variable, then the file: the operator sees which file to open.
+      expect((error as Error).message.startsWith(`ROUTES_CONFIG ${path}: `)).toBe(true);
       expect((error as Error).message).toMatch(message);
       expect((error as Error).message).not.toContain('\n');
     }
-    expect(() => loadRoutesFile('/nonexistent/routes.yaml')).toThrow(/ROUTES_CONFIG: cannot read \/nonexistent\/routes.yaml: ENOENT/);
+    expect(() => loadRoutesFile('/nonexistent/routes.yaml')).toThrow(
+      /^ROUTES_CONFIG \/nonexistent\/routes.yaml: cannot read it \(ENOENT\)$/,
+    );
   });
 
   it('checks template syntax', () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
 import { envInt, envOptionalString } from './env';
-import { ConfigError, describeIssues, readConfigFile } from './load-config';
+import { loadConfigFile } from './load-config';
 
 /** Settings of the notifier (SPEC "Event bus and notifier"). */
 export const notifierEnv = {
@@ -111,7 +111,5 @@ export type RoutesFile = z.output<typeof routesFileSchema>;
 /** Reads and validates the ROUTES_CONFIG file; a missing setting means no rules. Throws ConfigError (one line). */
 export function loadRoutesFile(path: string | undefined): RoutesFile {
   if (path === undefined) return { routes: [] };
-  const parsed = routesFileSchema.safeParse(readConfigFile(path, 'ROUTES_CONFIG'));
-  if (!parsed.success) throw new ConfigError(describeIssues('ROUTES_CONFIG', parsed.error));
-  return parsed.data;
+  return loadConfigFile(routesFileSchema, path, 'ROUTES_CONFIG');
 }

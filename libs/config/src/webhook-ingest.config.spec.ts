@@ -70,17 +70,15 @@ describe('webhook sources', () => {
   it('refuses bad sources with one line naming the variable, never echoing a secret', () => {
     const secret = 'sk_live_do_not_echo_me';
     const message = problem({ WEBHOOK_SOURCES: `[{"name":"s","provider":"stripe","secrets":["${secret}"]}]` });
-    expect(message).toBe(
-      'invalid configuration: WEBHOOK_SOURCES sources[0] ("s"): secrets.0: must be an endpoint signing secret (whsec_…)',
-    );
+    expect(message).toBe('invalid configuration: WEBHOOK_SOURCES source "s": [0].secrets[0]: must be an endpoint signing secret (whsec_…)');
     expect(problem({ WEBHOOK_SOURCES: `[{"name":"s","provider":"stripe","secrets":["${secret}"` })).toBe(
       'invalid configuration: WEBHOOK_SOURCES is not valid JSON',
     );
     expect(problem({ WEBHOOK_SOURCES: `[{"name":"s","provider":"paypal","secrets":["${secret}"]}]` })).toMatch(
-      /WEBHOOK_SOURCES sources\[0\] \("s"\): provider: must be one of stripe, github/,
+      /WEBHOOK_SOURCES source "s": \[0\]\.provider: must be one of stripe, github/,
     );
     expect(problem({ WEBHOOK_SOURCES: `[{"name":"a b","provider":"github","secret":"${secret}"}]` })).toMatch(
-      /name: must be 1–64 characters.*secrets: .*unknown field\(s\) secret/,
+      /\[0\]\.secret: is not a known key; did you mean \[0\]\.secrets\?; \[0\]\.name: must be 1–64 characters/,
     );
     for (const m of [message]) expect(m).not.toContain(secret);
     expect(problem({ WEBHOOK_SOURCES: '{"name":"x"}' })).toMatch(/WEBHOOK_SOURCES must be a JSON list of sources/);
@@ -94,14 +92,51 @@ describe('webhook sources', () => {
       }),
     ).toMatch(/WEBHOOK_SOURCES source "gh" is defined twice \(first in WEBHOOK_CONFIG\)/);
     expect(problem({ WEBHOOK_SOURCES: '[{"name":"gh","provider":"github","secrets":["a"],"allowCidrs":["10.0.0.0/33"]}]' })).toMatch(
-      /allowCidrs.0: must be an IPv4\/IPv6 address or CIDR/,
+      /\[0\]\.allowCidrs\[0\]: must be an IPv4\/IPv6 address or CIDR/,
     );
     expect(problem({ WEBHOOK_SOURCES: '[{"name":"std","provider":"standard","secrets":["whsec_not base64!"]}]' })).toMatch(
-      /secrets.0: must be whsec_ followed by base64 key bytes/,
+      /\[0\]\.secrets\[0\]: must be whsec_ followed by base64 key bytes/,
     );
-    expect(problem({ WEBHOOK_CONFIG: join(dir, 'missing.yaml') })).toMatch(/WEBHOOK_CONFIG cannot read .*missing.yaml: ENOENT/);
-    expect(problem({ WEBHOOK_CONFIG: file('top.yaml', 'routes: []') })).toMatch(/WEBHOOK_CONFIG must hold "sources:"/);
+    expect(problem({ WEBHOOK_CONFIG: join(dir, 'missing.yaml') })).toMatch(/WEBHOOK_CONFIG \S*missing.yaml: cannot read it \(ENOENT\)$/);
+    expect(problem({ WEBHOOK_CONFIG: file('top.yaml', 'routes: []') })).toMatch(
+      /WEBHOOK_CONFIG \S*top.yaml: routes: is not a known key \(the file holds "sources:" only\)$/,
+    );
+    expect(problem({ WEBHOOK_CONFIG: file('list.yaml', 'sources: {}') })).toMatch(/WEBHOOK_CONFIG \S*list.yaml: must hold "sources:"/);
     expect(problem({ TRUSTED_PROXIES: '10.0.0.0/8, nope' })).toMatch(/TRUSTED_PROXIES must be IPv4\/IPv6 addresses or CIDRs \(bad: nope\)/);
+  });
+
+  it('names the file and where a misspelt key should be, never the values', () => {
+    const path = file(
+      'typo.yaml',
+      [
+        'sources:',
+        '  - name: billing',
+        '    provider: hmac',
+        '    secret: [do-not-echo]',
+        '    header: X-Signature',
+        '    algoritm: sha512',
+      ].join('\n'),
+    );
+    const message = problem({ WEBHOOK_CONFIG: path });
+    expect(message).toBe(
+      `invalid configuration: WEBHOOK_CONFIG ${path}: source "billing": ` +
+        'sources[0].secret: is not a known key; did you mean sources[0].secrets?; ' +
+        'sources[0].algoritm: is not a known key; did you mean sources[0].algorithm?',
+    );
+    expect(message).not.toContain('do-not-echo');
+    // The suggestion is among the keys of the source's own provider.
+    expect(problem({ WEBHOOK_SOURCES: '[{"name":"t","provider":"twilio","secrets":["x"],"publicURL":"https://x"}]' })).toMatch(
+      /\[0\]\.publicURL: is not a known key; did you mean \[0\]\.publicUrl\?$/,
+    );
+    expect(problem({ WEBHOOK_CONFIG: file('top-typo.yaml', 'souces: []') })).toMatch(
+      /top-typo.yaml: souces: is not a known key; did you mean sources\?$/,
+    );
+    expect(
+      problem({ WEBHOOK_CONFIG: file('rate.yaml', 'sources: [{name: a, provider: github, secrets: [x], rateLimit: {persecond: 5}}]') }),
+    ).toMatch(/sources\[0\]\.rateLimit\.persecond: is not a known key; did you mean sources\[0\]\.rateLimit\.perSecond\?$/);
+    expect(
+      problem({ WEBHOOK_CONFIG: file('enum.yaml', 'sources: [{name: a, provider: hmac, secrets: [x], header: X-S, encoding: hexa}]') }),
+    ).toMatch(/sources\[0\]\.encoding: must be one of hex, base64$/);
   });
 
   it('parses CIDRs and bare addresses', () => {

@@ -3,6 +3,7 @@ import { engineEnv, forwardingEnv, refineEngine, refineForwarding, refineService
 import { envInt, envNumber, envOptionalString } from './env';
 import { ConfigError, readConfigFile } from './load-config';
 import { WebhookSource, webhookSourceSchema } from './webhook-sources.schema';
+import { closest, configProblems, formatPath } from './config-issues';
 
 /** Settings of webhook-ingest (SPEC "Webhook ingest"). */
 export const webhookIngestEnv = {
@@ -73,31 +74,35 @@ export function loadWebhookSources(env: WebhookSourcesEnv): WebhookSource[] {
 function parseWebhookSources(env: WebhookSourcesEnv): { sources: WebhookSource[] } | { problem: SourcesProblem } {
   const sources: WebhookSource[] = [];
   const origin = new Map<string, string>();
-  const inputs: Array<{ variable: SourcesProblem['variable']; read: () => unknown }> = [];
+  const inputs: Array<{ variable: SourcesProblem['variable']; file?: string; read: () => unknown }> = [];
   if (env.WEBHOOK_CONFIG !== undefined) {
     const path = env.WEBHOOK_CONFIG;
-    inputs.push({ variable: 'WEBHOOK_CONFIG', read: () => readConfigFile(path, 'WEBHOOK_CONFIG') });
+    inputs.push({ variable: 'WEBHOOK_CONFIG', file: path, read: () => readConfigFile(path, 'WEBHOOK_CONFIG') });
   }
   if (env.WEBHOOK_SOURCES !== undefined) {
     const text = env.WEBHOOK_SOURCES;
     inputs.push({ variable: 'WEBHOOK_SOURCES', read: () => parseJson(text) });
   }
-  for (const { variable, read } of inputs) {
+  for (const { variable, file, read } of inputs) {
+    // Messages of a file start with its path, so the error says which file is wrong.
+    const problem = (message: string): { problem: SourcesProblem } => ({
+      problem: { variable, message: file === undefined ? message : `${file}: ${message}` },
+    });
     let raw: unknown;
     try {
       raw = read();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      return { problem: { variable, message: message.startsWith(variable + ': ') ? message.slice(variable.length + 2) : message } };
+      return { problem: { variable, message: message.replace(new RegExp(`^${variable}:? `), '') } };
     }
     const list = listOf(raw, variable);
-    if (!Array.isArray(list)) return { problem: { variable, message: list.message } };
-    for (const [index, item] of list.entries()) {
+    if ('message' in list) return problem(list.message);
+    for (const [index, item] of list.items.entries()) {
       const parsed = webhookSourceSchema.safeParse(item);
-      if (!parsed.success) return { problem: { variable, message: describeSourceIssues(index, item, parsed.error) } };
+      if (!parsed.success) return problem(describeSourceIssues(formatPath([index], list.base), item, parsed.error));
       const previous = origin.get(parsed.data.name);
       if (previous !== undefined) {
-        return { problem: { variable, message: `source "${parsed.data.name}" is defined twice (first in ${previous})` } };
+        return problem(`source "${parsed.data.name}" is defined twice (first in ${previous})`);
       }
       origin.set(parsed.data.name, variable);
       sources.push(parsed.data);
@@ -115,30 +120,36 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** A file holds `sources: [...]` or a bare list; WEBHOOK_SOURCES a list. Empty file: no sources. */
-function listOf(raw: unknown, variable: SourcesProblem['variable']): unknown[] | { message: string } {
-  if (raw === null || raw === undefined) return [];
-  if (Array.isArray(raw)) return raw;
-  if (variable === 'WEBHOOK_CONFIG' && typeof raw === 'object' && 'sources' in raw) {
-    const { sources, ...rest } = raw;
+/**
+ * A file holds `sources: [...]` or a bare list; WEBHOOK_SOURCES a list. Empty file: no
+ * sources. `base` is the path of the list in the file, for messages.
+ */
+function listOf(raw: unknown, variable: SourcesProblem['variable']): { items: unknown[]; base: string } | { message: string } {
+  if (raw === null || raw === undefined) return { items: [], base: '' };
+  if (Array.isArray(raw)) return { items: raw, base: '' };
+  if (variable === 'WEBHOOK_CONFIG' && typeof raw === 'object') {
+    const { sources, ...rest } = raw as { sources?: unknown };
     const unknownKeys = Object.keys(rest);
-    if (unknownKeys.length > 0) return { message: `has unknown top-level keys: ${unknownKeys.join(', ')} (expected "sources")` };
-    if (sources === null) return [];
-    if (Array.isArray(sources)) return sources;
+    if (unknownKeys.length > 0) {
+      const meant = unknownKeys.find((k) => closest(k, ['sources']) !== undefined);
+      const hint = meant !== undefined && sources === undefined ? `; did you mean sources?` : ' (the file holds "sources:" only)';
+      return { message: `${unknownKeys.join(', ')}: is not a known key${hint}` };
+    }
+    if (sources === null) return { items: [], base: 'sources' };
+    if (Array.isArray(sources)) return { items: sources, base: 'sources' };
   }
   return { message: variable === 'WEBHOOK_CONFIG' ? 'must hold "sources:" with a list of sources' : 'must be a JSON list of sources' };
 }
 
-/** `sources[1] ("gh"): secrets.0: must not be empty` — paths and rules only, never values. */
-function describeSourceIssues(index: number, item: unknown, error: z.ZodError): string {
+/**
+ * `source "gh": sources[1].secrets[0]: must not be empty` — where each value belongs and
+ * what is allowed there, never the values.
+ */
+function describeSourceIssues(where: string, item: unknown, error: z.ZodError): string {
   const name =
     typeof item === 'object' && item !== null && typeof (item as { name?: unknown }).name === 'string'
-      ? ` ("${String((item as { name: string }).name).slice(0, 64)}")`
+      ? `source "${String((item as { name: string }).name).slice(0, 64)}": `
       : '';
-  const details = error.issues.map((issue) => {
-    const path = issue.path.map(String).join('.');
-    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
-    return path === '' ? message : `${path}: ${message}`;
-  });
-  return `sources[${index}]${name}: ${details.join('; ')}`;
+  const problems = configProblems(webhookSourceSchema, item, error, where);
+  return name + problems.map((p) => `${formatPath(p.path, where)}: ${p.message}`).join('; ');
 }

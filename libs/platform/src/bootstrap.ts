@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { PinoNestLogger } from './nest-logger';
 import { createPlatform, Platform } from './platform';
+import { HttpErrorFilter } from './http-error.filter';
+import { unsupportedNodeMessage } from './node-version';
 
 /** How one service process is assembled. */
 export interface ServiceDefinition<C extends CommonConfig> {
@@ -51,6 +53,8 @@ export async function startService<C extends CommonConfig>(
       forceCloseConnections: true,
     });
     app.disable('x-powered-by');
+    // One error body shape for every route of every service (docs/PROTOCOL.md "Errors").
+    app.useGlobalFilters(new HttpErrorFilter(platform.logger));
     await definition.configure?.(app, platform);
     await app.listen(config.PORT, config.HOST);
   } catch (err) {
@@ -80,6 +84,11 @@ export async function startService<C extends CommonConfig>(
  * Kubernetes' grace period ends. A config error prints one line and exits 1.
  */
 export function runMain<C extends CommonConfig>(definition: ServiceDefinition<C>, afterStart?: (service: RunningService<C>) => void): void {
+  const nodeProblem = unsupportedNodeMessage();
+  if (nodeProblem !== undefined) {
+    process.stderr.write(`${definition.name}: ${nodeProblem}\n`);
+    process.exit(1);
+  }
   startService(definition)
     .then((service) => {
       const shutdown = (signal: string): void => {

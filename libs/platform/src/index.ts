@@ -6,5 +6,7 @@ export * from './metrics-server';
 export * from './nest-logger';
 export * from './platform';
 export * from './tokens';
+export * from './http-error.filter';
+export * from './node-version';
 export * from './net/address-list';
 export * from './net/forwarding';
