@@ -1,6 +1,6 @@
 import { channelNameError } from './channel';
 import { ErrorCode } from './errors';
-import { isStreamPosition, StreamPosition } from './message';
+import { ChannelMessage, isStreamPosition, StreamPosition } from './message';
 
 /** Client → server frames of the WebSocket protocol (SPEC "Client transports" 1). */
 export interface SubscribeRequest {
@@ -25,10 +25,16 @@ export interface PingRequest {
   op: 'ping';
   id: number;
 }
+/** In-band token refresh (SPEC "Token lifetime and refresh"); answered `refreshed` or `error` `forbidden`. */
+export interface RefreshRequest {
+  op: 'refresh';
+  id: number;
+  token: string;
+}
 export type ClientFrame = SubscribeRequest | UnsubscribeRequest | PublishRequestFrame | PingRequest;
 export type ClientOp = ClientFrame['op'];
 
-/** Server → client frames. `message` frames are built from the stored JSON, see `encodeMessageFrame`. */
+/** Server → client frames. The gateway builds `message` frames from the stored JSON, see `encodeMessageFrame`. */
 export interface SubscribedReply {
   op: 'subscribed';
   id: number;
@@ -40,8 +46,11 @@ export interface SubscribedReply {
 }
 export interface UnsubscribedReply {
   op: 'unsubscribed';
-  id: number;
+  /** Absent when the server ended the subscription itself (`reason`). */
+  id?: number;
   channel: string;
+  /** Set when the server ended it: a refreshed token no longer allows the channel. */
+  reason?: 'forbidden';
 }
 export interface AckReply {
   op: 'ack';
@@ -58,13 +67,24 @@ export interface ErrorReply {
   code: ErrorCode;
   message: string;
 }
+/** The token was replaced in-band; `expiresAt` is the new token's `exp` in ms (null: none). */
+export interface RefreshedReply {
+  op: 'refreshed';
+  id: number;
+  expiresAt: number | null;
+}
+/** A channel message, `{"op":"message", …message fields}` (built by `encodeMessageFrame`). */
+export interface MessageFrame<T = unknown> extends ChannelMessage<T> {
+  op: 'message';
+}
 /** Live delivery could not be complete for `channel` (messages left history, or the epoch changed). */
 export interface RecoveryNotice {
   op: 'recovery';
   channel: string;
   recovered: false;
 }
-export type ServerFrame = SubscribedReply | UnsubscribedReply | AckReply | PongReply | ErrorReply | RecoveryNotice;
+export type ServerFrame =
+  SubscribedReply | UnsubscribedReply | AckReply | PongReply | ErrorReply | RecoveryNotice | RefreshedReply | MessageFrame;
 
 /** Longest idempotency key accepted. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
