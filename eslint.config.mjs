@@ -26,7 +26,7 @@ export default tseslint.config(
   {
     // The wire protocol library and the SDK run in browsers: no Node-only globals.
     files: ['libs/protocol/src/**/*.ts', 'libs/client/src/**/*.ts'],
-    ignores: ['**/*.spec.ts'],
+    ignores: ['**/*.spec.ts', 'libs/client/src/testing/**'],
     rules: {
       'no-restricted-globals': ['error', { name: 'Buffer', message: 'runs in browsers: use TextEncoder / encodeBase64Url' }, 'process'],
     },

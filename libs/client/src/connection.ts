@@ -183,8 +183,14 @@ export class Connection {
     if (name === undefined) return;
     const reason = this.#nextReason;
     this.#nextReason = undefined;
-    const got = reason === undefined ? await this.#tokens.forConnect() : await this.#tokens.obtain(reason);
+    let got = reason === undefined ? await this.#tokens.forConnect() : await this.#tokens.obtain(reason);
     if (this.#closed) return;
+    const held = this.#tokens.current;
+    if ('error' in got && !got.terminal && reason === undefined && held !== undefined && (tokenExpiry(held) ?? Infinity) > Date.now()) {
+      // getToken failed when a refresh was due, but the token held still works until its exp.
+      this.#emit('error', got.error);
+      got = { token: held };
+    }
     if ('error' in got) {
       if (got.terminal) return this.#fail(got.error);
       this.#emit('error', got.error);
