@@ -108,7 +108,9 @@ describe('client SDK browser hooks (Chromium)', () => {
   }, 60_000);
 
   it('a page restored from the back/forward cache catches up (pageshow)', async () => {
-    await catchesUp((page) => page.evaluate(() => window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }))));
+    await catchesUp(async (page) => {
+      await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })));
+    });
   }, 60_000);
 
   it('a page whose network comes back catches up at once, whatever the backoff (online)', async () => {
