@@ -121,7 +121,7 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       if (this.state === 'closed') throw this.#failure ?? new SwitchboardClientError('closed', 'client is closed', channel);
       const transport = this.#connection.transport;
       if (transport !== undefined && transport.name !== 'websocket') {
-        const why = this.#connection.webSocketMissing ? 'this runtime has no WebSocket: pass options.WebSocket' : `using ${transport.name}`;
+        const why = this.#connection.webSocketMissing ? 'no WebSocket here: pass options.WebSocket' : `using ${transport.name}`;
         throw new SwitchboardClientError('unsupported', `publish needs the WebSocket transport (${why})`, channel);
       }
       const left = deadline - Date.now();

@@ -1,8 +1,8 @@
-import { CloseCode } from '@switchboard/protocol';
 import { BackoffOptions, backoffDelay } from './backoff';
 import { installBrowserHooks } from './browser-hooks';
 import { ChannelBook } from './channel-book';
 import { TokenSource, tokenExpiry } from './token-source';
+import { TransportLadder } from './transport-ladder';
 import { LongPollTransport } from './transports/longpoll';
 import { SseTransport } from './transports/sse';
 import { CloseInfo, Transport, TransportContext, TransportHandlers } from './transports/transport';
@@ -34,12 +34,6 @@ export interface ConnectionEvents {
 /** Where the connection reports its events (the client re-emits them to the app). */
 export type ConnectionSink = <K extends keyof ConnectionEvents>(event: K, value: ConnectionEvents[K]) => void;
 
-/** A connection closed sooner than this after opening counts as a cut (proxies that kill WebSockets). */
-const QUICK_CUT_MS = 5000;
-
-/** The missing-WebSocket warning is printed once per page or process, not per client. */
-let warnedNoWebSocket = false;
-
 /**
  * One logical connection to the gateway over whichever transport works: opens it with the
  * token source's token, falls back WebSocket → SSE → long-poll, reconnects with backoff,
@@ -47,9 +41,7 @@ let warnedNoWebSocket = false;
  * tells a refused token (the app's problem) from a failing transport (ours).
  */
 export class Connection {
-  readonly #order: TransportName[];
-  #transportIndex = 0;
-  #failures = 0;
+  readonly #ladder: TransportLadder;
   #attempt = 0;
   #current?: Transport;
   #tokenInUse?: string;
@@ -63,7 +55,6 @@ export class Connection {
   #livenessTimer?: ReturnType<typeof setInterval>;
   readonly #waiting: Array<() => void> = [];
   readonly #removeBrowserHooks: () => void;
-  #webSocketMissingValue = false;
 
   readonly #baseUrl: string;
   readonly #options: ConnectionOptions;
@@ -76,7 +67,7 @@ export class Connection {
     this.#options = options;
     this.#tokens = tokens;
     this.#book = book;
-    this.#order = [...options.transports];
+    this.#ladder = new TransportLadder(options.transports, options.fallbackAfter, options.WebSocket);
     this.#removeBrowserHooks = installBrowserHooks({
       check: () => void this.checkNow(),
       online: () => {
@@ -92,7 +83,7 @@ export class Connection {
 
   /** The transport in use (or being tried). */
   get transportName(): TransportName {
-    return this.#order[this.#transportIndex];
+    return this.#ladder.current;
   }
 
   /** The open transport, if any. */
@@ -107,7 +98,7 @@ export class Connection {
 
   /** True when WebSocket was skipped because this runtime has no implementation. */
   get webSocketMissing(): boolean {
-    return this.#webSocketMissingValue;
+    return this.#ladder.webSocketMissing;
   }
 
   start(): void {
@@ -179,8 +170,11 @@ export class Connection {
   async #connect(): Promise<void> {
     if (this.#closed) return;
     this.#setState('connecting');
-    const name = this.#usableTransport();
-    if (name === undefined) return;
+    const name = this.#ladder.usable();
+    if (name === undefined) {
+      this.#fail(new SwitchboardClientError('unsupported', 'no WebSocket here: pass options.WebSocket'));
+      return;
+    }
     const reason = this.#nextReason;
     this.#nextReason = undefined;
     let got = reason === undefined ? await this.#tokens.forConnect() : await this.#tokens.obtain(reason);
@@ -216,28 +210,6 @@ export class Connection {
     this.#tokenInUse = got.token;
     this.#lastActivity = Date.now();
     transport.start();
-  }
-
-  /** The transport to try, skipping WebSocket where the runtime has none (once, loudly). */
-  #usableTransport(): TransportName | undefined {
-    while (this.transportName === 'websocket' && !WebSocketTransport.available(this.#options)) {
-      this.#webSocketMissingValue = true;
-      if (!warnedNoWebSocket) {
-        warnedNoWebSocket = true;
-        console.warn(
-          '@switchboard/client: this runtime has no WebSocket (Node 20?): falling back to SSE / long-poll, where publish() is unavailable. ' +
-            "Pass one: connect(url, { WebSocket }) with WebSocket from the 'ws' package.",
-        );
-      }
-      if (this.#transportIndex >= this.#order.length - 1) {
-        this.#fail(
-          new SwitchboardClientError('unsupported', 'no WebSocket implementation here: pass options.WebSocket or allow sse / longpoll'),
-        );
-        return undefined;
-      }
-      this.#transportIndex++;
-    }
-    return this.transportName;
   }
 
   /** Gives the transport in use a new token; what it cannot take in-band costs a (lossless) reconnect. */
@@ -334,22 +306,8 @@ export class Connection {
       this.#reconnectSoon(undefined, 'unauthorized');
       return;
     }
-    // Fallback: a transport that cannot open, or is cut again and again right after opening, is demoted.
-    const quickCut =
-      info.opened &&
-      Date.now() - this.#openedAt < QUICK_CUT_MS &&
-      info.code !== CloseCode.ServiceRestart &&
-      info.code !== CloseCode.TryAgainLater;
-    if (!info.opened || quickCut) {
-      this.#failures++;
-      if (this.#failures >= this.#options.fallbackAfter && this.#transportIndex < this.#order.length - 1) {
-        this.#transportIndex++;
-        this.#failures = 0;
-        this.#attempt = 0;
-      }
-    } else {
-      this.#failures = 0;
-    }
+    // A transport that cannot open, or is cut again and again right after opening, is demoted.
+    if (this.#ladder.ended(info, this.#openedAt)) this.#attempt = 0;
     const advised = info.retryAfterMs;
     this.#reconnectSoon(advised !== undefined ? advised + backoffDelay(0, this.#options.backoff) : undefined);
   }

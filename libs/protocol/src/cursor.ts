@@ -1,4 +1,4 @@
-import { channelNameError } from './channel';
+import { isValidChannel } from './channel';
 import { SwitchboardError } from './errors';
 import { isStreamPosition, StreamPosition } from './message';
 
@@ -59,7 +59,7 @@ export function decodeCursor(cursor: string, wanted: ReadonlySet<string>): Curso
     if (!Object.prototype.hasOwnProperty.call(parsed, channel)) continue;
     const entry = (parsed as Record<string, unknown>)[channel];
     const position = Array.isArray(entry) && entry.length === 2 ? { offset: entry[0], epoch: entry[1] } : undefined;
-    if (!isStreamPosition(position) || channelNameError(channel) !== undefined) {
+    if (!isStreamPosition(position) || !isValidChannel(channel)) {
       throw new SwitchboardError('bad_request', `cursor entry for ${JSON.stringify(channel)} is malformed`);
     }
     result.set(channel, position);

@@ -1,6 +1,6 @@
 import { decodeCursor, encodeCursor } from '@switchboard/protocol';
 import { Message, Position } from '../types';
-import { channelQuery, CloseInfo, refusal, RefreshOutcome, Transport, TransportContext } from './transport';
+import { channelQuery, CloseInfo, noPublish, refusal, RefreshOutcome, Transport, TransportContext } from './transport';
 
 /**
  * Long-poll (`/v1/poll`): stateless requests carrying the cursor of every held channel;
@@ -33,9 +33,7 @@ export class LongPollTransport implements Transport {
     this.#repoll();
   }
 
-  publish(): Promise<number> {
-    return Promise.reject(new Error('publish needs the WebSocket transport'));
-  }
+  readonly publish = noPublish;
 
   ping(): Promise<boolean> {
     return Promise.resolve(!this.#closed && this.#opened);

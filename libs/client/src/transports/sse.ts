@@ -1,6 +1,6 @@
 import { decodeCursor, encodeCursor } from '@switchboard/protocol';
 import { Message, Position } from '../types';
-import { channelQuery, CloseInfo, refusal, RefreshOutcome, Transport, TransportContext } from './transport';
+import { channelQuery, CloseInfo, noPublish, refusal, RefreshOutcome, Transport, TransportContext } from './transport';
 
 /**
  * Server-Sent Events over `fetch` (a streamed response body): works in browsers and in
@@ -38,9 +38,7 @@ export class SseTransport implements Transport {
     this.#scheduleRestart();
   }
 
-  publish(): Promise<number> {
-    return Promise.reject(new Error('publish needs the WebSocket transport'));
-  }
+  readonly publish = noPublish;
 
   ping(): Promise<boolean> {
     return Promise.resolve(!this.#closed && this.#opened);

@@ -1,5 +1,5 @@
 import { ERROR_CODES, type ErrorCode } from '@switchboard/protocol';
-import { ClientErrorCode, Message, Position, TransportName } from '../types';
+import { ClientErrorCode, Message, Position, SwitchboardClientError, TransportName } from '../types';
 
 /** How a transport ended. */
 export interface CloseInfo {
@@ -100,6 +100,11 @@ export async function refusal(res: Response, opened: boolean, handlers: ChannelH
     return undefined;
   }
   return { opened, code: status, fatal: status === 403 || status === 400, reason: err.message };
+}
+
+/** `publish` of the receive-only transports (the client says why before it gets here). */
+export function noPublish(): Promise<number> {
+  return Promise.reject(new SwitchboardClientError('unsupported', 'publish needs the WebSocket transport'));
 }
 
 /** The protocol's code for a code string the gateway sent (an unknown one reads as `unavailable`). */
