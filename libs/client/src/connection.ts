@@ -7,7 +7,7 @@ import { LongPollTransport } from './transports/longpoll';
 import { SseTransport } from './transports/sse';
 import { CloseInfo, Transport, TransportContext, TransportHandlers } from './transports/transport';
 import { WebSocketTransport } from './transports/websocket';
-import { ClientState, SwitchboardClientError, TokenReason, TransportName } from './types';
+import { ClientState, Position, SwitchboardClientError, TokenReason, TransportName } from './types';
 
 /** The connection's settings, defaults applied (ClientOptions documents each). */
 export interface ConnectionOptions {
@@ -105,7 +105,7 @@ export class Connection {
     void this.#connect();
   }
 
-  subscribe(channel: string, since?: Parameters<Transport['subscribe']>[1]): void {
+  subscribe(channel: string, since?: Position): void {
     this.#current?.subscribe(channel, since);
   }
 
