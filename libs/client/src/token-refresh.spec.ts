@@ -117,6 +117,20 @@ describe('token refresh', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a reconnect reuses the token held until its refresh is due (getToken is not asked per reconnect)', async () => {
+    const { reasons, offsets } = open('websocket', 3600);
+    await eventually(() => expect(gw.ws.size).toBe(1));
+    const published = publishSteadily();
+    for (let cut = 1; cut <= 3; cut++) {
+      await eventually(() => expect(gw.ws.size).toBe(1));
+      [...gw.ws][0].socket.terminate();
+      await eventually(() => expect(gw.log.filter((l) => l.kind === 'ws')).toHaveLength(cut + 1));
+    }
+    await everyOnce(offsets, published);
+    expect(reasons).toEqual(['initial']);
+    expect(new Set(gw.log.map((l) => l.token)).size).toBe(1);
+  });
+
   it('SSE: reconnects the stream before exp with Last-Event-ID and the new token, losing nothing', async () => {
     gw.toleranceSeconds = 3;
     const { offsets, reasons } = open('sse', 2);
