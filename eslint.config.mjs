@@ -24,6 +24,14 @@ export default tseslint.config(
     },
   },
   {
+    // The wire protocol library and the SDK run in browsers: no Node-only globals.
+    files: ['libs/protocol/src/**/*.ts', 'libs/client/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', 'libs/client/src/testing/**'],
+    rules: {
+      'no-restricted-globals': ['error', { name: 'Buffer', message: 'runs in browsers: use TextEncoder / encodeBase64Url' }, 'process'],
+    },
+  },
+  {
     files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/*.conformance.ts', 'test/**', 'bench/**'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-floating-promises': 'error' },
   },

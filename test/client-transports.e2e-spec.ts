@@ -146,6 +146,33 @@ describe('client SDK (Node)', () => {
     }
   });
 
+  it('a refused token over WebSocket is an error at connect: never connected, no fallback to SSE', async () => {
+    const reasons: string[] = [];
+    const good = await signToken({ sub: 'garbage-then-good', channels: ['*'] });
+    const client = open(gw.url, { backoff: fast, getToken: (reason) => (reasons.push(reason), reason === 'initial' ? 'garbage' : good) });
+    const seen: string[] = [];
+    client.on('transport', (t) => seen.push(`transport ${t}`));
+    client.on('state', (s) => seen.push(s));
+    client.on('error', (e) => seen.push(`error ${e.code}`));
+    client.subscribe(`sdk:${uniqueName('garbage')}`);
+    await eventually(() => expect(client.state).toBe('connected'));
+    // The gateway refused the handshake (browsers cannot see its 401): the SDK learned why
+    // before anything else, told the app, and stayed on WebSocket.
+    expect(seen.indexOf('error unauthorized')).toBeGreaterThan(-1);
+    expect(seen.indexOf('error unauthorized')).toBeLessThan(seen.indexOf('connected'));
+    expect(seen.filter((e) => e.startsWith('transport')).every((t) => t === 'transport websocket')).toBe(true);
+    expect(reasons).toEqual(['initial', 'unauthorized']);
+  });
+
+  it('a fixed token the gateway refuses ends the client, and its subscriptions get the error', async () => {
+    const client = open(gw.url, { token: 'garbage', backoff: fast });
+    const sub = client.subscribe(`sdk:${uniqueName('fixed-garbage')}`);
+    const error = await new Promise<{ code: string }>((resolve) => sub.on('error', resolve));
+    expect(error.code).toBe('unauthorized');
+    expect(client.state).toBe('closed');
+    expect(client.transportName).toBe('websocket');
+  });
+
   it('asks getToken again after a refused token and ends when it returns null', async () => {
     const reasons: string[] = [];
     const good = await signToken({ sub: 'refresh', channels: ['*'] });

@@ -10,6 +10,8 @@ export class TestProxy {
   blockWebSocket = false;
   blockSse = false;
   private readonly sockets = new Set<Socket | Duplex>();
+  /** Upgraded (WebSocket) connections: client side, gateway side. */
+  private readonly tunnels = new Set<[Duplex, Socket]>();
   private server!: Server;
 
   constructor(public target: string) {}
@@ -51,6 +53,9 @@ export class TestProxy {
         );
         up.write(head);
         up.pipe(socket).pipe(up);
+        const tunnel: [Duplex, Socket] = [socket, up];
+        this.tunnels.add(tunnel);
+        up.on('close', () => this.tunnels.delete(tunnel));
       });
       this.sockets.add(up);
       up.on('close', () => this.sockets.delete(up));
@@ -58,6 +63,21 @@ export class TestProxy {
       socket.on('error', () => up.destroy());
     });
     await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+  }
+
+  /**
+   * Every open WebSocket stops passing bytes, both ways, without closing: what a phone's OS
+   * does to the sockets of a background tab, or a NAT that forgot the flow. New connections
+   * are not affected.
+   */
+  stallWebSockets(): void {
+    for (const [client, gateway] of this.tunnels) {
+      gateway.unpipe(client);
+      client.unpipe(gateway);
+      gateway.pause();
+      client.pause();
+    }
+    this.tunnels.clear();
   }
 
   /** Cuts every connection (a proxy restart). */

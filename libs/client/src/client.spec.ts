@@ -1,9 +1,7 @@
 import { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { decodeCursor as decodeServerCursor, encodeCursor as encodeServerCursor } from '@switchboard/protocol';
 import { backoffDelay } from './backoff';
 import { connect } from './client';
-import { decodeCursor, encodeCursor } from './cursor';
 import { Subscription } from './subscription';
 import { Message } from './types';
 
@@ -85,18 +83,6 @@ describe('liveness', () => {
       client.close();
       await new Promise((r) => server.close(r));
     }
-  });
-});
-
-describe('cursor', () => {
-  it("matches the gateway's format both ways", () => {
-    const positions: Array<[string, { offset: number; epoch: string }]> = [
-      ['orders:42', { offset: 17, epoch: 'k3x9Qa1b' }],
-      ['user:alice', { offset: 0, epoch: 'e' }],
-    ];
-    const wanted = new Set(positions.map(([c]) => c));
-    expect([...decodeServerCursor(encodeCursor(positions), wanted)]).toEqual(positions);
-    expect([...decodeCursor(encodeServerCursor(positions))]).toEqual(positions);
   });
 });
 

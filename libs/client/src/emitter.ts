@@ -1,24 +1,24 @@
 /** A minimal typed event emitter (no dependency, works everywhere). */
 /** Event maps are interfaces (no index signature), hence the mapped constraint. */
 export class Emitter<Events extends { [K in keyof Events]: unknown }> {
-  private readonly listeners = new Map<keyof Events, Set<(value: never) => void>>();
+  readonly #listeners = new Map<keyof Events, Set<(value: never) => void>>();
 
   on<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): () => void {
-    let set = this.listeners.get(event);
+    let set = this.#listeners.get(event);
     if (set === undefined) {
       set = new Set();
-      this.listeners.set(event, set);
+      this.#listeners.set(event, set);
     }
     set.add(listener);
     return () => this.off(event, listener);
   }
 
   off<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): void {
-    this.listeners.get(event)?.delete(listener);
+    this.#listeners.get(event)?.delete(listener);
   }
 
   protected emit<K extends keyof Events>(event: K, value: Events[K]): void {
-    const set = this.listeners.get(event);
+    const set = this.#listeners.get(event);
     if (set === undefined) return;
     for (const listener of [...set]) {
       try {

@@ -1,13 +1,17 @@
-export { connect, SwitchboardClient, tokenExpiry, tokenSubject } from './client';
+export { connect, SwitchboardClient } from './client';
 export type { ClientEvents, ClientOptions } from './client';
 export { backoffDelay, DEFAULT_BACKOFF } from './backoff';
 export type { BackoffOptions } from './backoff';
-export { decodeCursor, encodeCursor } from './cursor';
 export { LocalStoragePositionStore, MemoryPositionStore } from './position-store';
 export type { PositionStore } from './position-store';
 export { Subscription } from './subscription';
 export type { SubscriptionEvents, SubscriptionOptions } from './subscription';
+export { tokenExpiry, tokenSubject } from './token-source';
+export type { GetToken } from './token-source';
 export { SwitchboardClientError } from './types';
-export type { ClientState, Message, Position, TokenReason, TransportName } from './types';
+export type { ClientErrorCode, ClientState, Message, Position, TokenReason, TransportName } from './types';
 export { RtcRoom } from './rtc-room';
-export type { RtcRoomOptions, SignalMessage } from './rtc-room';
+export type { RtcRoomOptions, SignalingClient, SignalMessage } from './rtc-room';
+// The wire format the SDK speaks, from the protocol library (inlined in the bundles).
+export { decodeCursor, encodeCursor } from '@switchboard/protocol';
+export type { ErrorCode, ServerFrame } from '@switchboard/protocol';

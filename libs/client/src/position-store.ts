@@ -11,26 +11,28 @@ export interface PositionStore {
 }
 
 export class MemoryPositionStore implements PositionStore {
-  private readonly positions = new Map<string, Position>();
+  readonly #positions = new Map<string, Position>();
   get(channel: string): Position | undefined {
-    return this.positions.get(channel);
+    return this.#positions.get(channel);
   }
   set(channel: string, position: Position): void {
-    this.positions.set(channel, position);
+    this.#positions.set(channel, position);
   }
   delete(channel: string): void {
-    this.positions.delete(channel);
+    this.#positions.delete(channel);
   }
 }
 
 /** Positions in `localStorage` under `<prefix><channel>` (browsers; survives reloads). */
 export class LocalStoragePositionStore implements PositionStore {
-  constructor(
-    private readonly prefix = 'switchboard:position:',
-    private readonly storage: Storage = globalThis.localStorage,
-  ) {}
+  readonly #prefix: string;
+  readonly #storage: Storage;
+  constructor(prefix = 'switchboard:position:', storage: Storage = globalThis.localStorage) {
+    this.#prefix = prefix;
+    this.#storage = storage;
+  }
   get(channel: string): Position | undefined {
-    const raw = this.storage.getItem(this.prefix + channel);
+    const raw = this.#storage.getItem(this.#prefix + channel);
     if (raw === null) return undefined;
     try {
       const p = JSON.parse(raw) as Position;
@@ -40,9 +42,9 @@ export class LocalStoragePositionStore implements PositionStore {
     }
   }
   set(channel: string, position: Position): void {
-    this.storage.setItem(this.prefix + channel, JSON.stringify(position));
+    this.#storage.setItem(this.#prefix + channel, JSON.stringify(position));
   }
   delete(channel: string): void {
-    this.storage.removeItem(this.prefix + channel);
+    this.#storage.removeItem(this.#prefix + channel);
   }
 }

@@ -1,7 +1,16 @@
-import type { SwitchboardClient } from './client';
 import { Emitter } from './emitter';
 import type { Subscription } from './subscription';
 import { SwitchboardClientError, type Message } from './types';
+
+/**
+ * What a room needs from the client (SwitchboardClient has it): a channel to signal on and
+ * ICE servers. An interface, so this file does not import the client that creates rooms.
+ */
+export interface SignalingClient {
+  subscribe<T>(channel: string): Subscription<T>;
+  publish(channel: string, data: unknown): Promise<number>;
+  iceServers(): Promise<{ iceServers: RTCIceServer[] }>;
+}
 
 /** A signaling message on `rtc:<room>` (SPEC "WebRTC signaling"); `from` is stamped by the gateway. */
 export interface SignalMessage {
@@ -42,27 +51,33 @@ export class RtcRoom extends Emitter<RtcRoomEvents> {
   readonly ready: Promise<RTCPeerConnection>;
   pc?: RTCPeerConnection;
   remote?: string;
-  private subscription?: Subscription<SignalMessage>;
-  private polite = false;
-  private makingOffer = false;
-  private ignoreOffer = false;
+  #subscription?: Subscription<SignalMessage>;
+  #polite = false;
+  #makingOffer = false;
+  #ignoreOffer = false;
   /** Signals made before the remote peer is known, sent once it is. */
-  private outbox: SignalMessage[] = [];
-  private closed = false;
+  #outbox: SignalMessage[] = [];
+  #closed = false;
   /** Signals are handled one after another (a description before its candidates). */
-  private queue: Promise<void> = Promise.resolve();
+  #queue: Promise<void> = Promise.resolve();
 
+  readonly #client: SignalingClient;
+  /** This client's `sub` (the gateway stamps it as `from` on what we send). */
+  readonly #me: string;
+  readonly #options: RtcRoomOptions;
   constructor(
-    private readonly client: SwitchboardClient,
+    client: SignalingClient,
     readonly room: string,
-    /** This client's `sub` (the gateway stamps it as `from` on what we send). */
-    private readonly me: string,
-    private readonly options: RtcRoomOptions = {},
+    me: string,
+    options: RtcRoomOptions = {},
   ) {
     super();
+    this.#client = client;
+    this.#me = me;
+    this.#options = options;
     // A room that cannot start (refused channel, no ICE servers, client closed) lets go of
     // what it holds: its subscription and peer connection.
-    this.ready = this.start().catch((err: unknown) => {
+    this.ready = this.#start().catch((err: unknown) => {
       this.close();
       throw err;
     });
@@ -74,43 +89,43 @@ export class RtcRoom extends Emitter<RtcRoomEvents> {
 
   /** Leaves the room: tells the peer, closes the connection, unsubscribes. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.remote !== undefined) void this.send({ to: this.remote, kind: 'bye' }).catch(() => undefined);
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.remote !== undefined) void this.#send({ to: this.remote, kind: 'bye' }).catch(() => undefined);
     this.pc?.close();
-    this.subscription?.unsubscribe();
+    this.#subscription?.unsubscribe();
   }
 
-  private async start(): Promise<RTCPeerConnection> {
-    const iceServers = this.options.iceServers ?? (await this.client.iceServers()).iceServers;
-    const Ctor = this.options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+  async #start(): Promise<RTCPeerConnection> {
+    const iceServers = this.#options.iceServers ?? (await this.#client.iceServers()).iceServers;
+    const Ctor = this.#options.RTCPeerConnection ?? globalThis.RTCPeerConnection;
     if (Ctor === undefined) throw new Error('RTCPeerConnection is not available here; pass options.RTCPeerConnection');
-    const pc = new Ctor({ ...this.options.configuration, iceServers });
+    const pc = new Ctor({ ...this.#options.configuration, iceServers });
     this.pc = pc;
     pc.onnegotiationneeded = async () => {
       try {
-        this.makingOffer = true;
+        this.#makingOffer = true;
         await pc.setLocalDescription();
         const d = pc.localDescription;
-        if (d !== null) await this.signal({ to: null, kind: d.type === 'answer' ? 'answer' : 'offer', sdp: d.sdp });
+        if (d !== null) await this.#signal({ to: null, kind: d.type === 'answer' ? 'answer' : 'offer', sdp: d.sdp });
       } catch (err) {
         this.emit('error', err as Error);
       } finally {
-        this.makingOffer = false;
+        this.#makingOffer = false;
       }
     };
     pc.onicecandidate = ({ candidate }) => {
       if (candidate !== null)
-        void this.signal({ to: null, kind: 'candidate', candidate: candidate.toJSON() }).catch((err: Error) => this.emit('error', err));
+        void this.#signal({ to: null, kind: 'candidate', candidate: candidate.toJSON() }).catch((err: Error) => this.emit('error', err));
     };
     pc.oniceconnectionstatechange = () => {
       if (pc.iceConnectionState === 'failed') pc.restartIce();
     };
-    const subscription = this.client.subscribe<SignalMessage>(this.channel);
-    this.subscription = subscription;
+    const subscription = this.#client.subscribe<SignalMessage>(this.channel);
+    this.#subscription = subscription;
     subscription.on('message', (m) => {
       // One failed signal (a refused publish) must not stop the handling of the next ones.
-      this.queue = this.queue.then(() => this.onSignal(m)).catch((err: Error) => this.emit('error', err));
+      this.#queue = this.#queue.then(() => this.#onSignal(m)).catch((err: Error) => this.emit('error', err));
     });
     subscription.on('error', (err) => this.emit('error', err));
     // A refused subscription (forbidden: the token does not allow the room) ends the
@@ -122,57 +137,57 @@ export class RtcRoom extends Emitter<RtcRoomEvents> {
         reject(new SwitchboardClientError('closed', `left ${this.channel} before it was joined`, this.channel)),
       );
     });
-    await this.send({ to: null, kind: 'hello' });
+    await this.#send({ to: null, kind: 'hello' });
     return pc;
   }
 
   /** Sends to the remote peer, or keeps it until the remote peer is known. */
-  private async signal(message: SignalMessage): Promise<void> {
+  async #signal(message: SignalMessage): Promise<void> {
     if (this.remote === undefined) {
       // Only the latest description matters; candidates all do.
-      if (message.kind === 'offer' || message.kind === 'answer') this.outbox = this.outbox.filter((m) => m.kind === 'candidate');
-      this.outbox.push(message);
+      if (message.kind === 'offer' || message.kind === 'answer') this.#outbox = this.#outbox.filter((m) => m.kind === 'candidate');
+      this.#outbox.push(message);
       return;
     }
-    await this.send({ ...message, to: this.remote });
+    await this.#send({ ...message, to: this.remote });
   }
 
-  private send(message: SignalMessage): Promise<number> {
-    return this.client.publish(this.channel, message);
+  #send(message: SignalMessage): Promise<number> {
+    return this.#client.publish(this.channel, message);
   }
 
-  private async onSignal(m: Message<SignalMessage>): Promise<void> {
+  async #onSignal(m: Message<SignalMessage>): Promise<void> {
     const from = m.from;
     const s = m.data;
     const pc = this.pc;
-    if (this.closed || pc === undefined || from === undefined || from === this.me || typeof s !== 'object' || s === null) return;
-    if (s.to !== null && s.to !== undefined && s.to !== this.me) return;
-    if (this.options.peer !== undefined && from !== this.options.peer) return;
+    if (this.#closed || pc === undefined || from === undefined || from === this.#me || typeof s !== 'object' || s === null) return;
+    if (s.to !== null && s.to !== undefined && s.to !== this.#me) return;
+    if (this.#options.peer !== undefined && from !== this.#options.peer) return;
     if (this.remote === undefined) {
       this.remote = from;
-      this.polite = this.me > from;
+      this.#polite = this.#me > from;
       this.emit('peer', from);
-      const queued = this.outbox;
-      this.outbox = [];
-      for (const q of queued) await this.send({ ...q, to: from });
+      const queued = this.#outbox;
+      this.#outbox = [];
+      for (const q of queued) await this.#send({ ...q, to: from });
     }
     if (from !== this.remote) return;
     try {
       switch (s.kind) {
         case 'hello':
-          if (s.reply !== true) await this.send({ to: from, kind: 'hello', reply: true });
+          if (s.reply !== true) await this.#send({ to: from, kind: 'hello', reply: true });
           return;
         case 'offer':
         case 'answer': {
           const description = { type: s.kind, sdp: s.sdp } as RTCSessionDescriptionInit;
-          const collision = s.kind === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
-          this.ignoreOffer = !this.polite && collision;
-          if (this.ignoreOffer) return;
+          const collision = s.kind === 'offer' && (this.#makingOffer || pc.signalingState !== 'stable');
+          this.#ignoreOffer = !this.#polite && collision;
+          if (this.#ignoreOffer) return;
           await pc.setRemoteDescription(description);
           if (s.kind === 'offer') {
             await pc.setLocalDescription();
             const d = pc.localDescription;
-            if (d !== null) await this.send({ to: from, kind: 'answer', sdp: d.sdp });
+            if (d !== null) await this.#send({ to: from, kind: 'answer', sdp: d.sdp });
           }
           return;
         }
@@ -180,7 +195,7 @@ export class RtcRoom extends Emitter<RtcRoomEvents> {
           try {
             if (s.candidate) await pc.addIceCandidate(s.candidate);
           } catch (err) {
-            if (!this.ignoreOffer) throw err;
+            if (!this.#ignoreOffer) throw err;
           }
           return;
         case 'bye':

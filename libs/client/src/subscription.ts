@@ -33,31 +33,35 @@ export interface SubscriptionOptions {
  * `await using`.
  */
 export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> implements AsyncIterable<Message<T>> {
-  private readonly buffer: Message<T>[] = [];
-  private waiting?: { resolve: (value: IteratorResult<Message<T>>) => void; reject: (err: Error) => void };
-  private failure?: Error;
-  private iterating = false;
-  private ended = false;
-  private dropped = 0;
+  readonly #buffer: Message<T>[] = [];
+  #waiting?: { resolve: (value: IteratorResult<Message<T>>) => void; reject: (err: Error) => void };
+  #failure?: Error;
+  #iterating = false;
+  #ended = false;
+  #dropped = 0;
 
+  readonly #options: SubscriptionOptions;
+  readonly #onEnd: (sub: Subscription<T>) => void;
   constructor(
     readonly channel: string,
-    private readonly options: SubscriptionOptions,
-    private readonly onEnd: (sub: Subscription<T>) => void,
+    options: SubscriptionOptions,
+    onEnd: (sub: Subscription<T>) => void,
   ) {
     super();
+    this.#options = options;
+    this.#onEnd = onEnd;
     options.signal?.addEventListener('abort', () => this.unsubscribe(), { once: true });
   }
 
   get active(): boolean {
-    return !this.ended;
+    return !this.#ended;
   }
 
   unsubscribe(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.onEnd(this);
-    this.finishIterator();
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#onEnd(this);
+    this.#finishIterator();
     this.emit('closed', { channel: this.channel });
   }
 
@@ -66,14 +70,14 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message<T>> {
-    this.iterating = true;
+    this.#iterating = true;
     return {
       next: () => {
-        const m = this.buffer.shift();
+        const m = this.#buffer.shift();
         if (m !== undefined) return Promise.resolve({ value: m, done: false });
-        if (this.failure !== undefined) return Promise.reject(this.failure);
-        if (this.ended) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+        if (this.#failure !== undefined) return Promise.reject(this.#failure);
+        if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve, reject) => (this.#waiting = { resolve, reject }));
       },
       return: () => {
         this.unsubscribe();
@@ -84,47 +88,47 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
 
   /** @internal Called by the client for each message, in order. */
   deliver(message: Message<T>): void {
-    if (this.ended) return;
+    if (this.#ended) return;
     this.emit('message', message);
-    if (!this.iterating) return;
-    if (this.waiting !== undefined) {
-      const { resolve } = this.waiting;
-      this.waiting = undefined;
+    if (!this.#iterating) return;
+    if (this.#waiting !== undefined) {
+      const { resolve } = this.#waiting;
+      this.#waiting = undefined;
       resolve({ value: message, done: false });
       return;
     }
-    const size = this.options.bufferSize ?? 1000;
-    if (this.buffer.length >= size) {
-      if ((this.options.overflow ?? 'drop-oldest') === 'error') {
-        this.failure = new SwitchboardClientError('overflow', `consumer fell ${size} messages behind`, this.channel);
-        this.buffer.length = 0;
+    const size = this.#options.bufferSize ?? 1000;
+    if (this.#buffer.length >= size) {
+      if ((this.#options.overflow ?? 'drop-oldest') === 'error') {
+        this.#failure = new SwitchboardClientError('overflow', `consumer fell ${size} messages behind`, this.channel);
+        this.#buffer.length = 0;
         this.unsubscribe();
         return;
       }
-      this.buffer.shift();
-      this.dropped++;
-      this.emit('overflow', { channel: this.channel, dropped: this.dropped });
+      this.#buffer.shift();
+      this.#dropped++;
+      this.emit('overflow', { channel: this.channel, dropped: this.#dropped });
     }
-    this.buffer.push(message);
+    this.#buffer.push(message);
   }
 
   /** @internal */
   notify<K extends keyof SubscriptionEvents<T>>(event: K, value: SubscriptionEvents<T>[K]): void {
-    if (!this.ended) this.emit(event, value);
+    if (!this.#ended) this.emit(event, value);
   }
 
   /** @internal The channel was refused (forbidden, …): the subscription ends with the error. */
   fail(error: SwitchboardClientError): void {
     this.emit('error', error);
-    if (this.iterating) this.failure = error;
+    if (this.#iterating) this.#failure = error;
     this.unsubscribe();
   }
 
-  private finishIterator(): void {
-    const waiting = this.waiting;
-    this.waiting = undefined;
+  #finishIterator(): void {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
     if (waiting === undefined) return;
-    if (this.failure !== undefined) waiting.reject(this.failure);
+    if (this.#failure !== undefined) waiting.reject(this.#failure);
     else waiting.resolve({ value: undefined, done: true });
   }
 }

@@ -1,37 +1,35 @@
-/** A position in a channel: the offset of the last message received, in an epoch. */
-export interface Position {
-  offset: number;
-  epoch: string;
-}
+import type { ChannelMessage, ErrorCode, StreamPosition } from '@switchboard/protocol';
 
-/** A channel message as delivered by the gateway. */
-export interface Message<T = unknown> {
-  channel: string;
-  offset: number;
-  epoch: string;
-  data: T;
-  /** Event id (routed events). */
-  id?: string;
-  /** Event type (routed events). */
-  type?: string;
-  /** `sub` of the publishing client (client publishes). */
-  from?: string;
-  /** Publish time, ms. */
-  ts: number;
-}
+/** A position in a channel: the offset of the last message received, in an epoch. */
+export type Position = StreamPosition;
+
+/** A channel message as delivered by the gateway (docs/PROTOCOL.md). */
+export type Message<T = unknown> = ChannelMessage<T>;
 
 export type TransportName = 'websocket' | 'sse' | 'longpoll';
 
 export type ClientState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
-/** Why the client asks for a token. */
+/**
+ * Why the client asks for a token: at start (`initial`), before the current one's `exp`
+ * (`refresh`), or after the gateway refused or expired it (`unauthorized`).
+ */
 export type TokenReason = 'initial' | 'refresh' | 'unauthorized';
 
-/** An error the gateway or the client reports; `code` is the protocol's error code. */
+/**
+ * What went wrong: the protocol's error codes (docs/PROTOCOL.md: `unauthorized`,
+ * `forbidden`, `rate_limited`, …), or one only the client sees: `closed` (the client was
+ * closed), `timeout` (no answer in time), `unsupported` (publish without WebSocket),
+ * `overflow` (an iterator fell behind), `policy` (the gateway refused the connection for
+ * good, e.g. its origin), `token` (getToken threw).
+ */
+export type ClientErrorCode = ErrorCode | 'closed' | 'timeout' | 'unsupported' | 'overflow' | 'policy' | 'token';
+
+/** An error the gateway or the client reports. */
 export class SwitchboardClientError extends Error {
   override readonly name = 'SwitchboardClientError';
   constructor(
-    readonly code: string,
+    readonly code: ClientErrorCode,
     message: string,
     readonly channel?: string,
   ) {

@@ -11,6 +11,7 @@ const CHANNEL_CHARS = /^[A-Za-z0-9_:@=./-]{1,128}$/;
  * or double `.` — so a name is always a valid sequence of NATS subject tokens.
  */
 export function channelNameError(name: unknown): string | undefined {
+  if (isValidChannel(name)) return undefined;
   if (typeof name !== 'string') return 'channel must be a string';
   if (name.length === 0) return 'channel must not be empty';
   if (name.length > MAX_CHANNEL_LENGTH) return `channel is longer than ${MAX_CHANNEL_LENGTH} characters`;
@@ -20,8 +21,9 @@ export function channelNameError(name: unknown): string | undefined {
   return undefined;
 }
 
+/** The same rules as a yes/no (no messages: what the SDK's bundle and hot paths need). */
 export function isValidChannel(name: unknown): name is string {
-  return channelNameError(name) === undefined;
+  return typeof name === 'string' && CHANNEL_CHARS.test(name) && !name.startsWith('.') && !name.endsWith('.') && !name.includes('..');
 }
 
 /** Returns `name` if valid, else throws `bad_request` naming the problem. */

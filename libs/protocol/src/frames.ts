@@ -1,6 +1,6 @@
 import { channelNameError } from './channel';
 import { ErrorCode } from './errors';
-import { isStreamPosition, StreamPosition } from './message';
+import { ChannelMessage, isStreamPosition, StreamPosition } from './message';
 
 /** Client → server frames of the WebSocket protocol (SPEC "Client transports" 1). */
 export interface SubscribeRequest {
@@ -40,7 +40,7 @@ export interface PresenceRequest {
 export type ClientFrame = SubscribeRequest | UnsubscribeRequest | PublishRequestFrame | PingRequest | RefreshRequest | PresenceRequest;
 export type ClientOp = ClientFrame['op'];
 
-/** Server → client frames. `message` frames are built from the stored JSON, see `encodeMessageFrame`. */
+/** Server → client frames. The gateway builds `message` frames from the stored JSON, see `encodeMessageFrame`. */
 export interface SubscribedReply {
   op: 'subscribed';
   id: number;
@@ -114,6 +114,11 @@ export interface ErrorReply {
   code: ErrorCode;
   message: string;
 }
+/** The token was replaced in-band; `expiresAt` is the new token's `exp` in ms (null: none). */
+/** A channel message, `{"op":"message", …message fields}` (built by `encodeMessageFrame`). */
+export interface MessageFrame<T = unknown> extends ChannelMessage<T> {
+  op: 'message';
+}
 /** Live delivery could not be complete for `channel` (messages left history, or the epoch changed). */
 export interface RecoveryNotice {
   op: 'recovery';
@@ -130,7 +135,8 @@ export type ServerFrame =
   | ErrorReply
   | RecoveryNotice
   | JoinNotice
-  | LeaveNotice;
+  | LeaveNotice
+  | MessageFrame;
 
 /** Longest idempotency key accepted. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;

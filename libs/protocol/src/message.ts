@@ -9,11 +9,11 @@ export interface StreamPosition {
  * publishes, from the verified token. Field order is fixed: the engine builds this JSON
  * once, and consumers read `offset`/`epoch` from its head without a full parse.
  */
-export interface ChannelMessage {
+export interface ChannelMessage<T = unknown> {
   channel: string;
   offset: number;
   epoch: string;
-  data: unknown;
+  data: T;
   /** Event id (CloudEvent id for routed events). */
   id?: string;
   /** Event type (CloudEvent type for routed events). */

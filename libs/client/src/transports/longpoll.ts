@@ -1,6 +1,6 @@
-import { decodeCursor, encodeCursor } from '../cursor';
+import { decodeCursor, encodeCursor } from '@switchboard/protocol';
 import { Message, Position } from '../types';
-import { readError, Transport, TransportContext } from './transport';
+import { channelQuery, CloseInfo, noPublish, refusal, RefreshOutcome, Transport, TransportContext } from './transport';
 
 /**
  * Long-poll (`/v1/poll`): stateless requests carrying the cursor of every held channel;
@@ -8,119 +8,126 @@ import { readError, Transport, TransportContext } from './transport';
  */
 export class LongPollTransport implements Transport {
   readonly name = 'longpoll' as const;
-  private controller?: AbortController;
-  private opened = false;
-  private closed = false;
-  private readonly announced = new Set<string>();
-  private wake?: () => void;
+  #controller?: AbortController;
+  #opened = false;
+  #closed = false;
+  readonly #announced = new Set<string>();
+  #wake?: () => void;
+  #token: string;
 
-  constructor(private readonly ctx: TransportContext) {}
+  readonly #ctx: TransportContext;
+  constructor(ctx: TransportContext) {
+    this.#ctx = ctx;
+    this.#token = ctx.token;
+  }
 
   start(): void {
-    void this.loop();
+    void this.#loop();
   }
 
   subscribe(): void {
-    this.repoll();
+    this.#repoll();
   }
 
   unsubscribe(): void {
-    this.repoll();
+    this.#repoll();
   }
 
-  publish(): Promise<number> {
-    return Promise.reject(new Error('publish needs the WebSocket transport'));
-  }
+  readonly publish = noPublish;
 
   ping(): Promise<boolean> {
-    return Promise.resolve(!this.closed && this.opened);
+    return Promise.resolve(!this.#closed && this.#opened);
+  }
+
+  /** Stateless: the next request carries the new token. */
+  refresh(token: string): Promise<RefreshOutcome> {
+    this.#token = token;
+    return Promise.resolve(this.#closed ? 'failed' : 'refreshed');
   }
 
   close(): void {
-    this.closed = true;
-    this.controller?.abort();
-    this.wake?.();
+    this.#closed = true;
+    this.#controller?.abort();
+    this.#wake?.();
   }
 
-  private repoll(): void {
-    this.controller?.abort();
-    this.wake?.();
+  #repoll(): void {
+    this.#controller?.abort();
+    this.#wake?.();
   }
 
-  private async loop(): Promise<void> {
-    while (!this.closed) {
-      const channels = this.ctx.channels();
+  async #loop(): Promise<void> {
+    while (!this.#closed) {
+      const channels = this.#ctx.channels();
       if (channels.size === 0) {
-        if (!this.opened) {
-          this.opened = true;
-          this.ctx.handlers.open();
+        if (!this.#opened) {
+          this.#opened = true;
+          this.#ctx.handlers.open();
         }
-        await new Promise<void>((resolve) => (this.wake = resolve));
+        await new Promise<void>((resolve) => (this.#wake = resolve));
         continue;
       }
-      const params = new URLSearchParams();
-      const known: Array<[string, Position]> = [];
-      for (const [channel, position] of channels) {
-        params.append('channel', channel);
-        if (position !== undefined) known.push([channel, position]);
-      }
+      const { params, known } = channelQuery(channels);
       if (known.length > 0) params.set('cursor', encodeCursor(known));
       // A poll that gives no position yet answers at once; one with positions holds.
-      params.set('timeout', String(known.length === channels.size ? this.ctx.pollTimeoutSeconds : 0));
+      params.set('timeout', String(known.length === channels.size ? this.#ctx.pollTimeoutSeconds : 0));
       const controller = new AbortController();
-      this.controller = controller;
-      const guard = setTimeout(() => controller.abort(), (this.ctx.pollTimeoutSeconds + 15) * 1000);
+      this.#controller = controller;
+      const guard = setTimeout(() => controller.abort(), (this.#ctx.pollTimeoutSeconds + 15) * 1000);
+      const token = this.#token;
       let res: Response;
       try {
-        res = await this.ctx.fetch(`${this.ctx.baseUrl}/v1/poll?${params.toString()}`, {
-          headers: { Authorization: `Bearer ${this.ctx.token}` },
+        res = await this.#ctx.fetch(`${this.#ctx.baseUrl}/v1/poll?${params.toString()}`, {
+          headers: { Authorization: `Bearer ${token}` },
           signal: controller.signal,
           cache: 'no-store',
         });
       } catch {
         clearTimeout(guard);
-        if (this.closed) return;
-        if (controller.signal.aborted && channels.size !== this.ctx.channels().size) continue;
+        if (this.#closed) return;
         if (controller.signal.aborted) continue;
-        this.end({ opened: this.opened });
+        this.#end({ opened: this.#opened });
         return;
       }
       if (res.status !== 200) {
         clearTimeout(guard);
-        const err = await readError(res);
-        if (res.status === 401) {
-          this.end({ opened: this.opened, code: 401, unauthorized: true });
-          return;
-        }
-        if ((res.status === 403 || res.status === 400) && err.channel !== undefined) {
-          this.ctx.handlers.channelError(err.channel, err.code, err.message);
+        // A poll held past the old token's exp: the new token is already here, ask again.
+        if (res.status === 401 && token !== this.#token) {
+          await res.body?.cancel();
           continue;
         }
-        this.end({ opened: this.opened, code: res.status, fatal: res.status === 403 || res.status === 400, reason: err.message });
+        const ended = await refusal(res, this.#opened, this.#ctx.handlers);
+        if (ended === undefined) continue;
+        this.#end(ended);
         return;
       }
       let body: { messages: Message[]; cursor: string; lost?: string[] };
       try {
         body = (await res.json()) as typeof body;
       } catch {
-        clearTimeout(guard);
         if (controller.signal.aborted) continue;
-        this.end({ opened: this.opened });
+        this.#end({ opened: this.#opened });
         return;
       } finally {
         clearTimeout(guard);
       }
-      if (!this.opened) {
-        this.opened = true;
-        this.ctx.handlers.open();
+      if (!this.#opened) {
+        this.#opened = true;
+        this.#ctx.handlers.open();
       }
-      this.ctx.handlers.activity();
-      const positions = decodeCursor(body.cursor);
+      this.#ctx.handlers.activity();
+      let positions: Map<string, Position>;
+      try {
+        positions = decodeCursor(body.cursor, new Set(channels.keys()));
+      } catch {
+        this.#end({ opened: true, reason: 'the gateway answered a malformed cursor' });
+        return;
+      }
       const lost = new Set(body.lost ?? []);
-      const h = this.ctx.handlers;
+      const h = this.#ctx.handlers;
       for (const [channel, position] of positions) {
-        if (!this.announced.has(channel)) {
-          this.announced.add(channel);
+        if (!this.#announced.has(channel)) {
+          this.#announced.add(channel);
           const resumed = channels.get(channel) !== undefined;
           h.subscribed(channel, position, resumed ? !lost.has(channel) : undefined);
           lost.delete(channel); // reported with the subscription
@@ -132,9 +139,9 @@ export class LongPollTransport implements Transport {
     }
   }
 
-  private end(info: Parameters<TransportContext['handlers']['close']>[0]): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.ctx.handlers.close(info);
+  #end(info: CloseInfo): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ctx.handlers.close(info);
   }
 }

@@ -1,114 +1,124 @@
-import { encodeCursor, decodeCursor } from '../cursor';
+import { decodeCursor, encodeCursor } from '@switchboard/protocol';
 import { Message, Position } from '../types';
-import { readError, Transport, TransportContext } from './transport';
+import { channelQuery, CloseInfo, noPublish, refusal, RefreshOutcome, Transport, TransportContext } from './transport';
 
 /**
  * Server-Sent Events over `fetch` (a streamed response body): works in browsers and in
  * Node without an EventSource implementation, and can send `Authorization` and
- * `Last-Event-ID` headers. A change of channels restarts the stream from the positions held.
+ * `Last-Event-ID` headers. A change of channels, or a new token, restarts the stream from
+ * the positions held (nothing lost, duplicates dropped by offset).
  */
 export class SseTransport implements Transport {
   readonly name = 'sse' as const;
-  private controller?: AbortController;
-  private opened = false;
-  private closed = false;
-  private restartTimer?: ReturnType<typeof setTimeout>;
-  private retryMs?: number;
-  private announced = new Set<string>();
+  #controller?: AbortController;
+  #opened = false;
+  #closed = false;
+  #restartTimer?: ReturnType<typeof setTimeout>;
+  #retryMs?: number;
+  readonly #announced = new Set<string>();
+  /** The channels of the running stream (a cursor names only those). */
+  #streamChannels: ReadonlySet<string> = new Set();
+  #token: string;
 
-  constructor(private readonly ctx: TransportContext) {}
+  readonly #ctx: TransportContext;
+  constructor(ctx: TransportContext) {
+    this.#ctx = ctx;
+    this.#token = ctx.token;
+  }
 
   start(): void {
-    void this.run();
+    void this.#run();
   }
 
   subscribe(): void {
-    this.scheduleRestart();
+    this.#scheduleRestart();
   }
 
   unsubscribe(): void {
-    this.scheduleRestart();
+    this.#scheduleRestart();
   }
 
-  publish(): Promise<number> {
-    return Promise.reject(new Error('publish needs the WebSocket transport'));
-  }
+  readonly publish = noPublish;
 
   ping(): Promise<boolean> {
-    return Promise.resolve(!this.closed && this.opened);
+    return Promise.resolve(!this.#closed && this.#opened);
+  }
+
+  /** A stream keeps the token it started with: a new stream, resumed with Last-Event-ID, takes the new one. */
+  refresh(token: string): Promise<RefreshOutcome> {
+    this.#token = token;
+    if (this.#closed) return Promise.resolve('failed');
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    this.#controller?.abort();
+    void this.#run();
+    return Promise.resolve('refreshed');
   }
 
   close(): void {
-    this.closed = true;
-    clearTimeout(this.restartTimer);
-    this.controller?.abort();
+    this.#closed = true;
+    clearTimeout(this.#restartTimer);
+    this.#controller?.abort();
   }
 
   /** Batches channel changes: one new stream for several subscribes in a row. */
-  private scheduleRestart(): void {
-    if (this.closed || this.restartTimer !== undefined) return;
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      this.controller?.abort();
-      void this.run();
+  #scheduleRestart(): void {
+    if (this.#closed || this.#restartTimer !== undefined) return;
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.#controller?.abort();
+      void this.#run();
     }, 10);
   }
 
-  private async run(): Promise<void> {
-    const channels = this.ctx.channels();
+  async #run(): Promise<void> {
+    const channels = this.#ctx.channels();
     if (channels.size === 0) {
-      if (!this.opened) {
-        this.opened = true;
-        this.ctx.handlers.open();
+      if (!this.#opened) {
+        this.#opened = true;
+        this.#ctx.handlers.open();
       }
       return;
     }
     const controller = new AbortController();
-    this.controller = controller;
-    const params = new URLSearchParams();
-    const known: Array<[string, Position]> = [];
-    for (const [channel, position] of channels) {
-      params.append('channel', channel);
-      if (position !== undefined) known.push([channel, position]);
-    }
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.ctx.token}`, Accept: 'text/event-stream' };
+    this.#controller = controller;
+    this.#streamChannels = new Set(channels.keys());
+    const { params, known } = channelQuery(channels);
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.#token}`, Accept: 'text/event-stream' };
     if (known.length > 0) headers['Last-Event-ID'] = encodeCursor(known);
     let res: Response;
     try {
-      res = await this.ctx.fetch(`${this.ctx.baseUrl}/v1/sse?${params.toString()}`, {
+      res = await this.#ctx.fetch(`${this.#ctx.baseUrl}/v1/sse?${params.toString()}`, {
         headers,
         signal: controller.signal,
         cache: 'no-store',
       });
     } catch {
       if (controller.signal.aborted) return;
-      this.end({ opened: this.opened });
+      this.#end({ opened: this.#opened });
       return;
     }
     if (res.status !== 200) {
-      const err = await readError(res);
-      if (res.status === 401) this.end({ opened: this.opened, code: 401, unauthorized: true });
-      else if ((res.status === 403 || res.status === 400) && err.channel !== undefined) {
-        this.ctx.handlers.channelError(err.channel, err.code, err.message);
-        this.scheduleRestart();
-      } else this.end({ opened: this.opened, code: res.status, fatal: res.status === 403 || res.status === 400, reason: err.message });
+      const ended = await refusal(res, this.#opened, this.#ctx.handlers);
+      if (ended === undefined) this.#scheduleRestart();
+      else this.#end(ended);
       return;
     }
-    if (!this.opened) {
-      this.opened = true;
-      this.ctx.handlers.open();
+    if (!this.#opened) {
+      this.#opened = true;
+      this.#ctx.handlers.open();
     }
-    this.ctx.handlers.activity();
+    this.#ctx.handlers.activity();
     try {
-      await this.read(res, controller.signal);
+      await this.#read(res, controller.signal);
     } catch {
       // Stream cut: reconnect below.
     }
     if (controller.signal.aborted) return;
-    this.end({ opened: true, retryAfterMs: this.retryMs });
+    this.#end({ opened: true, retryAfterMs: this.#retryMs });
   }
 
-  private async read(res: Response, signal: AbortSignal): Promise<void> {
+  async #read(res: Response, signal: AbortSignal): Promise<void> {
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     let event = '';
@@ -117,7 +127,7 @@ export class SseTransport implements Transport {
     for (;;) {
       const { value, done } = await reader.read();
       if (done || signal.aborted) return;
-      this.ctx.handlers.activity();
+      this.#ctx.handlers.activity();
       buffer += value;
       let nl: number;
       while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -125,7 +135,12 @@ export class SseTransport implements Transport {
         buffer = buffer.slice(nl + 1);
         if (line.endsWith('\r')) line = line.slice(0, -1);
         if (line === '') {
-          this.dispatch(event || 'message', data, id);
+          if (!this.#dispatch(event || 'message', data, id)) {
+            // The gateway ended the stream for the token's exp: a new token, then resume.
+            this.#controller?.abort();
+            this.#end({ opened: true, code: 401, reason: 'token expired', unauthorized: true });
+            return;
+          }
           event = '';
           data = [];
           id = undefined;
@@ -138,23 +153,31 @@ export class SseTransport implements Transport {
         if (field === 'event') event = fieldValue;
         else if (field === 'data') data.push(fieldValue);
         else if (field === 'id') id = fieldValue;
-        else if (field === 'retry' && /^\d+$/.test(fieldValue)) this.retryMs = Number(fieldValue);
+        else if (field === 'retry' && /^\d+$/.test(fieldValue)) this.#retryMs = Number(fieldValue);
       }
     }
   }
 
-  private dispatch(event: string, data: string[], id: string | undefined): void {
-    const h = this.ctx.handlers;
+  /** Handles one event; false for `expired` (the stream ends). */
+  #dispatch(event: string, data: string[], id: string | undefined): boolean {
+    const h = this.#ctx.handlers;
+    if (event === 'expired') return false;
     if (id !== undefined) {
       // The stream's first id carries every channel's start position.
-      for (const [channel, position] of decodeCursor(id)) {
-        if (!this.announced.has(channel)) {
-          this.announced.add(channel);
+      let positions: Map<string, Position>;
+      try {
+        positions = decodeCursor(id, this.#streamChannels);
+      } catch {
+        positions = new Map();
+      }
+      for (const [channel, position] of positions) {
+        if (!this.#announced.has(channel)) {
+          this.#announced.add(channel);
           h.subscribed(channel, position);
         }
       }
     }
-    if (data.length === 0) return;
+    if (data.length === 0) return true;
     const text = data.join('\n');
     try {
       if (event === 'message') h.message(JSON.parse(text) as Message);
@@ -162,11 +185,12 @@ export class SseTransport implements Transport {
     } catch {
       // A malformed event is skipped; positions keep the stream lossless.
     }
+    return true;
   }
 
-  private end(info: Parameters<TransportContext['handlers']['close']>[0]): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.ctx.handlers.close(info);
+  #end(info: CloseInfo): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ctx.handlers.close(info);
   }
 }
