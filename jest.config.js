@@ -11,7 +11,7 @@ module.exports = {
   moduleNameMapper: {
     '^@switchboard/(protocol|engine|config|observability|testing|platform|client)$': '<rootDir>/libs/$1/src',
     '^@switchboard/publisher$': '<rootDir>/libs/publisher/src',
-    '^@switchboard/(gateway|notifier|webhook-ingest)$': '<rootDir>/apps/$1/src',
+    '^@switchboard/(gateway|notifier|webhook-ingest|standalone)$': '<rootDir>/apps/$1/src',
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],

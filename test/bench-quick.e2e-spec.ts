@@ -10,7 +10,10 @@ describe('bench --quick', () => {
   it('runs every scenario, prints the ratio tables, and loses no message', async () => {
     await requireSharedServers();
     const root = join(__dirname, '..');
-    const child = spawn(process.execPath, [join(root, 'bench/run.mjs'), '--quick'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--disable-warning=MODULE_TYPELESS_PACKAGE_JSON', join(root, 'bench/run.mjs'), '--quick'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

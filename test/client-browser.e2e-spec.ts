@@ -1,9 +1,17 @@
 import type { EngineRuntime } from '@switchboard/engine';
-import { eventually, requireSharedServers, signToken, TEST_JWT_SECRET, uniqueName } from '@switchboard/testing';
+import {
+  cleanupIsolatedEnv,
+  eventually,
+  isolatedEnv,
+  requireSharedServers,
+  signToken,
+  TEST_JWT_SECRET,
+  uniqueName,
+} from '@switchboard/testing';
 import type { Browser, Page } from 'playwright-core';
-import { testRuntime } from './notifier-harness';
+import { testRuntime } from './support/notifier-harness';
 import { artifactPath, launchChromium } from './support/browser';
-import { cleanupEngineEnv, isolatedEngineEnv } from './support/gateway';
+
 import { ServiceProcess } from './support/process';
 import { TestProxy } from './support/proxy';
 
@@ -42,7 +50,7 @@ describe('client SDK in a browser', () => {
 
   beforeAll(async () => {
     const { natsUrl, redisUrl } = await requireSharedServers();
-    env = isolatedEngineEnv(natsUrl, redisUrl);
+    env = isolatedEnv('gw', { natsUrl: natsUrl, redisUrl: redisUrl });
     runtime = await testRuntime(env);
     await startGateway();
     proxy = new TestProxy(gateway!.url);
@@ -56,7 +64,7 @@ describe('client SDK in a browser', () => {
     await proxy?.stop();
     gateway?.kill();
     await runtime?.close();
-    if (env !== undefined) await cleanupEngineEnv(env);
+    if (env !== undefined) await cleanupIsolatedEnv(env);
   });
 
   const state = (page: Page): Promise<PageState> => page.evaluate(() => (window as unknown as { __sb: PageState }).__sb);

@@ -1,8 +1,16 @@
 import { connect, SwitchboardClient } from '@switchboard/client';
 import type { EngineRuntime } from '@switchboard/engine';
-import { eventually, requireSharedServers, signToken, TEST_JWT_SECRET, uniqueName } from '@switchboard/testing';
-import { testRuntime } from './notifier-harness';
-import { cleanupEngineEnv, isolatedEngineEnv } from './support/gateway';
+import {
+  cleanupIsolatedEnv,
+  eventually,
+  isolatedEnv,
+  requireSharedServers,
+  signToken,
+  TEST_JWT_SECRET,
+  uniqueName,
+} from '@switchboard/testing';
+import { testRuntime } from './support/notifier-harness';
+
 import { ServiceProcess } from './support/process';
 
 const CLIENTS = 1000;
@@ -22,7 +30,7 @@ describe('1,000 SDK clients after a gateway restart', () => {
 
   beforeAll(async () => {
     const { natsUrl, redisUrl } = await requireSharedServers();
-    env = { ...isolatedEngineEnv(natsUrl, redisUrl), JWT_SECRET: TEST_JWT_SECRET };
+    env = { ...isolatedEnv('gw', { natsUrl: natsUrl, redisUrl: redisUrl }), JWT_SECRET: TEST_JWT_SECRET };
     runtime = await testRuntime(env);
   });
 
@@ -30,7 +38,7 @@ describe('1,000 SDK clients after a gateway restart', () => {
     for (const c of clients) c.close();
     gateway?.kill();
     await runtime?.close();
-    if (env !== undefined) await cleanupEngineEnv(env);
+    if (env !== undefined) await cleanupIsolatedEnv(env);
   });
 
   it('spread their reconnects over the backoff window and miss nothing', async () => {

@@ -1,9 +1,9 @@
 import { RunningService, ServiceDefinition, startService } from '@switchboard/platform';
 import { signToken, TEST_JWT_SECRET } from '@switchboard/testing';
-import { gatewayDefinition } from '../apps/gateway/src/gateway.definition';
-import { notifierDefinition } from '../apps/notifier/src/notifier.definition';
-import { standaloneDefinition } from '../apps/standalone/src/standalone.definition';
-import { webhookIngestDefinition } from '../apps/webhook-ingest/src/webhook-ingest.definition';
+import { gatewayDefinition } from '@switchboard/gateway';
+import { notifierDefinition } from '@switchboard/notifier';
+import { standaloneDefinition } from '@switchboard/standalone';
+import { webhookIngestDefinition } from '@switchboard/webhook-ingest';
 
 const PUBLISH_KEY = 'error-bodies-publish-key-0123456789';
 const SOURCES = JSON.stringify([{ name: 'billing', provider: 'hmac', secrets: ['billing-secret'], header: 'X-Signature' }]);

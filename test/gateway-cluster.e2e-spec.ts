@@ -1,8 +1,16 @@
 import { RunningService } from '@switchboard/platform';
-import { eventually, requireSharedServers, signToken, uniqueName, WsTestClient } from '@switchboard/testing';
+import {
+  cleanupIsolatedEnv,
+  eventually,
+  isolatedEnv,
+  requireSharedServers,
+  signToken,
+  uniqueName,
+  WsTestClient,
+} from '@switchboard/testing';
 import { io } from 'socket.io-client';
 import { SocketIoGateway } from '../apps/gateway/src/transports/socketio/socketio.gateway';
-import { cleanupEngineEnv, isolatedEngineEnv, startGateway, wsUrl } from './support/gateway';
+import { startGateway, wsUrl } from './support/gateway';
 import { decodeCursorJson } from './support/sse';
 
 /** Two gateways on the shared NATS + Redis: what a client sees does not depend on which one it reaches. */
@@ -14,7 +22,7 @@ describe('gateway cluster: two gateways on NATS + Redis', () => {
 
   beforeAll(async () => {
     const { natsUrl, redisUrl } = await requireSharedServers();
-    env = isolatedEngineEnv(natsUrl, redisUrl);
+    env = isolatedEnv('gw', { natsUrl: natsUrl, redisUrl: redisUrl });
     a = await startGateway(env);
     b = await startGateway(env);
     token = await signToken({ sub: 'clu', channels: ['*'], publish: ['*'] });
@@ -22,7 +30,7 @@ describe('gateway cluster: two gateways on NATS + Redis', () => {
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
-    if (env) await cleanupEngineEnv(env);
+    if (env) await cleanupIsolatedEnv(env);
   });
 
   it('delivers a publish made through B to a client on A, and none of it to a gateway without subscribers', async () => {

@@ -1,10 +1,10 @@
 import type { CommonConfig } from '@switchboard/config';
 import { startService, type RunningService, type ServiceDefinition } from '@switchboard/platform';
 import { freePort, TEST_JWT_SECRET } from '@switchboard/testing';
-import { gatewayDefinition } from '../apps/gateway/src/gateway.definition';
-import { notifierDefinition } from '../apps/notifier/src/notifier.definition';
-import { standaloneDefinition } from '../apps/standalone/src/standalone.definition';
-import { webhookIngestDefinition } from '../apps/webhook-ingest/src/webhook-ingest.definition';
+import { gatewayDefinition } from '@switchboard/gateway';
+import { notifierDefinition } from '@switchboard/notifier';
+import { standaloneDefinition } from '@switchboard/standalone';
+import { webhookIngestDefinition } from '@switchboard/webhook-ingest';
 
 /** METRICS_PORT: `/metrics` on a port of its own (the chart's and k8s/'s setting), for every service. */
 const definitions: Array<ServiceDefinition<CommonConfig>> = [

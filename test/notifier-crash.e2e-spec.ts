@@ -1,7 +1,7 @@
 import type { EngineRuntime } from '@switchboard/engine';
 import { createPublisher, Publisher } from '@switchboard/publisher';
 import { eventually, requireSharedServers } from '@switchboard/testing';
-import { ChannelRecorder, cleanUp, isolatedEnv, NotifierProcess, testRuntime } from './notifier-harness';
+import { ChannelRecorder, cleanUp, isolatedEnv, NotifierProcess, testRuntime } from './support/notifier-harness';
 
 const EVENTS = 1000;
 const CHANNELS = ['orders:0', 'orders:1', 'orders:2', 'orders:3', 'orders:4'];

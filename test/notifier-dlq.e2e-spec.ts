@@ -4,8 +4,8 @@ import { createPublisher, Publisher } from '@switchboard/publisher';
 import { eventually, PrivateServer, requireSharedServers, startPrivateServer } from '@switchboard/testing';
 import type { DeadLetterPage } from '../apps/notifier/src/api/dlq.controller';
 import type { ReplayAllResult } from '../apps/notifier/src/dispatch/dead-letter-queue';
-import { notifierDefinition } from '../apps/notifier/src/notifier.definition';
-import { ChannelRecorder, cleanUp, isolatedEnv, metricValue, runDlqCli, testRuntime } from './notifier-harness';
+import { notifierDefinition } from '@switchboard/notifier';
+import { ChannelRecorder, cleanUp, isolatedEnv, metricValue, runDlqCli, testRuntime } from './support/notifier-harness';
 
 const PUBLISH_KEY = 'publish-key-dlq-test';
 const ADMIN_KEY = 'admin-key-dlq-test';

@@ -2,8 +2,8 @@ import type { EngineRuntime } from '@switchboard/engine';
 import { RunningService, startService } from '@switchboard/platform';
 import { eventually, requireSharedServers } from '@switchboard/testing';
 import { request as httpRequest } from 'node:http';
-import { notifierDefinition } from '../apps/notifier/src/notifier.definition';
-import { ChannelRecorder, cleanUp, isolatedEnv, testRuntime } from './notifier-harness';
+import { notifierDefinition } from '@switchboard/notifier';
+import { ChannelRecorder, cleanUp, isolatedEnv, testRuntime } from './support/notifier-harness';
 
 const KEY = 'publish-api-test-key-0123456789';
 const LIMIT = 4096;

@@ -3,8 +3,8 @@ import type { EngineRuntime } from '@switchboard/engine';
 import { RunningService, startService } from '@switchboard/platform';
 import { createPublisher, Publisher } from '@switchboard/publisher';
 import { eventually, requireSharedServers } from '@switchboard/testing';
-import { notifierDefinition } from '../apps/notifier/src/notifier.definition';
-import { ChannelRecorder, cleanUp, isolatedEnv, metricValue, testRuntime } from './notifier-harness';
+import { notifierDefinition } from '@switchboard/notifier';
+import { ChannelRecorder, cleanUp, isolatedEnv, metricValue, testRuntime } from './support/notifier-harness';
 
 const EVENTS = 400;
 const CHANNELS = Array.from({ length: 8 }, (_, i) => `team:${i}`);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NOTIFIER_MAIN, runDlqCli } from './notifier-harness';
+import { NOTIFIER_MAIN, runDlqCli } from './support/notifier-harness';
 
 /** The built notifier's command line: config errors stop it with one line; the dlq command explains its usage. */
 describe('notifier process', () => {
@@ -16,8 +16,9 @@ describe('notifier process', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
+    // One line: the variable, the file, where in it, and what is allowed.
     expect(err.trim().split('\n')).toEqual([
-      'notifier: ROUTES_CONFIG: routes.0.channels.0: channel template "repo {data.name}" literal text "repo " may only contain A-Z a-z 0-9 and _ : @ = . / -',
+      `notifier: ROUTES_CONFIG ${routes}: routes[0].channels[0]: channel template "repo {data.name}" literal text "repo " may only contain A-Z a-z 0-9 and _ : @ = . / -`,
     ]);
   });
 

@@ -3,9 +3,9 @@ import { eventually, requireSharedServers, signToken, TEST_JWT_SECRET, WsTestCli
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { notifierDefinition } from '../apps/notifier/src/notifier.definition';
-import { webhookIngestDefinition } from '../apps/webhook-ingest/src/webhook-ingest.definition';
-import { cleanUp, isolatedEnv, testRuntime } from './notifier-harness';
+import { notifierDefinition } from '@switchboard/notifier';
+import { webhookIngestDefinition } from '@switchboard/webhook-ingest';
+import { cleanUp, isolatedEnv, testRuntime } from './support/notifier-harness';
 import { startGateway, wsUrl } from './support/gateway';
 import { SseTestClient } from './support/sse';
 

@@ -1,7 +1,7 @@
 import type { ChannelEngine } from '@switchboard/engine';
 import { RunningService } from '@switchboard/platform';
-import { requireSharedServers, signToken, uniqueName } from '@switchboard/testing';
-import { cleanupEngineEnv, isolatedEngineEnv, startGateway } from './support/gateway';
+import { cleanupIsolatedEnv, isolatedEnv, requireSharedServers, signToken, uniqueName } from '@switchboard/testing';
+import { startGateway } from './support/gateway';
 import { cursorOf, interpretEventStream } from './support/sse';
 
 /**
@@ -20,7 +20,7 @@ describe.each([
   beforeAll(async () => {
     if (real) {
       const { natsUrl, redisUrl } = await requireSharedServers();
-      env = isolatedEngineEnv(natsUrl, redisUrl);
+      env = isolatedEnv('gw', { natsUrl: natsUrl, redisUrl: redisUrl });
     }
     gw = await startGateway(env);
     engine = gw.platform.runtime.engine;
@@ -28,7 +28,7 @@ describe.each([
   });
   afterAll(async () => {
     await gw?.stop();
-    if (real) await cleanupEngineEnv(env);
+    if (real) await cleanupIsolatedEnv(env);
   });
 
   /** The stream's bytes until `expected` messages arrived (the resume backlog and the start). */

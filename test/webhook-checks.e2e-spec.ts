@@ -9,7 +9,7 @@ import {
   startIngest,
   webhookEnv,
   webhookTestNames,
-} from './webhook-harness';
+} from './support/webhook-harness';
 
 /**
  * The order of checks on the real engine — unknown source 404 → IP not allowed 403 → body

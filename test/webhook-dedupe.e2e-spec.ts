@@ -9,7 +9,7 @@ import {
   startIngest,
   webhookEnv,
   webhookTestNames,
-} from './webhook-harness';
+} from './support/webhook-harness';
 
 /**
  * Exactly once: the same delivery sent again — sequentially, concurrently, to another

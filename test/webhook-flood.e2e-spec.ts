@@ -4,7 +4,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { cleanUp, IngestService, requireSharedServers, startIngest, webhookEnv, webhookTestNames } from './webhook-harness';
+import { cleanUp, IngestService, requireSharedServers, startIngest, webhookEnv, webhookTestNames } from './support/webhook-harness';
 
 /**
  * Unsigned traffic cannot starve a source (SPEC "Webhook ingest"): 10,000 unsigned

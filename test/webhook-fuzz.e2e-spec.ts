@@ -3,7 +3,15 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
-import { cleanUp, IngestService, readEvents, requireSharedServers, startIngest, webhookEnv, webhookTestNames } from './webhook-harness';
+import {
+  cleanUp,
+  IngestService,
+  readEvents,
+  requireSharedServers,
+  startIngest,
+  webhookEnv,
+  webhookTestNames,
+} from './support/webhook-harness';
 
 /**
  * Fuzzed headers and bodies — malformed signatures, huge headers, non-UTF-8 bytes, wrong

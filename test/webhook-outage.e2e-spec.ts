@@ -10,7 +10,7 @@ import {
   startIngest,
   webhookEnv,
   webhookTestNames,
-} from './webhook-harness';
+} from './support/webhook-harness';
 
 /**
  * Backend failures never become a silent drop or a false 2xx: NATS or Redis away → 503

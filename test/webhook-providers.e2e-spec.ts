@@ -13,7 +13,7 @@ import {
   StoredWebhook,
   webhookEnv,
   webhookTestNames,
-} from './webhook-harness';
+} from './support/webhook-harness';
 
 /**
  * Every provider end to end on the real engine: requests signed by the provider's own

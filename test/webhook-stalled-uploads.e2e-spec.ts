@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { connect, Socket } from 'node:net';
 import { ServiceProcess } from './support/process';
-import { cleanUp, postWebhook, requireSharedServers, webhookEnv, webhookTestNames } from './webhook-harness';
+import { cleanUp, postWebhook, requireSharedServers, webhookEnv, webhookTestNames } from './support/webhook-harness';
 
 /**
  * 1,000 uploads that send half a body and stall, against a built webhook-ingest in its own

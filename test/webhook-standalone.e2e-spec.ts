@@ -3,8 +3,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { standaloneDefinition } from '../apps/standalone/src/standalone.definition';
-import { postWebhook } from './webhook-harness';
+import { standaloneDefinition } from '@switchboard/standalone';
+import { postWebhook } from './support/webhook-harness';
 
 /**
  * The single process (`npm start`, memory engine, no NATS or Redis): webhooks from a

@@ -1,5 +1,13 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { cleanUp, IngestService, postWebhook, requireSharedServers, startIngest, webhookEnv, webhookTestNames } from './webhook-harness';
+import {
+  cleanUp,
+  IngestService,
+  postWebhook,
+  requireSharedServers,
+  startIngest,
+  webhookEnv,
+  webhookTestNames,
+} from './support/webhook-harness';
 
 /**
  * WEBHOOK_UNVERIFIED_RATE on the real engine: a budget per client address (IPv6: per /64),

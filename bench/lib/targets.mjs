@@ -1,8 +1,8 @@
 // The servers compared: ours (the built single process, memory or NATS+Redis engine) and
 // the bare baselines of bench/baselines/.
 import { SignJWT } from 'jose';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { isolatedEnv } from '../../libs/testing/src/isolated-env.ts';
 import { ROOT, ServerProcess } from './harness.mjs';
 
 export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
@@ -18,17 +18,7 @@ export function token(sub = 'bench') {
 
 /** Settings that give one bench run its own keys, subjects and streams on the shared NATS and Redis. */
 export function realEngineEnv() {
-  const id = `bench_${randomBytes(4).toString('hex')}`;
-  return {
-    NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    REDIS_KEY_PREFIX: `${id}:`,
-    NATS_SUBJECT_PREFIX: id,
-    EVENTS_STREAM: `EV_${id}`,
-    EVENTS_SUBJECT_PREFIX: `${id}.ev`,
-    DLQ_STREAM: `DLQ_${id}`,
-    DLQ_SUBJECT_PREFIX: `${id}.dlq`,
-  };
+  return isolatedEnv('bench');
 }
 
 /** Our single process (gateway + publish API + ingest + notifier), from `dist/`. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { StandaloneConfig } from '@switchboard/config';
 import { RunningService, startService } from '@switchboard/platform';
 import { TEST_JWT_SECRET } from '@switchboard/testing';
-import { standaloneDefinition } from '../../apps/standalone/src/standalone.definition';
+import { standaloneDefinition } from '@switchboard/standalone';
 import { chartDir } from './support/tools';
 
 const PUBLISH_API_KEY = 'helm-test-script-publish-key';

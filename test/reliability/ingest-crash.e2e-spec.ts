@@ -2,7 +2,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { eventually, requireSharedServers } from '@switchboard/testing';
 import { ServiceProcess } from '../support/process';
-import { cleanUp, webhookEnv, webhookTestNames } from '../webhook-harness';
+import { cleanUp, webhookEnv, webhookTestNames } from '../support/webhook-harness';
 
 /**
  * webhook-ingest SIGKILLed with requests in flight: the provider retries what got no 2xx,

@@ -2,7 +2,7 @@ import { startService, type RunningService } from '@switchboard/platform';
 import { freePort, TEST_JWT_SECRET } from '@switchboard/testing';
 import { createServer, type Server } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
-import { standaloneDefinition } from '../../apps/standalone/src/standalone.definition';
+import { standaloneDefinition } from '@switchboard/standalone';
 import { launchChromium } from '../support/browser';
 import { startGateway } from '../support/gateway';
 

@@ -3,3 +3,4 @@ export * from './servers';
 export * from './tokens';
 export * from './ws-client';
 export * from './coturn';
+export * from './isolated-env';

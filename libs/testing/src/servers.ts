@@ -4,9 +4,10 @@ import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SHARED_NATS_URL, SHARED_REDIS_URL } from './isolated-env';
 
-export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const NATS_URL = SHARED_NATS_URL;
+export const REDIS_URL = SHARED_REDIS_URL;
 
 const START_NATS =
   'start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log';

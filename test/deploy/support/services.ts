@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { CommonConfig } from '@switchboard/config';
 import type { ServiceDefinition } from '@switchboard/platform';
-import { gatewayDefinition } from '../../../apps/gateway/src/gateway.definition';
-import { notifierDefinition } from '../../../apps/notifier/src/notifier.definition';
-import { webhookIngestDefinition } from '../../../apps/webhook-ingest/src/webhook-ingest.definition';
+import { gatewayDefinition } from '@switchboard/gateway';
+import { notifierDefinition } from '@switchboard/notifier';
+import { webhookIngestDefinition } from '@switchboard/webhook-ingest';
 import { repoRoot } from './tools';
 
 /** The services a cluster runs one Deployment each for (the single process is not one of them). */

@@ -1,32 +1,16 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import { ChannelListener, createEngineRuntime, EngineRuntime, StoredMessage } from '@switchboard/engine';
-import { eventually, uniqueName } from '@switchboard/testing';
+import { cleanupIsolatedEnv, eventually, isolatedEnv as namesOnSharedServers } from '@switchboard/testing';
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 /** Shared pieces of the notifier's cross-service tests (not a test file itself). */
 
-export const ROOT = join(__dirname, '..');
+export const ROOT = join(__dirname, '..', '..');
 export const NOTIFIER_MAIN = join(ROOT, 'dist/apps/notifier/main.js');
 
-/** Stream names, subject prefixes and key prefixes of one test file, so files never share state. */
+/** The env of a notifier under test: the file's own names on the shared servers (see `isolatedEnv`). */
 export function isolatedEnv(natsUrl: string, redisUrl: string, overrides: Record<string, string> = {}): Record<string, string> {
-  const id = uniqueName('nt').replace(/-/g, '_');
-  return {
-    NATS_URL: natsUrl,
-    REDIS_URL: redisUrl,
-    EVENTS_STREAM: `EV_${id}`,
-    EVENTS_SUBJECT_PREFIX: `ev_${id}`,
-    DLQ_STREAM: `DLQ_${id}`,
-    DLQ_SUBJECT_PREFIX: `dlq_${id}`,
-    REDIS_KEY_PREFIX: `${id}:`,
-    NATS_SUBJECT_PREFIX: `ch_${id}`,
-    NOTIFIER_DURABLE: `notifier_${id}`,
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ...overrides,
-  };
+  return { ...namesOnSharedServers('nt', { natsUrl, redisUrl }), LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...overrides };
 }
 
 /** An engine and event bus on the same streams and prefixes as the notifier under test (the "gateway" side). */
@@ -55,15 +39,8 @@ export function testRuntime(env: Record<string, string>): Promise<EngineRuntime>
 
 /** Deletes the file's streams and Redis keys. */
 export async function cleanUp(runtime: EngineRuntime | undefined, env: Record<string, string>): Promise<void> {
-  if (runtime?.nats !== undefined && !runtime.nats.isClosed()) {
-    const jsm = await jetstreamManager(runtime.nats);
-    for (const stream of [env.EVENTS_STREAM, env.DLQ_STREAM]) await jsm.streams.delete(stream).catch(() => undefined);
-  }
-  if (runtime?.redis !== undefined && runtime.redis.status === 'ready') {
-    const keys = await runtime.redis.keys(env.REDIS_KEY_PREFIX + '*');
-    if (keys.length > 0) await runtime.redis.del(...keys);
-  }
   await runtime?.close();
+  await cleanupIsolatedEnv(env);
 }
 
 /** What a subscriber saw on one channel. */

@@ -1,11 +1,8 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import type { WebhookIngestConfig } from '@switchboard/config';
 import type { CloudEvent } from '@switchboard/engine';
 import { RunningService, startService } from '@switchboard/platform';
-import { NATS_URL, REDIS_URL, requireSharedServers, uniqueName } from '@switchboard/testing';
-import { Redis } from 'ioredis';
-import { webhookIngestDefinition } from '../apps/webhook-ingest/src/webhook-ingest.definition';
+import { cleanupIsolatedEnv, isolatedEnv, NATS_URL, REDIS_URL, requireSharedServers } from '@switchboard/testing';
+import { webhookIngestDefinition } from '@switchboard/webhook-ingest';
 
 /** Names one test file owns on the shared servers: its streams, subjects and Redis keys. */
 export interface WebhookTestNames {
@@ -14,16 +11,18 @@ export interface WebhookTestNames {
   dlqStream: string;
   dlqPrefix: string;
   redisPrefix: string;
+  channelPrefix: string;
 }
 
 export function webhookTestNames(label: string): WebhookTestNames {
-  const id = uniqueName(label).replace(/[^A-Za-z0-9]/g, '_');
+  const env = isolatedEnv(label);
   return {
-    eventsStream: `EV_${id}`,
-    eventsPrefix: `${id}.events`,
-    dlqStream: `DLQ_${id}`,
-    dlqPrefix: `${id}.dlq`,
-    redisPrefix: `test:${id}:`,
+    eventsStream: env.EVENTS_STREAM,
+    eventsPrefix: env.EVENTS_SUBJECT_PREFIX,
+    dlqStream: env.DLQ_STREAM,
+    dlqPrefix: env.DLQ_SUBJECT_PREFIX,
+    redisPrefix: env.REDIS_KEY_PREFIX,
+    channelPrefix: env.NATS_SUBJECT_PREFIX,
   };
 }
 
@@ -40,7 +39,7 @@ export function webhookEnv(names: WebhookTestNames, sources: unknown[], extra: R
     DLQ_STREAM: names.dlqStream,
     DLQ_SUBJECT_PREFIX: names.dlqPrefix,
     REDIS_KEY_PREFIX: names.redisPrefix,
-    NATS_SUBJECT_PREFIX: names.eventsPrefix.replace('.events', '.ch'),
+    NATS_SUBJECT_PREFIX: names.channelPrefix,
     STARTUP_TIMEOUT_SECONDS: '10',
     WEBHOOK_SOURCES: JSON.stringify(sources),
     ...extra,
@@ -67,26 +66,8 @@ export async function readEvents(service: IngestService, stream = service.platfo
 }
 
 /** Deletes the streams and Redis keys a test file created. */
-export async function cleanUp(names: WebhookTestNames, natsUrl = NATS_URL): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for (const stream of [names.eventsStream, names.dlqStream]) await jsm.streams.delete(stream).catch(() => false);
-  } finally {
-    await nc.close();
-  }
-  const redis = new Redis(REDIS_URL, { lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.redisPrefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+export function cleanUp(names: WebhookTestNames, natsUrl = NATS_URL): Promise<void> {
+  return cleanupIsolatedEnv({ NATS_URL: natsUrl, REDIS_URL, REDIS_KEY_PREFIX: names.redisPrefix });
 }
 
 export { requireSharedServers };

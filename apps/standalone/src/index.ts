@@ -1,0 +1,2 @@
+// What tests compose: the single process's definition.
+export { standaloneDefinition } from './standalone.definition';
