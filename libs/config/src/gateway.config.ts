@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { engineEnv, refineEngine, serviceEnv } from './common.config';
 import { envInt, envList, envOptionalString, envUrl } from './env';
+import { presenceEnv, refinePresence } from './presence.config';
 
 /** Settings of the gateway (SPEC "Client transports", "WebRTC signaling"). */
 export const gatewayEnv = {
@@ -37,11 +38,14 @@ export const gatewayEnv = {
   STUN_URLS: envList(),
   /** Lifetime of TURN credentials, seconds. */
   TURN_TTL_SECONDS: envInt(86400, 60, 30 * 86400),
+  // Presence, join/leave and lifecycle events (presence.config.ts).
+  ...presenceEnv,
 };
 
 export const gatewaySchema = z.object({ ...serviceEnv, ...engineEnv, ...gatewayEnv }).superRefine((c, ctx) => {
   refineEngine(c, ctx);
   refineAuth(c, ctx);
+  refinePresence(c, ctx);
 });
 
 /** Client auth needs a key: a secret long enough for HS256, or a JWKS URL. */
