@@ -74,6 +74,10 @@ const CLAIM_LIMIT = 4;
 const REAP_PAGE = 256;
 /** Entries written at once when many wait (after a lost lease or an outage). */
 const REPAIR_BATCH = 256;
+/** Outbox reads one drain makes for a channel before it leaves the rest to the next heartbeat. */
+const DRAIN_ROUNDS = 16;
+/** After a failed delivery, deferred deliveries wait this long before they start a drain (heartbeats drain anyway). */
+const DRAIN_BACKOFF_MS = 1000;
 /** Users whose last signal a listened channel remembers (for dropping stale and repeated ones). */
 const SIGNAL_MEMORY = 20_000;
 
@@ -139,6 +143,9 @@ export class PresenceService {
   private readonly releases = new Map<string, Array<{ holder: string; entry: HeldEntry }>>();
   private readonly reapQueue: string[] = [];
   private reaping?: Promise<void>;
+  private draining?: Promise<void>;
+  /** performance.now() before which a deferred delivery does not start a drain (the last one failed). */
+  private drainNotBefore = 0;
   private readonly listened = new Map<string, ListenedChannel>();
   private readonly transitionCallbacks = new Set<(t: PresenceTransition) => void>();
   private timer?: NodeJS.Timeout;
@@ -167,6 +174,11 @@ export class PresenceService {
   /** This process's current holder id in the store (changes after a lost lease). */
   get holderId(): string {
     return this.holder;
+  }
+
+  /** The store answers and this process's lease is confirmed (its joins are written). */
+  isReady(): boolean {
+    return this.store.isReady() && this.leaseValid();
   }
 
   /** What CHANNEL_CONFIG says about `channel`. */
@@ -455,7 +467,10 @@ export class PresenceService {
   private async deliver(channel: string, transitions: readonly PresenceTransition[]): Promise<boolean> {
     if (transitions.length === 0) return true;
     // Older transitions of the channel wait in its outbox: these go after them, in seq order.
-    if (this.undelivered.has(channel)) return false;
+    if (this.undelivered.has(channel)) {
+      this.drainSoon();
+      return false;
+    }
     try {
       await this.publish(channel, transitions);
       await this.store.acknowledge(
@@ -467,16 +482,21 @@ export class PresenceService {
       this.logger.warn({ err, channel }, 'presence transitions not delivered; retried');
       this.metrics.deliveryFailed();
       this.undelivered.add(channel);
+      this.drainNotBefore = performance.now() + DRAIN_BACKOFF_MS;
       return false;
     }
   }
 
   private async publish(channel: string, transitions: readonly PresenceTransition[]): Promise<void> {
     const o = this.channelOptions(channel);
+    let announced = false;
     for (const t of transitions) {
       if (o.joinLeave) {
         const signal = signalOf(t);
-        if (signal !== undefined) this.signals.announce(signal);
+        if (signal !== undefined) {
+          this.signals.announce(signal);
+          announced = true;
+        }
       }
       if (o.lifecycleEvents) {
         await this.eventBus.publish(lifecycleSubject(this.eventBus.names.eventsSubjectPrefix, t), lifecycleEvent(t), {
@@ -484,6 +504,8 @@ export class PresenceService {
         });
       }
     }
+    // The caller acknowledges next: the signals must have reached the bus by then.
+    if (announced) await this.signals.flush();
   }
 
   /** Everything a channel's outbox holds (this process's failures, a dead holder's leftovers). */
@@ -496,15 +518,42 @@ export class PresenceService {
     );
   }
 
-  private async drainUndelivered(): Promise<void> {
+  /** Drains the channels with undelivered transitions now, unless a drain runs or one just failed. */
+  private drainSoon(): void {
+    if (this.draining === undefined && !this.closed && performance.now() >= this.drainNotBefore) void this.drainUndelivered();
+  }
+
+  /** One drain at a time; a second caller waits for the running one. */
+  private drainUndelivered(): Promise<void> {
+    this.draining ??= this.drainAll().finally(() => {
+      this.draining = undefined;
+    });
+    return this.draining;
+  }
+
+  private async drainAll(): Promise<void> {
     for (const channel of [...this.undelivered]) {
       try {
-        await this.drainChannel(channel);
+        // Until the outbox reads empty: transitions decided meanwhile were deferred to this
+        // drain (deliver() sees the channel undelivered), so it must not stop before them.
+        let rounds = 0;
+        for (;;) {
+          const pending = await this.store.pending(channel);
+          if (pending.length === 0) break;
+          if (++rounds > DRAIN_ROUNDS) throw new Error('the outbox keeps filling; the next heartbeat goes on');
+          await this.publish(channel, pending);
+          await this.store.acknowledge(
+            channel,
+            pending.map((t) => t.seq),
+          );
+        }
       } catch (err) {
         this.logger.warn({ err, channel }, 'presence transitions still not delivered');
         this.metrics.deliveryFailed();
+        this.drainNotBefore = performance.now() + DRAIN_BACKOFF_MS;
         continue;
       }
+      // Synchronously after the empty read: a transition decided later is delivered by its own caller.
       this.undelivered.delete(channel);
       const releases = this.releases.get(channel) ?? [];
       this.releases.delete(channel);

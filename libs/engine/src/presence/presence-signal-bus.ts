@@ -43,6 +43,8 @@ export function signalOf(t: PresenceTransition): PresenceSignal | undefined {
 export interface PresenceSignalBus {
   /** Throws when the bus cannot take the signal (closed). */
   announce(signal: PresenceSignal): void;
+  /** Resolves once the server has every signal announced before (so acknowledging them after is safe). */
+  flush(): Promise<void>;
   /** Resolves once the bus has registered the interest. */
   listen(channel: string, onSignal: (signal: PresenceSignal) => void): Promise<BusListener>;
   /** Called after the bus reconnected (signals sent meanwhile are lost). */

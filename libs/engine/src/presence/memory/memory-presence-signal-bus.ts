@@ -16,6 +16,10 @@ export class MemoryPresenceSignalBus implements PresenceSignalBus {
     });
   }
 
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
   listen(channel: string, onSignal: (s: PresenceSignal) => void): Promise<BusListener> {
     let set = this.listeners.get(channel);
     if (set === undefined) this.listeners.set(channel, (set = new Set()));

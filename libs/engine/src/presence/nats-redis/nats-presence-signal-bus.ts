@@ -58,6 +58,10 @@ export class NatsPresenceSignalBus implements PresenceSignalBus {
     this.nc.publish(presenceSubject(this.subjectPrefix, signal.channel), encodeSignal(signal));
   }
 
+  async flush(): Promise<void> {
+    await this.nc.flush();
+  }
+
   async listen(channel: string, onSignal: (s: PresenceSignal) => void): Promise<BusListener> {
     const sub = this.nc.subscribe(presenceSubject(this.subjectPrefix, channel), {
       callback: (err, msg) => {
