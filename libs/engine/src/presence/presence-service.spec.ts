@@ -106,6 +106,32 @@ describe('PresenceService', () => {
     await service.close();
   });
 
+  it('shares one store query among concurrent callers, but never one that started before its own write', async () => {
+    const { store, service } = await setup();
+    await service.start();
+    await service.join('c:4', 'x', { user: 'u', info: {} });
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const members = store.members;
+    store.members = async (...args) => {
+      calls++;
+      await gate;
+      return members(...args);
+    };
+    const early = Array.from({ length: 10 }, () => service.query('c:4'));
+    expect(calls).toBe(1);
+    await service.join('c:4', 'y', { user: 'v', info: {} });
+    const late = service.query('c:4');
+    expect(calls).toBe(2);
+    release();
+    const answers = await Promise.all(early);
+    expect(new Set(answers).size).toBe(1);
+    expect((await late).count).toBe(2);
+    store.members = members;
+    await service.close();
+  });
+
   it('does nothing for channels without presence options', async () => {
     const { store, service } = await setup();
     await service.start();

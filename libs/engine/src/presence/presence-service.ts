@@ -148,6 +148,13 @@ export class PresenceService {
   private drainNotBefore = 0;
   private readonly listened = new Map<string, ListenedChannel>();
   private readonly transitionCallbacks = new Set<(t: PresenceTransition) => void>();
+  /** Queries in flight, shared by callers asking the same at the same time. */
+  private readonly inflight = {
+    count: new Map<string, { writes: number; answer: Promise<PresenceCount> }>(),
+    members: new Map<string, { writes: number; answer: Promise<PresenceSnapshot> }>(),
+  };
+  /** Store writes (joins, leaves) of this process completed so far. */
+  private writes = 0;
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
   private closed = false;
@@ -262,30 +269,44 @@ export class PresenceService {
 
   /**
    * Exact counts and up to `limit` (at most PRESENCE_MAX_MEMBERS) members. `not_found` when
-   * presence is off for the channel, `unavailable` when the store does not answer.
+   * presence is off for the channel, `unavailable` when the store does not answer. Callers
+   * asking at the same time share one store call and one (read-only) snapshot: a reconnect
+   * storm costs the store one query per channel and gateway at a time, not one per client.
    */
-  async query(channel: string, limit = this.options.maxMembers): Promise<PresenceSnapshot> {
-    this.assertQueryable(channel);
-    const started = performance.now();
-    try {
-      return await this.store.members(channel, Math.max(0, Math.min(limit, this.options.maxMembers)));
-    } catch (err) {
-      throw unavailable('presence store unavailable', err);
-    } finally {
-      this.metrics.query('members', (performance.now() - started) / 1000);
-    }
+  query(channel: string, limit = this.options.maxMembers): Promise<PresenceSnapshot> {
+    const capped = Math.max(0, Math.min(limit, this.options.maxMembers));
+    return this.shared('members', `${capped} ${channel}`, channel, () => this.store.members(channel, capped));
   }
 
-  /** Exact member and connection counts (O(1) in the store). */
-  async count(channel: string): Promise<PresenceCount> {
+  /** Exact member and connection counts (O(1) in the store); shared like `query`. */
+  count(channel: string): Promise<PresenceCount> {
+    return this.shared('count', channel, channel, () => this.store.count(channel));
+  }
+
+  private async shared<T>(kind: 'count' | 'members', key: string, channel: string, read: () => Promise<T>): Promise<T> {
     this.assertQueryable(channel);
     const started = performance.now();
+    const map = this.inflight[kind] as Map<string, { writes: number; answer: Promise<T> }>;
+    let flight = map.get(key);
+    // A call that started before one of this process's writes completed may not show it:
+    // join it only when none completed since (a client sees its own join).
+    if (flight === undefined || flight.writes !== this.writes) {
+      const answer = read();
+      const created = { writes: this.writes, answer };
+      flight = created;
+      map.set(key, created);
+      void answer
+        .catch(() => undefined)
+        .finally(() => {
+          if (map.get(key) === created) map.delete(key);
+        });
+    }
     try {
-      return await this.store.count(channel);
+      return await flight.answer;
     } catch (err) {
       throw unavailable('presence store unavailable', err);
     } finally {
-      this.metrics.query('count', (performance.now() - started) / 1000);
+      this.metrics.query(kind, (performance.now() - started) / 1000);
     }
   }
 
@@ -395,6 +416,7 @@ export class PresenceService {
       const outbox = needsOutbox(this.channelOptions(entry.channel));
       const transitions = await this.store.join(holder, entry.channel, entry.connection, entry.member, { outbox, at: Date.now() });
       entry.written = holder;
+      this.writes++;
       this.decided(transitions);
       if (outbox) await this.deliver(entry.channel, transitions);
     } catch (err) {
@@ -415,6 +437,7 @@ export class PresenceService {
     } finally {
       entry.written = undefined;
     }
+    this.writes++;
     this.decided(transitions);
     await this.afterLeave(holder, entry.channel, [entry.connection], transitions, outbox);
   }

@@ -27,6 +27,8 @@ export interface PresenceCount {
 /** A presence query's answer: exact counts, members capped at the limit asked for. */
 export interface PresenceSnapshot extends PresenceCount {
   members: PresenceMemberEntry[];
+  /** `members` as JSON, built once by the store: a reply can embed it without serialising again. */
+  membersJson: string;
   /** True when `members` lists fewer than `count`. */
   truncated: boolean;
 }

@@ -210,7 +210,7 @@ export function describePresenceConformance(name: string, factory: PresenceHarne
       expect(await store.count(c)).toEqual({ count: 2, connections: 2 });
       expect(types(await store.leave('h2', c, 'c9', NOW))).toEqual(['member.removed alice']);
       expect(types(await store.leave('h1', c, 'c2', NOW))).toEqual(['member.removed bob', 'channel.vacated']);
-      expect(await store.members(c, 10)).toEqual({ count: 0, connections: 0, members: [], truncated: false });
+      expect(await store.members(c, 10)).toEqual({ count: 0, connections: 0, members: [], membersJson: '[]', truncated: false });
     });
 
     it('is idempotent: a repeated join or leave decides nothing, a connection is per holder', async () => {
@@ -252,10 +252,11 @@ export function describePresenceConformance(name: string, factory: PresenceHarne
         const i = Number(m.user.slice(1));
         expect(m).toEqual({ user: m.user, info: { i }, connections: i < 50 ? 2 : 1 });
       }
+      expect(JSON.parse(capped.membersJson)).toEqual(capped.members);
       const all = await store.members(c, 1000);
       expect(all.truncated).toBe(false);
       expect(all.members).toHaveLength(250);
-      expect(await store.members(c, 0)).toEqual({ count: 250, connections: 300, members: [], truncated: true });
+      expect(await store.members(c, 0)).toEqual({ count: 250, connections: 300, members: [], membersJson: '[]', truncated: true });
     });
 
     it('keeps users and info exactly: precision, empty arrays, quotes and unicode', async () => {
@@ -273,7 +274,9 @@ export function describePresenceConformance(name: string, factory: PresenceHarne
       };
       const decided = await store.join('h1', c, 'c1', member(user, info), KEEP);
       expect(decided[1]).toMatchObject({ type: 'member.added', user, info });
-      expect((await store.members(c, 10)).members).toEqual([{ user, info, connections: 1 }]);
+      const snapshot = await store.members(c, 10);
+      expect(snapshot.members).toEqual([{ user, info, connections: 1 }]);
+      expect(JSON.parse(snapshot.membersJson)).toEqual([{ user, info, connections: 1 }]);
       expect((await store.pending(c)).find((t) => t.type === 'member.added')).toMatchObject({ user, info });
       const removed = await store.leave('h1', c, 'c1', KEEP);
       expect(removed[0]).toMatchObject({ type: 'member.removed', user });

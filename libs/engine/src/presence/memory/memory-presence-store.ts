@@ -101,14 +101,20 @@ export class MemoryPresenceStore implements PresenceStore {
 
   members(channel: string, limit: number): Promise<PresenceSnapshot> {
     const state = this.channels.get(channel);
-    if (state === undefined) return Promise.resolve({ count: 0, connections: 0, members: [], truncated: false });
+    if (state === undefined) return Promise.resolve({ count: 0, connections: 0, members: [], membersJson: '[]', truncated: false });
     const members: PresenceSnapshot['members'] = [];
     for (const [user, m] of state.members) {
       if (members.length >= limit) break;
       members.push({ user, info: m.info, connections: m.connections });
     }
     const count = state.members.size;
-    return Promise.resolve({ count, connections: state.connections.size, members, truncated: members.length < count });
+    return Promise.resolve({
+      count,
+      connections: state.connections.size,
+      members,
+      membersJson: JSON.stringify(members),
+      truncated: members.length < count,
+    });
   }
 
   pending(channel: string): Promise<PresenceTransition[]> {

@@ -106,36 +106,40 @@ return finish(out)
 
 /**
  * KEYS: m, c. ARGV: limit.
- * Returns {members, connections, user JSON, value, …} with at most `limit` members: the
- * whole hash when it fits, else HSCAN pages until `limit` distinct users are collected.
+ * Returns {members, connections, JSON array of at most `limit` members}: the whole hash
+ * when it fits, else HSCAN pages until `limit` distinct users are collected. The array is
+ * `[{"user":…,"info":…,"connections":n},…]`, built here so a reply to a client is one string.
  */
 export const MEMBERS_SCRIPT = `
 local count = redis.call('HLEN', KEYS[1])
-local out = {count, redis.call('HLEN', KEYS[2])}
+local conns = redis.call('HLEN', KEYS[2])
 local limit = tonumber(ARGV[1])
-if limit <= 0 or count == 0 then return out end
-if count <= limit then
-  local all = redis.call('HGETALL', KEYS[1])
-  for i = 1, #all do out[#out + 1] = all[i] end
-  return out
+local parts = {}
+local function add(user, value)
+  local sp = string.find(value, ' ', 1, true)
+  parts[#parts + 1] = '{"user":' .. user .. ',"info":' .. string.sub(value, sp + 1) .. ',"connections":' .. string.sub(value, 1, sp - 1) .. '}'
 end
-local seen = {}
-local got = 0
-local cursor = '0'
-repeat
-  local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', limit)
-  cursor = page[1]
-  local kv = page[2]
-  for i = 1, #kv, 2 do
-    if got < limit and not seen[kv[i]] then
-      seen[kv[i]] = true
-      got = got + 1
-      out[#out + 1] = kv[i]
-      out[#out + 1] = kv[i + 1]
-    end
+if limit > 0 and count > 0 then
+  if count <= limit then
+    local all = redis.call('HGETALL', KEYS[1])
+    for i = 1, #all, 2 do add(all[i], all[i + 1]) end
+  else
+    local seen = {}
+    local cursor = '0'
+    repeat
+      local page = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', limit)
+      cursor = page[1]
+      local kv = page[2]
+      for i = 1, #kv, 2 do
+        if #parts < limit and not seen[kv[i]] then
+          seen[kv[i]] = true
+          add(kv[i], kv[i + 1])
+        end
+      end
+    until cursor == '0' or #parts >= limit
   end
-until cursor == '0' or got >= limit
-return out
+end
+return {count, conns, '[' .. table.concat(parts, ',') .. ']', #parts}
 `;
 
 /**

@@ -163,17 +163,15 @@ export class RedisPresenceStore implements PresenceStore {
     const [m, c] = this.channelKeys(channel);
     const reply = await this.scripts.sbPresenceMembers(m, c, limit);
     const count = Number(reply[0]);
-    const members: PresenceMemberEntry[] = [];
-    for (let i = 2; i + 1 < reply.length; i += 2) {
-      const value = String(reply[i + 1]);
-      const sp = value.indexOf(' ');
-      members.push({
-        user: JSON.parse(String(reply[i])) as string,
-        info: JSON.parse(value.slice(sp + 1)) as PresenceInfo,
-        connections: Number(value.slice(0, sp)),
-      });
-    }
-    return { count, connections: Number(reply[1]), members, truncated: members.length < count };
+    const membersJson = String(reply[2]);
+    const listed = Number(reply[3]);
+    return {
+      count,
+      connections: Number(reply[1]),
+      membersJson,
+      members: JSON.parse(membersJson) as PresenceMemberEntry[],
+      truncated: listed < count,
+    };
   }
 
   async pending(channel: string): Promise<PresenceTransition[]> {
