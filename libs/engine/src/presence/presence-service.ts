@@ -144,6 +144,7 @@ export class PresenceService {
   private readonly reapQueue: string[] = [];
   private reaping?: Promise<void>;
   private draining?: Promise<void>;
+  private maintaining?: Promise<void>;
   /** performance.now() before which a deferred delivery does not start a drain (the last one failed). */
   private drainNotBefore = 0;
   private readonly listened = new Map<string, ListenedChannel>();
@@ -204,9 +205,17 @@ export class PresenceService {
     return () => this.transitionCallbacks.delete(fn);
   }
 
-  /** Registers this process's lease and starts the heartbeat (renewal, reaping, retries). */
+  /**
+   * Registers this process's lease and starts the heartbeat (renewal, reaping, retries).
+   * When the store does not answer, the heartbeat keeps trying and joins are refused with
+   * `unavailable` until it does (`isReady()` tells).
+   */
   async start(): Promise<void> {
-    await this.beat();
+    try {
+      await this.beat();
+    } catch (err) {
+      this.logger.warn({ err }, 'presence lease not registered yet; retrying');
+    }
     this.schedule();
   }
 
@@ -357,6 +366,7 @@ export class PresenceService {
     this.closed = true;
     clearTimeout(this.timer);
     await this.ticking;
+    await this.maintaining;
     const leaving = [...this.entries.values()].map((e) => this.leave(e.channel, e.connection));
     await Promise.allSettled(leaving);
     await this.reaping;
@@ -612,6 +622,15 @@ export class PresenceService {
       this.logger.warn({ err }, 'presence heartbeat failed');
       return;
     }
+    // Never in the heartbeat's way: rewriting 50,000 entries after a lost lease must not
+    // delay the next renewal.
+    this.maintaining ??= this.maintain().finally(() => {
+      this.maintaining = undefined;
+    });
+  }
+
+  /** Retries what the store or the buses did not take: leaves, deliveries, joins. */
+  private async maintain(): Promise<void> {
     await this.retryStrays();
     await this.drainUndelivered();
     await this.repair();
@@ -647,7 +666,7 @@ export class PresenceService {
   private async repair(): Promise<void> {
     if (!this.leaseValid()) return;
     const todo = [...this.entries.values()].filter((e) => e.written !== this.holder);
-    for (let i = 0; i < todo.length && !this.closed; i += REPAIR_BATCH) {
+    for (let i = 0; i < todo.length && !this.closed && this.leaseValid(); i += REPAIR_BATCH) {
       await Promise.allSettled(todo.slice(i, i + REPAIR_BATCH).map((e) => this.enqueue(e, () => this.write(e))));
     }
   }
