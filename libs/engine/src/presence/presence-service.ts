@@ -145,6 +145,7 @@ export class PresenceService {
   private reaping?: Promise<void>;
   private draining?: Promise<void>;
   private maintaining?: Promise<void>;
+  private beating?: Promise<void>;
   /** performance.now() before which a deferred delivery does not start a drain (the last one failed). */
   private drainNotBefore = 0;
   private readonly listened = new Map<string, ListenedChannel>();
@@ -407,18 +408,21 @@ export class PresenceService {
   }
 
   private async write(entry: LocalEntry): Promise<void> {
-    const holder = this.holder;
-    if (entry.left || entry.written === holder) return;
-    // Every write under `holder` is sent while its lease surely holds (see beat()), so none
-    // can land after a reaper took the holder over.
-    const check = (): void => {
-      if (holder !== this.holder || !this.leaseValid()) {
-        throw new SwitchboardError('unavailable', 'presence lease not confirmed; the join is retried');
-      }
-    };
+    if (entry.left || entry.written === this.holder) return;
     try {
       const stray = this.strays.get(entry.key);
       if (stray !== undefined) await this.retryStray(entry.key, stray);
+      // A lease that lapsed (a stall, a slow Redis) is confirmed again rather than the join refused.
+      if (!(await this.confirmLease())) throw new SwitchboardError('unavailable', 'presence lease not confirmed; the join is retried');
+      const holder = this.holder;
+      if (entry.left || entry.written === holder) return;
+      // Every write under `holder` is sent while its lease surely holds (see beat()), so none
+      // can land after a reaper took the holder over.
+      const check = (): void => {
+        if (holder !== this.holder || !this.leaseValid()) {
+          throw new SwitchboardError('unavailable', 'presence lease not confirmed; the join is retried');
+        }
+      };
       check();
       // Index first: a process dying after it leaves an index entry the reaper ignores.
       await this.store.hold(holder, entry.channel, entry.connection);
@@ -636,8 +640,26 @@ export class PresenceService {
     await this.repair();
   }
 
-  /** Renews the lease (or registers a new holder after losing it) and starts reaping what it claimed. */
-  private async beat(): Promise<void> {
+  /** True once the lease is confirmed: at once while it holds, else after one more heartbeat. */
+  private async confirmLease(): Promise<boolean> {
+    if (this.leaseValid()) return true;
+    if (this.closed) return false;
+    await this.beat().catch((err: unknown) => this.logger.warn({ err }, 'presence heartbeat failed'));
+    return this.leaseValid();
+  }
+
+  /**
+   * Renews the lease (or registers a new holder after losing it) and starts reaping what it
+   * claimed. One at a time: two heartbeats both finding the lease lost would register two holders.
+   */
+  private beat(): Promise<void> {
+    this.beating ??= this.renew().finally(() => {
+      this.beating = undefined;
+    });
+    return this.beating;
+  }
+
+  private async renew(): Promise<void> {
     const sentAt = performance.now();
     const heartbeat = await this.store.heartbeat(this.holder, {
       leaseMs: this.leaseMs,
@@ -659,7 +681,7 @@ export class PresenceService {
       this.logger.warn({ lost, holder: this.holder }, 'presence lease was lost (stalled past it); writing every entry again');
     }
     if (heartbeat.claimed.length > 0) this.startReaping(heartbeat.claimed);
-    if (!heartbeat.leased) await this.beat();
+    if (!heartbeat.leased) await this.renew();
   }
 
   /** Entries the store does not have under the current holder: failed joins, or all of them after a lost lease. */

@@ -63,7 +63,7 @@ describe('presence lease renewal cost', () => {
         return heartbeat(...args);
       };
       const service = new PresenceService(store, new MemoryPresenceSignalBus(), eventBus, {
-        ttlMs: 3000,
+        ttlMs: 6000,
         maxMembers: 1000,
         channels: new ChannelOptionsResolver([{ match: '*', presence: true, joinLeave: true, lifecycleEvents: true }]),
       });
@@ -87,7 +87,7 @@ describe('presence lease renewal cost', () => {
   ): Promise<{ heartbeats: number; roundTrips: number; serverCommands: number }> {
     const [beatsBefore, sentBefore] = [g.beats(), g.sent()];
     const before = await commandsRun(admin);
-    await eventually(() => expect(g.beats()).toBeGreaterThanOrEqual(beatsBefore + window), 20_000, 20);
+    await eventually(() => expect(g.beats()).toBeGreaterThanOrEqual(beatsBefore + window), 30_000, 20);
     const after = await commandsRun(admin);
     return { heartbeats: g.beats() - beatsBefore, roundTrips: g.sent() - sentBefore, serverCommands: after - before };
   }
@@ -105,5 +105,5 @@ describe('presence lease renewal cost', () => {
     // Inside the script: TIME, ZSCORE, ZADD and the two claim lookups, whatever the connections.
     expect(perHeartbeat[1]).toBeCloseTo(perHeartbeat[0], 0);
     expect(perHeartbeat[1]).toBeLessThan(8);
-  }, 60_000);
+  }, 120_000);
 });

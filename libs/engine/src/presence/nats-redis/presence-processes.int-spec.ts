@@ -23,7 +23,7 @@ import { RedisPresenceStore } from './redis-presence-store';
  */
 
 const ROOT = join(__dirname, '..', '..', '..', '..', '..');
-const TTL_MS = 3000;
+const TTL_MS = 4000;
 const RULES = [{ match: 'all:*', presence: true, joinLeave: true, lifecycleEvents: true }];
 
 type Request = PresenceWorkerRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
