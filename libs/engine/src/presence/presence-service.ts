@@ -237,7 +237,8 @@ export class PresenceService {
     if (problem !== undefined) return Promise.reject(new SwitchboardError('bad_request', problem));
     const key = channel + ' ' + connection;
     const existing = this.entries.get(key);
-    if (existing !== undefined) return existing.chain;
+    // Joined already: resolves when the store has it (a no-op once written).
+    if (existing !== undefined) return this.enqueue(existing, () => this.write(existing));
     const entry: LocalEntry = {
       key,
       channel,
