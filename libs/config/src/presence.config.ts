@@ -72,7 +72,8 @@ export function refinePresence(c: { CHANNEL_CONFIG?: string }, ctx: z.Refinement
 function parseChannelConfig(value: string | undefined): { rules: ChannelRule[] } | { problem: string } {
   if (value === undefined) return { rules: [] };
   const inline = /^\s*[[{]/.test(value);
-  const where = inline ? '' : `(file ${value}) `;
+  // `CHANNEL_CONFIG /etc/channels.yaml: channels[1] (…): …`, as for the other config files.
+  const where = inline ? '' : `${value}: `;
   let raw: unknown;
   if (inline) {
     try {
@@ -84,7 +85,7 @@ function parseChannelConfig(value: string | undefined): { rules: ChannelRule[] }
     try {
       raw = readConfigFile(value, 'CHANNEL_CONFIG');
     } catch (err) {
-      return { problem: (err as Error).message.replace(/^CHANNEL_CONFIG: /, '') };
+      return { problem: (err as Error).message.replace(/^CHANNEL_CONFIG:? /, '') };
     }
   }
   const list = listOf(raw);
