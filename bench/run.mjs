@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { measureIdle, measureStorm } from './scenarios/connections.mjs';
 import { measureDelivery } from './scenarios/delivery.mjs';
 import { measureEndToEnd, measureIngest } from './scenarios/webhooks.mjs';
+import { measurePresenceQueries, measureRenewal } from './scenarios/presence.mjs';
 import { ROOT } from './lib/harness.mjs';
 import { fmt, median, ratioText, table } from './lib/stats.mjs';
 
@@ -162,6 +163,26 @@ if (wants('e2e')) {
   ]);
 }
 
+// Presence against the store only until the gateway integration: run on request (`--only presence`).
+const presenceRows = [];
+const renewalRows = [];
+if (only?.includes('presence')) {
+  try {
+    log('presence queries');
+    presenceRows.push(...(await measurePresenceQueries(quick ? { members: [1000], concurrency: [1], queries: 500, listLimit: 1000 } : { members: [1000, 10_000], concurrency: [1, 16], queries: 4000, listLimit: 1000 })));
+    log('presence lease renewal');
+    renewalRows.push(
+      ...(await measureRenewal(
+        quick
+          ? { cases: [[1, 1000]], ttlSeconds: 12, windowMs: 4000 }
+          : { cases: [[1, 1000], [1, 10_000], [1, 50_000], [2, 10_000], [4, 10_000]], ttlSeconds: 12, windowMs: 12_000 },
+      )),
+    );
+  } catch (err) {
+    problems.push(`presence: ${err.message}`);
+  }
+}
+
 await cleanUp();
 
 const out = [
@@ -173,6 +194,10 @@ if (rows.length > 0) {
 }
 if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs bare ws', 'notes'], connRows), '');
 if (hookRows.length > 0) out.push(table(['webhooks', 'ours', 'throughput vs bare verify', 'p99 vs bare verify'], hookRows), '');
+if (presenceRows.length > 0) out.push(table(['presence query (Redis store)', 'count', 'list of ≤1,000 members'], presenceRows), '');
+if (renewalRows.length > 0) {
+  out.push(table(['lease renewal, idle', 'round trips / heartbeat / gateway', 'server commands / heartbeat', 'server commands/s (TTL 12 s)', 'commands/s at PRESENCE_TTL_SECONDS=30'], renewalRows), '');
+}
 out.push(problems.length === 0 ? 'No message lost or duplicated.' : `PROBLEMS:\n- ${problems.join('\n- ')}`);
 const text = out.join('\n');
 console.log(text);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { engineEnv, forwardingEnv, refineEngine, refineForwarding, refineService, serviceEnv } from './common.config';
 import { envBool, envInt, envList, envOptionalString, envOriginList, envUrl } from './env';
+import { presenceEnv, refinePresence } from './presence.config';
 
 /** Settings of the gateway (SPEC "Client transports", "WebRTC signaling"). */
 export const gatewayEnv = {
@@ -71,6 +72,8 @@ export const gatewayEnv = {
    * process (`npm start`), which is for development.
    */
   INSPECTOR_ENABLED: envBool(false),
+  // Presence, join/leave and lifecycle events (presence.config.ts).
+  ...presenceEnv,
 };
 
 export const gatewaySchema = z.object({ ...serviceEnv, ...engineEnv, ...gatewayEnv }).superRefine((c, ctx) => {
@@ -78,6 +81,7 @@ export const gatewaySchema = z.object({ ...serviceEnv, ...engineEnv, ...gatewayE
   refineEngine(c, ctx);
   refineForwarding(c, ctx);
   refineGateway(c, ctx);
+  refinePresence(c, ctx);
 });
 
 /** Cross-field rules of the gateway settings (the gateway and the single process). */

@@ -6,3 +6,4 @@ export * from './notifier.config';
 export * from './standalone.config';
 export * from './webhook-ingest.config';
 export * from './webhook-sources.schema';
+export * from './presence.config';

@@ -3,6 +3,7 @@ import { engineEnv, refineEngine, refineForwarding, refineService, serviceEnv } 
 import { gatewayEnv, refineGateway } from './gateway.config';
 import { envBool } from './env';
 import { notifierEnv, refineNotifier } from './notifier.config';
+import { refinePresence } from './presence.config';
 import { refineWebhookIngest, webhookIngestEnv } from './webhook-ingest.config';
 
 /** The single process (`npm start`): every service's settings. */
@@ -23,6 +24,7 @@ export const standaloneSchema = z
     refineGateway(c, ctx);
     refineWebhookIngest(c, ctx);
     refineNotifier(c, ctx);
+    refinePresence(c, ctx);
   });
 
 export type StandaloneConfig = z.output<typeof standaloneSchema>;

@@ -14,3 +14,4 @@ export { JetStreamEventBus } from './nats-redis/jetstream-event-bus';
 export { channelSubject, NatsFanoutBus } from './nats-redis/nats-fanout-bus';
 export { NatsHealth } from './nats-redis/nats-health';
 export { RedisChannelStore } from './nats-redis/redis-channel-store';
+export * from './presence';

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EngineMetrics } from '@switchboard/engine';
+import type { EngineMetrics, PresenceMetrics } from '@switchboard/engine';
 
 /** Latency buckets (seconds) from sub-millisecond fan-out to multi-second backlogs. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -183,6 +183,46 @@ export function createMetrics(registry: Registry = new Registry()) {
       registers: r,
     }),
 
+    // Presence (the store is shared: cluster-wide member counts come from presence queries, not metrics).
+    presenceEntries: new Gauge({
+      name: 'switchboard_presence_entries',
+      help: 'Presence entries (connection x channel) this process holds in the presence store',
+      registers: r,
+    }),
+    presenceTransitions: new Counter({
+      name: 'switchboard_presence_transitions_total',
+      help: 'Presence transitions decided by this process, by type (channel.occupied, channel.vacated, member.added, member.removed)',
+      labelNames: ['type'] as const,
+      registers: r,
+    }),
+    presenceQuerySeconds: new Histogram({
+      name: 'switchboard_presence_query_seconds',
+      help: 'Presence queries answered by this process and their duration, by kind (count, members)',
+      labelNames: ['kind'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: r,
+    }),
+    presenceLeaseExpiries: new Counter({
+      name: 'switchboard_presence_lease_expiries_total',
+      help: 'Gateways whose presence lease expired (died without leaving), claimed by this process for reaping',
+      registers: r,
+    }),
+    presenceReapedEntries: new Counter({
+      name: 'switchboard_presence_reaped_entries_total',
+      help: 'Presence entries of dead gateways removed by this process',
+      registers: r,
+    }),
+    presenceLeaseLost: new Counter({
+      name: 'switchboard_presence_lease_lost_total',
+      help: "This process's own presence lease found expired (it stalled past PRESENCE_TTL_SECONDS); its entries were written again",
+      registers: r,
+    }),
+    presenceDeliveryFailures: new Counter({
+      name: 'switchboard_presence_delivery_failures_total',
+      help: 'Join/leave signals or lifecycle events that could not be delivered at once (retried)',
+      registers: r,
+    }),
+
     // Dependencies.
     backendUp: new Gauge({
       name: 'switchboard_backend_up',
@@ -214,5 +254,18 @@ export function engineMetrics(m: Metrics): EngineMetrics {
     recovery: (recovered) => m.recoveries.inc({ outcome: recovered ? 'recovered' : 'not_recovered' }),
     discarded: () => m.brokerDiscarded.inc(),
     feeds: (count) => m.channelsHeld.set(count),
+  };
+}
+
+/** The presence service's metric hooks on these metrics. */
+export function presenceMetrics(m: Metrics): PresenceMetrics {
+  return {
+    entries: (count) => m.presenceEntries.set(count),
+    transition: (type) => m.presenceTransitions.inc({ type }),
+    query: (kind, seconds) => m.presenceQuerySeconds.observe({ kind }, seconds),
+    leaseExpired: () => m.presenceLeaseExpiries.inc(),
+    reaped: (entries) => m.presenceReapedEntries.inc(entries),
+    leaseLost: () => m.presenceLeaseLost.inc(),
+    deliveryFailed: () => m.presenceDeliveryFailures.inc(),
   };
 }

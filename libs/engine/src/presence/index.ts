@@ -1,0 +1,10 @@
+export * from './channel-options';
+export * from './lifecycle-events';
+export * from './presence-service';
+export * from './presence-signal-bus';
+export * from './presence-store';
+export * from './presence.factory';
+export { MemoryPresenceSignalBus } from './memory/memory-presence-signal-bus';
+export { MemoryPresenceStore } from './memory/memory-presence-store';
+export { decodeSignal, encodeSignal, NatsPresenceSignalBus, presenceSubject } from './nats-redis/nats-presence-signal-bus';
+export { RedisPresenceStore, type RedisPresenceStoreOptions } from './nats-redis/redis-presence-store';
