@@ -33,7 +33,8 @@ export interface HistoryResult {
   messages: StoredMessage[];
   /**
    * With `since`: true when `messages` holds every message after it (same epoch, none
-   * trimmed). Without `since`: always true.
+   * trimmed; or `since` is at offset 0 and history still starts at offset 1, whatever
+   * the epoch). Without `since`: always true.
    */
   recovered: boolean;
 }
@@ -51,8 +52,10 @@ export interface SubscribeOutcome {
 /**
  * Receives one channel's messages for one local subscriber. The engine calls
  * `onSubscribed` once, then `onMessage` with missed messages and live ones in strict
- * offset order with no duplicates, and `onLost` when live delivery could not be complete
- * (messages left history before they could be fetched, or the channel's epoch changed).
+ * offset order with no duplicates, and `onLost` only when this subscriber really missed
+ * something: messages it lacks left history and never arrived live, or the channel's
+ * epoch changed while it held a message of the old one (a subscriber still at offset 0
+ * is not told when the new epoch's history starts at offset 1).
  * Calls are synchronous and must not throw; a listener that needs async work queues it.
  */
 export interface ChannelListener {

@@ -10,11 +10,15 @@ class Loss {
   constructor(readonly upTo: number) {}
 }
 
-/** Marks, in a joining subscriber's buffer, that the channel's offsets restarted in `epoch` after `to`. */
+/**
+ * Marks, in a joining subscriber's buffer, that the channel's offsets restarted in `epoch`
+ * after `to`; `complete` when that epoch's history starts at offset 1 (or it has no message).
+ */
 class Rewind {
   constructor(
     readonly to: number,
     readonly epoch: string,
+    readonly complete: boolean,
   ) {}
 }
 
@@ -136,7 +140,7 @@ export class ChannelFeed {
         if (i >= sub.readFrom && item.upTo > sub.last) sub.listener.onLost(this.channel);
       } else if (item instanceof Rewind) {
         if (item.epoch !== sub.epoch) {
-          sub.listener.onLost(this.channel);
+          if (!(item.complete && sub.last === 0)) sub.listener.onLost(this.channel);
           sub.epoch = item.epoch;
           sub.last = Math.min(sub.last, item.to);
         }
@@ -268,7 +272,7 @@ export class ChannelFeed {
       this.epoch = position.epoch;
       this.pending.clear();
       this.endLossWait();
-      this.rewind(this.last, this.epoch);
+      this.rewind(this.last, this.epoch, complete);
       // Subscribers were told; what the new history lacks is not waited for.
       if (!complete) this.last = messages.length > 0 ? messages[0].offset - 1 : position.offset;
     }
@@ -359,16 +363,23 @@ export class ChannelFeed {
     for (const sub of this.joining) sub.buffer?.push(mark);
   }
 
-  /** Offsets restarted below what subscribers have: they are told, and accept them again. */
-  private rewind(to: number, epoch: string): void {
-    this.options.metrics.gapRepaired('lost');
+  /**
+   * Offsets restarted below what subscribers have: they are told, and accept them again.
+   * A subscriber still at offset 0 missed nothing when the new history is `complete`.
+   */
+  private rewind(to: number, epoch: string, complete: boolean): void {
+    let told = false;
     for (const sub of this.live) {
-      sub.listener.onLost(this.channel);
+      if (!(complete && sub.last === 0)) {
+        sub.listener.onLost(this.channel);
+        told = true;
+      }
       sub.epoch = epoch;
       if (sub.last > to) sub.last = to;
     }
+    if (told || !complete) this.options.metrics.gapRepaired('lost');
     if (this.joining.size === 0) return;
-    const mark = new Rewind(to, epoch);
+    const mark = new Rewind(to, epoch, complete);
     for (const sub of this.joining) sub.buffer?.push(mark);
   }
 

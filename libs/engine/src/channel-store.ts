@@ -56,8 +56,14 @@ export function joinJson(parts: JsonParts, offset: number, epoch: string): strin
   return parts.head + ',"offset":' + offset + ',"epoch":"' + epoch + '"' + parts.tail;
 }
 
-/** Decides `recovered` for a history read the same way in every store. */
+/**
+ * Decides `recovered` for a history read the same way in every store. `firstOffset` is
+ * the first message the read returned: after `since` in the same epoch, else the first of
+ * history. A reader at offset 0 missed nothing in any epoch whose history still starts at
+ * offset 1 (or that has no message yet), even if the epoch it knew has expired since.
+ */
 export function isCompleteRecovery(since: StreamPosition, position: StreamPosition, firstOffset: number | undefined): boolean {
+  if (since.offset === 0 && (position.offset === 0 || firstOffset === 1)) return true;
   if (since.epoch !== position.epoch) return false;
   if (since.offset > position.offset) return false;
   if (since.offset === position.offset) return true;

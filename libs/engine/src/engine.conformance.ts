@@ -263,6 +263,60 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       expect(live.messages[0].epoch).toBe(after.epoch);
     });
 
+    it('resumes a position at offset 0 with recovered:true in a later epoch whose history starts at 1', async () => {
+      const c = channel();
+      const [old] = await pod.positions([c]);
+      // The metadata expired (or was lost) before anything was published; then a new epoch began.
+      await harness.dropChannel(c);
+      await pod.publish({ channel: c, data: 'a' });
+      const { epoch } = await pod.publish({ channel: c, data: 'b' });
+      expect(epoch).not.toBe(old.epoch);
+      const since = { offset: 0, epoch: old.epoch };
+      const history = await pod.history(c, since);
+      expect(history.recovered).toBe(true);
+      expect(history.messages.map((m) => m.offset)).toEqual([1, 2]);
+      const sub = new RecordingListener();
+      await pod.subscribe(c, sub, { since });
+      expect(sub.outcome).toMatchObject({ recovered: true, offset: 2, epoch });
+      expect(sub.events).toEqual(['subscribed', 'm1', 'm2']);
+      // Nothing published in the new epoch yet: nothing missed either.
+      const d = channel();
+      const [dOld] = await pod.positions([d]);
+      await harness.dropChannel(d);
+      const fresh = await pod.history(d, { offset: 0, epoch: dOld.epoch });
+      expect(fresh).toMatchObject({ recovered: true, messages: [] });
+      expect(fresh.position.epoch).not.toBe(dOld.epoch);
+      // A position past 0 in the old epoch did miss something.
+      expect((await pod.history(c, { offset: 1, epoch: old.epoch })).recovered).toBe(false);
+    });
+
+    it("says recovered:false to a position at offset 0 when the new epoch's history no longer starts at 1", async () => {
+      const small = await factory({ ...RETENTION, historySize: 3 });
+      try {
+        const engine = await small.createEngine();
+        const c = channel();
+        const [old] = await engine.positions([c]);
+        await small.dropChannel(c);
+        for (let i = 1; i <= 5; i++) await engine.publish({ channel: c, data: i });
+        const history = await engine.history(c, { offset: 0, epoch: old.epoch });
+        expect(history.recovered).toBe(false);
+        expect(history.messages.map((m) => m.offset)).toEqual([3, 4, 5]);
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('does not tell a live subscriber still at offset 0 of the old epoch about a loss when the new epoch starts at 1', async () => {
+      const c = channel();
+      const live = new RecordingListener();
+      await pod.subscribe(c, live);
+      expect(live.outcome!.offset).toBe(0);
+      await harness.dropChannel(c);
+      await pod.publish({ channel: c, data: 'new' });
+      await eventually(() => expect(live.events).toEqual(['subscribed', 'm1']));
+      expect(live.messages[0].epoch).not.toBe(live.outcome!.epoch);
+    });
+
     it('fills a hole left by a publisher that died between the store and the fan-out', async () => {
       const c = channel();
       const sub = new RecordingListener();
