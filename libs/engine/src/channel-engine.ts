@@ -37,6 +37,34 @@ export interface HistoryResult {
    * the epoch). Without `since`: always true.
    */
   recovered: boolean;
+  /** Present when this read created the channel's metadata (fixed its epoch). */
+  created?: true;
+}
+
+/** A channel's position as a read returns it. */
+export type ChannelPosition = StreamPosition & {
+  /** Present when this read created the channel's metadata (fixed its epoch). */
+  created?: true;
+};
+
+/** Options of every read (`subscribe`, `history`, `positions`). */
+export interface ReadOptions {
+  /**
+   * Whether a read of a channel that was never touched (no metadata) creates it, fixing its
+   * epoch; default true. With false such a read creates nothing and rejects with
+   * `ChannelNotFoundError`: the gateway uses it once a client has spent its
+   * READ_CREATE_RATE budget. Metadata created by a read lives HISTORY_TTL_SECONDS after
+   * the last read until the channel is first published to.
+   */
+  create?: boolean;
+}
+
+/** A read with `create: false` found no metadata for `channel` (it was never touched, or expired). */
+export class ChannelNotFoundError extends Error {
+  override readonly name = 'ChannelNotFoundError';
+  constructor(readonly channel: string) {
+    super(`channel ${channel} does not exist yet and the read may not create it`);
+  }
 }
 
 /** What a subscriber learns once, before any message (the WS `subscribed` reply). */
@@ -47,6 +75,8 @@ export interface SubscribeOutcome {
   epoch: string;
   /** Only when `since` was given: whether every missed message follows. */
   recovered?: boolean;
+  /** Present when this subscribe created the channel's metadata (fixed its epoch). */
+  created?: true;
 }
 
 /**
@@ -64,7 +94,7 @@ export interface ChannelListener {
   onLost(channel: string): void;
 }
 
-export interface SubscribeOptions {
+export interface SubscribeOptions extends ReadOptions {
   /** Resume after this position: every message after it is delivered before live ones. */
   since?: StreamPosition;
 }
@@ -91,11 +121,19 @@ export interface ChannelEngine {
   publish(request: PublishRequest): Promise<PublishResult>;
   /**
    * History after `since` (or all retained history). Fixes the channel's epoch if the
-   * channel was never touched.
+   * channel was never touched (unless `create: false`, which rejects with `ChannelNotFoundError`).
    */
-  history(channel: string, since?: StreamPosition): Promise<HistoryResult>;
-  /** Current positions of channels, fixing the epoch of untouched ones. */
-  positions(channels: readonly string[]): Promise<StreamPosition[]>;
+  history(channel: string, since?: StreamPosition, options?: ReadOptions): Promise<HistoryResult>;
+  /**
+   * Current positions of channels, in order, fixing the epoch of untouched ones. With
+   * `create: false`, rejects with `ChannelNotFoundError` for the first untouched channel
+   * and creates none.
+   */
+  positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]>;
+  /**
+   * Subscribes a local listener. With `create: false` and no local holder of the channel,
+   * an untouched channel rejects with `ChannelNotFoundError` before anything is created.
+   */
   subscribe(channel: string, listener: ChannelListener, options?: SubscribeOptions): Promise<ChannelSubscription>;
   /** True while the engine's backends are reachable. */
   isReady(): boolean;

@@ -1,6 +1,6 @@
 import { StreamPosition } from '@switchboard/protocol';
 import { eventually, uniqueName } from '@switchboard/testing';
-import { HistoryResult, PublishRequest } from './channel-engine';
+import { ChannelPosition, HistoryResult, PublishRequest, ReadOptions } from './channel-engine';
 import { ChannelFeed } from './channel-feed';
 import { ChannelStore, JsonParts, messageJsonParts, RetentionOptions, StoreWriteResult } from './channel-store';
 import { RecordingListener } from './engine.conformance';
@@ -24,14 +24,14 @@ class HeldReplyStore implements ChannelStore {
     return this.inner.publish(request, json, receivedAt);
   }
 
-  async history(channel: string, since?: StreamPosition): Promise<HistoryResult> {
-    const result = await this.inner.history(channel, since);
+  async history(channel: string, since?: StreamPosition, options?: ReadOptions): Promise<HistoryResult> {
+    const result = await this.inner.history(channel, since, options);
     if (this.holding) await new Promise<void>((resolve) => this.held.push(resolve));
     return result;
   }
 
-  positions(channels: readonly string[]): Promise<StreamPosition[]> {
-    return this.inner.positions(channels);
+  positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]> {
+    return this.inner.positions(channels, options);
   }
 
   get heldReplies(): number {

@@ -70,6 +70,8 @@ export class ChannelFeed {
   private lossUpTo = 0;
   private lossSince = 0;
   private closed = false;
+  /** True when the feed's start read created the channel's metadata. */
+  created = false;
   /** When the feed last delivered a message (or started): the quiet-channel check's clock. */
   lastAdvanceAt = Date.now();
   readonly ready: Promise<void>;
@@ -109,6 +111,7 @@ export class ChannelFeed {
     const [position] = await this.store.positions([this.channel]);
     this.epoch = position.epoch;
     this.last = position.offset;
+    this.created = position.created === true;
     const early = this.startBuffer ?? [];
     this.startBuffer = null;
     for (const m of early) this.onBusMessage(m);

@@ -1,6 +1,6 @@
 import { isSwitchboardError, StreamPosition } from '@switchboard/protocol';
 import { eventually, uniqueName } from '@switchboard/testing';
-import { ChannelListener, SubscribeOutcome } from './channel-engine';
+import { ChannelListener, ChannelNotFoundError, SubscribeOutcome } from './channel-engine';
 import { RetentionOptions } from './channel-store';
 import { Engine } from './engine';
 import { EngineOptions } from './engine-options';
@@ -315,6 +315,97 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       await pod.publish({ channel: c, data: 'new' });
       await eventually(() => expect(live.events).toEqual(['subscribed', 'm1']));
       expect(live.messages[0].epoch).not.toBe(live.outcome!.epoch);
+    });
+
+    it('rejects a read with create:false of an untouched channel with ChannelNotFoundError and creates nothing', async () => {
+      const engine = await harness.createEngine();
+      const c = channel();
+      const listener = new RecordingListener();
+      const reads: Array<() => Promise<unknown>> = [
+        () => engine.positions([c], { create: false }),
+        () => engine.history(c, undefined, { create: false }),
+        () => engine.history(c, { offset: 0, epoch: 'gone' }, { create: false }),
+        () => engine.subscribe(c, listener, { create: false }),
+        () => engine.subscribe(c, listener, { create: false, since: { offset: 0, epoch: 'gone' } }),
+      ];
+      for (const read of reads) {
+        const err = await read().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ChannelNotFoundError);
+        expect((err as ChannelNotFoundError).channel).toBe(c);
+      }
+      expect(listener.outcome).toBeUndefined();
+      expect(engine.heldChannels()).toBe(0);
+      expect(harness.busSubscriptions(engine)).toBe(0);
+      // Nothing was created: the first read allowed to create does it.
+      const [position] = await engine.positions([c]);
+      expect(position).toMatchObject({ offset: 0, created: true });
+      // Once the channel exists, create:false reads it like any read.
+      expect(await engine.positions([c], { create: false })).toEqual([{ offset: 0, epoch: position.epoch }]);
+      expect(await engine.history(c, undefined, { create: false })).toEqual({
+        position: { offset: 0, epoch: position.epoch },
+        messages: [],
+        recovered: true,
+      });
+      const sub = new RecordingListener();
+      await engine.subscribe(c, sub, { create: false });
+      expect(sub.outcome).toEqual({ channel: c, offset: 0, epoch: position.epoch });
+      // One untouched channel fails a read of several, and none of them is created.
+      const [d, e] = [channel(), channel()];
+      const err = await engine.positions([c, d, e], { create: false }).catch((x: unknown) => x);
+      expect(err).toBeInstanceOf(ChannelNotFoundError);
+      expect((err as ChannelNotFoundError).channel).toBe(d);
+      expect((await engine.positions([d, e])).map((p) => p.created)).toEqual([true, true]);
+      await engine.close();
+    });
+
+    it('reports created:true only to the read that created the channel', async () => {
+      const other = await harness.createEngine();
+      const [p, h, s, r] = [channel(), channel(), channel(), channel()];
+      expect((await pod.positions([p]))[0].created).toBe(true);
+      expect((await pod.positions([p]))[0]).not.toHaveProperty('created');
+      expect((await other.positions([p]))[0]).not.toHaveProperty('created');
+      expect((await pod.history(h)).created).toBe(true);
+      expect(await pod.history(h)).not.toHaveProperty('created');
+      expect((await pod.history(channel(), { offset: 0, epoch: 'x' })).created).toBe(true);
+      const first = new RecordingListener();
+      await pod.subscribe(s, first);
+      expect(first.outcome).toMatchObject({ offset: 0, created: true });
+      const second = new RecordingListener();
+      await pod.subscribe(s, second);
+      expect(second.outcome).not.toHaveProperty('created');
+      const elsewhere = new RecordingListener();
+      await other.subscribe(s, elsewhere);
+      expect(elsewhere.outcome).not.toHaveProperty('created');
+      const resumed = new RecordingListener();
+      await other.subscribe(r, resumed, { since: { offset: 0, epoch: 'x' } });
+      expect(resumed.outcome).toMatchObject({ offset: 0, recovered: true, created: true });
+      // A published channel was created by its publish, not by a later read.
+      const published = channel();
+      await pod.publish({ channel: published, data: 1 });
+      expect((await pod.positions([published]))[0]).not.toHaveProperty('created');
+      await other.close();
+    });
+
+    it('keeps a channel that was only read no longer than the history TTL, a published one for the metadata TTL', async () => {
+      const shortLived = await factory({ ...RETENTION, historyTtlSeconds: 1 });
+      try {
+        const engine = await shortLived.createEngine();
+        const [readOnly, published] = [channel(), channel()];
+        const [read] = await engine.positions([readOnly]);
+        await engine.history(readOnly);
+        const { epoch } = await engine.publish({ channel: published, data: 1 });
+        // Let the history TTL pass with no read (a read would extend it).
+        await new Promise((resolve) => setTimeout(resolve, 1600));
+        await expect(engine.positions([readOnly], { create: false })).rejects.toBeInstanceOf(ChannelNotFoundError);
+        expect(await engine.positions([published], { create: false })).toEqual([{ offset: 1, epoch }]);
+        // A later read starts a new epoch, in which a position at offset 0 of the old one still recovers.
+        const [again] = await engine.positions([readOnly]);
+        expect(again).toMatchObject({ offset: 0, created: true });
+        expect(again.epoch).not.toBe(read.epoch);
+        expect((await engine.history(readOnly, { offset: 0, epoch: read.epoch })).recovered).toBe(true);
+      } finally {
+        await shortLived.close();
+      }
     });
 
     it('fills a hole left by a publisher that died between the store and the fan-out', async () => {
