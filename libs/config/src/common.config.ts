@@ -58,7 +58,7 @@ export const engineEnv = {
   ),
   /** Messages kept per channel for recovery. */
   HISTORY_SIZE: envInt(100, 1, 100_000),
-  /** Seconds history is kept after a channel's last publish. */
+  /** Seconds history is kept after a channel's last publish; also how long a channel that was only read keeps its epoch after the last read. */
   HISTORY_TTL_SECONDS: envInt(300, 1, 30 * DAY),
   /** Seconds a channel's offset counter and epoch are kept after its last publish. */
   CHANNEL_META_TTL_SECONDS: envInt(30 * DAY, 1, 3650 * DAY),

@@ -33,34 +33,37 @@ export interface HistoryResult {
   messages: StoredMessage[];
   /**
    * With `since`: true when `messages` holds every message after it (same epoch, none
-   * trimmed). Without `since`: always true.
+   * trimmed; or `since` is at offset 0 and history still starts at offset 1, whatever
+   * the epoch). Without `since`: always true.
    */
   recovered: boolean;
-  /** Set when this read brought the channel into existence (fixed its epoch). */
+  /** Present when this read created the channel's metadata (fixed its epoch). */
   created?: true;
 }
 
-/** A channel's position, as a read returns it. */
-export interface ReadPosition extends StreamPosition {
-  /** Set when this read brought the channel into existence (fixed its epoch). */
+/** A channel's position as a read returns it. */
+export type ChannelPosition = StreamPosition & {
+  /** Present when this read created the channel's metadata (fixed its epoch). */
   created?: true;
-}
+};
 
-/** Options of a read (history, positions, subscribe). */
+/** Options of every read (`subscribe`, `history`, `positions`). */
 export interface ReadOptions {
   /**
-   * May this read bring a never-touched channel into existence (fix its epoch)? Default
-   * true. With false, such a read creates nothing and rejects with `ChannelNotFoundError`:
-   * the gateway uses it to bound how fast a client creates channels by reading.
+   * Whether a read of a channel that was never touched (no metadata) creates it, fixing its
+   * epoch; default true. With false such a read creates nothing and rejects with
+   * `ChannelNotFoundError`: the gateway uses it once a client has spent its
+   * READ_CREATE_RATE budget. Metadata created by a read lives HISTORY_TTL_SECONDS after
+   * the last read until the channel is first published to.
    */
   create?: boolean;
 }
 
-/** A read with `create: false` found a channel that was never touched. */
+/** A read with `create: false` found no metadata for `channel` (it was never touched, or expired). */
 export class ChannelNotFoundError extends Error {
   override readonly name = 'ChannelNotFoundError';
   constructor(readonly channel: string) {
-    super(`channel ${channel} does not exist`);
+    super(`channel ${channel} does not exist yet and the read may not create it`);
   }
 }
 
@@ -72,15 +75,17 @@ export interface SubscribeOutcome {
   epoch: string;
   /** Only when `since` was given: whether every missed message follows. */
   recovered?: boolean;
-  /** Set when this subscribe brought the channel into existence (fixed its epoch). */
+  /** Present when this subscribe created the channel's metadata (fixed its epoch). */
   created?: true;
 }
 
 /**
  * Receives one channel's messages for one local subscriber. The engine calls
  * `onSubscribed` once, then `onMessage` with missed messages and live ones in strict
- * offset order with no duplicates, and `onLost` when live delivery could not be complete
- * (messages left history before they could be fetched, or the channel's epoch changed).
+ * offset order with no duplicates, and `onLost` only when this subscriber really missed
+ * something: messages it lacks left history and never arrived live, or the channel's
+ * epoch changed while it held a message of the old one (a subscriber still at offset 0
+ * is not told when the new epoch's history starts at offset 1).
  * Calls are synchronous and must not throw; a listener that needs async work queues it.
  */
 export interface ChannelListener {
@@ -116,11 +121,19 @@ export interface ChannelEngine {
   publish(request: PublishRequest): Promise<PublishResult>;
   /**
    * History after `since` (or all retained history). Fixes the channel's epoch if the
-   * channel was never touched.
+   * channel was never touched (unless `create: false`, which rejects with `ChannelNotFoundError`).
    */
   history(channel: string, since?: StreamPosition, options?: ReadOptions): Promise<HistoryResult>;
-  /** Current positions of channels, fixing the epoch of untouched ones. */
-  positions(channels: readonly string[], options?: ReadOptions): Promise<ReadPosition[]>;
+  /**
+   * Current positions of channels, in order, fixing the epoch of untouched ones. With
+   * `create: false`, rejects with `ChannelNotFoundError` for the first untouched channel
+   * and creates none.
+   */
+  positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]>;
+  /**
+   * Subscribes a local listener. With `create: false` and no local holder of the channel,
+   * an untouched channel rejects with `ChannelNotFoundError` before anything is created.
+   */
   subscribe(channel: string, listener: ChannelListener, options?: SubscribeOptions): Promise<ChannelSubscription>;
   /** True while the engine's backends are reachable. */
   isReady(): boolean;

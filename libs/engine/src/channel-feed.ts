@@ -5,18 +5,24 @@ import { EngineOptions } from './engine-options';
 import { BusListener, FanoutBus } from './fanout-bus';
 import { StoredMessage } from './stored-message';
 
-/** Marks, in a joining subscriber's buffer, the point where live delivery lost messages. */
-const LOST = Symbol('lost');
+/** Marks, in a joining subscriber's buffer, the point where live delivery lost the offsets up to `upTo`. */
+class Loss {
+  constructor(readonly upTo: number) {}
+}
 
-/** Marks, in a joining subscriber's buffer, that the channel's offsets restarted in `epoch` after `to`. */
+/**
+ * Marks, in a joining subscriber's buffer, that the channel's offsets restarted in `epoch`
+ * after `to`; `complete` when that epoch's history starts at offset 1 (or it has no message).
+ */
 class Rewind {
   constructor(
     readonly to: number,
     readonly epoch: string,
+    readonly complete: boolean,
   ) {}
 }
 
-type Buffered = StoredMessage | typeof LOST | Rewind;
+type Buffered = StoredMessage | Loss | Rewind;
 
 /** One local subscriber of a feed. */
 export interface FeedSubscriber {
@@ -35,6 +41,12 @@ export interface FeedSubscriber {
  * This process's ordered view of one channel: it listens on the fan-out bus while at
  * least one local subscriber holds the channel, restores offset order, fills holes from
  * the store, and hands each message to every local subscriber once.
+ *
+ * A loss is declared only when it is real. A history read answers for the moment the
+ * store ran it, while the bus keeps delivering until its reply is handled, so the reply
+ * is judged against what the feed has by then (`apply`). And a hole that history no
+ * longer holds may still be in flight on the bus (under load the bus can lag the store by
+ * more than a whole history): it is waited for `lossWaitMs` before it is declared lost.
  */
 export class ChannelFeed {
   /** Subscribers receiving live messages. */
@@ -52,7 +64,14 @@ export class ChannelFeed {
   private repairing: Promise<void> | null = null;
   private repairAgain = false;
   private retryDelayMs = 0;
+  /** Set while a hole that history no longer holds is given its last chance to arrive on the bus. */
+  private lossTimer?: NodeJS.Timeout;
+  /** The last offset of that hole: the wait ends when the feed gets past it. */
+  private lossUpTo = 0;
+  private lossSince = 0;
   private closed = false;
+  /** True when the feed's start read created the channel's metadata. */
+  created = false;
   /** When the feed last delivered a message (or started): the quiet-channel check's clock. */
   lastAdvanceAt = Date.now();
   readonly ready: Promise<void>;
@@ -75,8 +94,9 @@ export class ChannelFeed {
     return this.live.size + this.joining.size;
   }
 
+  /** True while a history read is under way or a hole waits for its last chance on the bus. */
   get isRepairing(): boolean {
-    return this.repairing !== null;
+    return this.repairing !== null || this.lossTimer !== undefined;
   }
 
   private async start(): Promise<void> {
@@ -91,6 +111,7 @@ export class ChannelFeed {
     const [position] = await this.store.positions([this.channel]);
     this.epoch = position.epoch;
     this.last = position.offset;
+    this.created = position.created === true;
     const early = this.startBuffer ?? [];
     this.startBuffer = null;
     for (const m of early) this.onBusMessage(m);
@@ -117,11 +138,12 @@ export class ChannelFeed {
     sub.buffer = null;
     for (let i = 0; i < buffered.length; i++) {
       const item = buffered[i];
-      if (item === LOST) {
-        if (i >= sub.readFrom) sub.listener.onLost(this.channel);
+      if (item instanceof Loss) {
+        // Only if the subscriber lacks some of those offsets (its own read may have had them).
+        if (i >= sub.readFrom && item.upTo > sub.last) sub.listener.onLost(this.channel);
       } else if (item instanceof Rewind) {
         if (item.epoch !== sub.epoch) {
-          sub.listener.onLost(this.channel);
+          if (!(item.complete && sub.last === 0)) sub.listener.onLost(this.channel);
           sub.epoch = item.epoch;
           sub.last = Math.min(sub.last, item.to);
         }
@@ -143,6 +165,7 @@ export class ChannelFeed {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.repairTimer);
+    clearTimeout(this.lossTimer);
     this.busListener?.close();
     this.pending.clear();
   }
@@ -156,7 +179,7 @@ export class ChannelFeed {
     if (m.epoch !== this.epoch) {
       // Either the store lost this channel (new epoch) or a straggler from the old one:
       // the store decides.
-      this.requestRepair(true);
+      void this.resync();
       return;
     }
     if (m.offset <= this.last) return;
@@ -195,7 +218,8 @@ export class ChannelFeed {
   }
 
   private requestRepair(immediate: boolean): void {
-    if (this.closed) return;
+    // While a hole waits for its last chance on the bus, history has nothing more to say about it.
+    if (this.closed || this.lossTimer !== undefined) return;
     if (immediate) {
       void this.resync();
     } else if (this.repairTimer === undefined && this.repairing === null) {
@@ -208,8 +232,9 @@ export class ChannelFeed {
 
   private async repair(): Promise<void> {
     let history: HistoryResult;
+    const issued = this.last;
     try {
-      history = await this.store.history(this.channel, { offset: this.last, epoch: this.epoch });
+      history = await this.store.history(this.channel, { offset: issued, epoch: this.epoch });
     } catch (err) {
       // The store is away: keep what waits and try again with backoff; the gap is not
       // given up while the messages may still be in history.
@@ -226,70 +251,158 @@ export class ChannelFeed {
     }
     this.retryDelayMs = 0;
     if (this.closed) return;
-    this.apply(history);
+    this.apply(history, issued);
   }
 
-  private apply(history: HistoryResult): void {
+  /**
+   * Applies a history read issued when the feed was at `issued`. The bus may have
+   * delivered more since the store ran the read, so the reply is judged against the
+   * feed's position now: a top below `this.last` but not below `issued` is only an old
+   * answer, and offsets the feed got meanwhile are not missing.
+   */
+  private apply(history: HistoryResult, issued: number): void {
     const { position, messages } = history;
-    if (position.epoch !== this.epoch || position.offset < this.last) {
-      // The store lost this channel (new epoch) or went back (restored snapshot): offsets
-      // restart below what subscribers have. They are told, and accept them again.
+    if (position.epoch !== this.epoch || position.offset < issued) {
+      // The store lost this channel (new epoch) or went back below what it had when the
+      // read was issued (restored snapshot): offsets restart below what subscribers have.
       this.options.logger.warn(
         { channel: this.channel, from: { epoch: this.epoch, offset: this.last }, to: position },
         'channel state was lost in the store: offsets restart',
       );
+      // With another epoch the read returned all its history: complete when it starts at 1.
+      const complete = position.offset === 0 || messages[0]?.offset === 1;
       this.last = position.epoch === this.epoch ? position.offset : 0;
       this.epoch = position.epoch;
       this.pending.clear();
-      this.rewind(this.last, this.epoch);
-    } else if (position.offset > this.last && !history.recovered) {
-      this.notifyLost();
+      this.endLossWait();
+      this.rewind(this.last, this.epoch, complete);
+      // Subscribers were told; what the new history lacks is not waited for.
+      if (!complete) this.last = messages.length > 0 ? messages[0].offset - 1 : position.offset;
     }
-    let filled = false;
-    for (const m of messages) {
-      if (m.offset > this.last) {
-        this.deliver(m);
-        filled = true;
-      }
-    }
-    if (filled) this.options.metrics.gapRepaired('filled');
-    for (const offset of this.pending.keys()) if (offset <= this.last) this.pending.delete(offset);
+    const before = this.last;
+    for (const m of messages) if (m.offset > this.last) this.pending.set(m.offset, m);
     this.drainPending();
+    if (this.last > before) this.options.metrics.gapRepaired('filled');
+    if (this.last >= position.offset) return;
+    // Offsets after `last` are in neither history nor what the bus brought.
+    if (messages.length === 0) {
+      // History expired: nothing stored up to the top can still be in flight.
+      this.declareLost(position.offset);
+      this.afterAdvance();
+    } else {
+      // History starts past the hole: the hole may still be in flight on the bus.
+      this.awaitLoss(messages[0].offset - 1);
+    }
+  }
+
+  /** Gives a hole history no longer holds `lossWaitMs` to arrive on the bus, then declares it lost. */
+  private awaitLoss(upTo: number): void {
+    if (upTo > this.lossUpTo) this.lossUpTo = upTo;
+    // A later read of the same hole keeps the first deadline.
+    if (this.lossTimer !== undefined) return;
+    this.options.logger.debug({ channel: this.channel, after: this.last, upTo }, 'hole no longer in history: waiting for the bus');
+    this.lossSince = Date.now();
+    clearTimeout(this.repairTimer);
+    this.repairTimer = undefined;
+    this.lossTimer = setTimeout(() => {
+      // A process that was stalled runs its timers before reading its sockets: let the
+      // bus's waiting input be handled first.
+      setImmediate(() => {
+        if (this.lossTimer === undefined || this.closed) return;
+        const upTo = this.lossUpTo;
+        this.endLossWait();
+        this.declareLost(upTo);
+        this.afterAdvance();
+      });
+    }, this.options.lossWaitMs);
+  }
+
+  /** The hole is over: the bus filled it, it was declared lost, or the epoch changed. */
+  private endLossWait(): void {
+    clearTimeout(this.lossTimer);
+    this.lossTimer = undefined;
+    this.lossUpTo = 0;
+  }
+
+  /** After the feed moved on: a hole behind what still waits is read from history. */
+  private afterAdvance(): void {
+    if (this.pending.size > 0) this.requestRepair(this.pending.size >= this.options.gapImmediateCount);
   }
 
   /** Too much waits behind a hole that the store cannot fill in time: declare it lost, go on. */
   private skipHole(): void {
-    this.notifyLost();
-    const next = Math.min(...this.pending.keys());
-    this.last = next - 1;
+    this.endLossWait();
+    this.declareLost(this.firstPending() - 1);
+    this.afterAdvance();
+  }
+
+  /**
+   * Offsets after `last` up to `upTo` that the feed does not hold are gone: subscribers
+   * that lack some are told once, and delivery goes on with what is held, then after `upTo`.
+   */
+  private declareLost(upTo: number): void {
+    if (upTo <= this.last) return;
+    this.notifyLost(upTo);
     this.drainPending();
+    // Pending offsets are all past `last + 1` here, so each step moves on.
+    while (this.last < upTo) {
+      this.last = Math.min(upTo, this.firstPending() - 1);
+      this.drainPending();
+    }
   }
 
-  private notifyLost(): void {
-    this.options.metrics.gapRepaired('lost');
-    for (const sub of this.live) sub.listener.onLost(this.channel);
-    for (const sub of this.joining) sub.buffer?.push(LOST);
+  private firstPending(): number {
+    let first = Infinity;
+    for (const offset of this.pending.keys()) if (offset < first) first = offset;
+    return first;
   }
 
-  /** Offsets restarted below what subscribers have: they are told, and accept them again. */
-  private rewind(to: number, epoch: string): void {
+  private notifyLost(upTo: number): void {
     this.options.metrics.gapRepaired('lost');
+    // A subscriber whose own history read went past the hole has those messages already.
+    for (const sub of this.live) if (sub.last < upTo) sub.listener.onLost(this.channel);
+    if (this.joining.size === 0) return;
+    const mark = new Loss(upTo);
+    for (const sub of this.joining) sub.buffer?.push(mark);
+  }
+
+  /**
+   * Offsets restarted below what subscribers have: they are told, and accept them again.
+   * A subscriber still at offset 0 missed nothing when the new history is `complete`.
+   */
+  private rewind(to: number, epoch: string, complete: boolean): void {
+    let told = false;
     for (const sub of this.live) {
-      sub.listener.onLost(this.channel);
+      if (!(complete && sub.last === 0)) {
+        sub.listener.onLost(this.channel);
+        told = true;
+      }
       sub.epoch = epoch;
       if (sub.last > to) sub.last = to;
     }
-    const mark = new Rewind(to, epoch);
+    if (told || !complete) this.options.metrics.gapRepaired('lost');
+    if (this.joining.size === 0) return;
+    const mark = new Rewind(to, epoch, complete);
     for (const sub of this.joining) sub.buffer?.push(mark);
   }
 
   private drainPending(): void {
-    if (this.pending.size === 0) return;
-    let next = this.pending.get(this.last + 1);
-    while (next !== undefined) {
-      this.pending.delete(next.offset);
-      this.deliver(next);
-      next = this.pending.get(this.last + 1);
+    if (this.pending.size > 0) {
+      let next = this.pending.get(this.last + 1);
+      while (next !== undefined) {
+        this.pending.delete(next.offset);
+        this.deliver(next);
+        next = this.pending.get(this.last + 1);
+      }
+    }
+    if (this.lossTimer !== undefined && this.last >= this.lossUpTo) {
+      // The bus brought what history no longer had.
+      this.options.logger.debug(
+        { channel: this.channel, upTo: this.lossUpTo, afterMs: Date.now() - this.lossSince },
+        'the bus filled a hole history no longer had',
+      );
+      this.endLossWait();
+      this.afterAdvance();
     }
   }
 

@@ -1,11 +1,16 @@
 import { StreamPosition } from '@switchboard/protocol';
-import { HistoryResult, PublishRequest, PublishResult } from './channel-engine';
+import { ChannelPosition, HistoryResult, PublishRequest, PublishResult, ReadOptions } from './channel-engine';
 import { StoredMessage } from './stored-message';
 
 /** Retention settings shared by both stores (SPEC "Channels"). */
 export interface RetentionOptions {
   historySize: number;
+  /**
+   * History lives this long after the last publish; so does the metadata of a channel that
+   * was only read (after the last read), so reads of random names cannot fill the store.
+   */
   historyTtlSeconds: number;
+  /** The offset counter and epoch of a published channel live this long after the last publish or read. */
   channelMetaTtlSeconds: number;
   idempotencyWindowSeconds: number;
 }
@@ -23,11 +28,13 @@ export interface StoreWriteResult {
 /**
  * Durable half of the engine: offsets, epochs, history and idempotency keys. Each
  * operation is atomic per channel. Implementations: memory/ and nats-redis/ (Redis).
+ * Reads create an untouched channel (and say so with `created`) unless `create: false`,
+ * which rejects with `ChannelNotFoundError` instead.
  */
 export interface ChannelStore {
   publish(request: PublishRequest, json: JsonParts, receivedAt: number): Promise<StoreWriteResult>;
-  history(channel: string, since?: StreamPosition): Promise<HistoryResult>;
-  positions(channels: readonly string[]): Promise<StreamPosition[]>;
+  history(channel: string, since?: StreamPosition, options?: ReadOptions): Promise<HistoryResult>;
+  positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]>;
   isReady(): boolean;
   close(): Promise<void>;
 }
@@ -56,8 +63,14 @@ export function joinJson(parts: JsonParts, offset: number, epoch: string): strin
   return parts.head + ',"offset":' + offset + ',"epoch":"' + epoch + '"' + parts.tail;
 }
 
-/** Decides `recovered` for a history read the same way in every store. */
+/**
+ * Decides `recovered` for a history read the same way in every store. `firstOffset` is
+ * the first message the read returned: after `since` in the same epoch, else the first of
+ * history. A reader at offset 0 missed nothing in any epoch whose history still starts at
+ * offset 1 (or that has no message yet), even if the epoch it knew has expired since.
+ */
 export function isCompleteRecovery(since: StreamPosition, position: StreamPosition, firstOffset: number | undefined): boolean {
+  if (since.offset === 0 && (position.offset === 0 || firstOffset === 1)) return true;
   if (since.epoch !== position.epoch) return false;
   if (since.offset > position.offset) return false;
   if (since.offset === position.offset) return true;

@@ -33,6 +33,13 @@ export interface EngineOptions {
   syncIntervalMs: number;
   /** Messages a channel may hold behind a hole before the hole is declared lost. */
   maxPending: number;
+  /**
+   * How long a hole that history no longer holds is still waited for on the fan-out bus
+   * before subscribers are told it is lost: under load the bus can lag the store by more
+   * than a whole history, so a message trimmed from history may still be on its way.
+   * Delivery of the channel waits behind the hole meanwhile (only in this rare case).
+   */
+  lossWaitMs: number;
   logger: EngineLogger;
   metrics: EngineMetrics;
 }
@@ -43,6 +50,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   gapImmediateCount: 4,
   syncIntervalMs: 2000,
   maxPending: 10000,
+  lossWaitMs: 1000,
   logger: noopLogger,
   metrics: noopMetrics,
 };

@@ -1,6 +1,6 @@
 import { isSwitchboardError, StreamPosition } from '@switchboard/protocol';
 import { eventually, uniqueName } from '@switchboard/testing';
-import { ChannelListener, SubscribeOutcome } from './channel-engine';
+import { ChannelListener, ChannelNotFoundError, SubscribeOutcome } from './channel-engine';
 import { RetentionOptions } from './channel-store';
 import { Engine } from './engine';
 import { EngineOptions } from './engine-options';
@@ -261,6 +261,151 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       // The live subscriber is told about the loss, then gets the new epoch's messages.
       await eventually(() => expect(live.events).toEqual(['subscribed', 'lost', 'm1']));
       expect(live.messages[0].epoch).toBe(after.epoch);
+    });
+
+    it('resumes a position at offset 0 with recovered:true in a later epoch whose history starts at 1', async () => {
+      const c = channel();
+      const [old] = await pod.positions([c]);
+      // The metadata expired (or was lost) before anything was published; then a new epoch began.
+      await harness.dropChannel(c);
+      await pod.publish({ channel: c, data: 'a' });
+      const { epoch } = await pod.publish({ channel: c, data: 'b' });
+      expect(epoch).not.toBe(old.epoch);
+      const since = { offset: 0, epoch: old.epoch };
+      const history = await pod.history(c, since);
+      expect(history.recovered).toBe(true);
+      expect(history.messages.map((m) => m.offset)).toEqual([1, 2]);
+      const sub = new RecordingListener();
+      await pod.subscribe(c, sub, { since });
+      expect(sub.outcome).toMatchObject({ recovered: true, offset: 2, epoch });
+      expect(sub.events).toEqual(['subscribed', 'm1', 'm2']);
+      // Nothing published in the new epoch yet: nothing missed either.
+      const d = channel();
+      const [dOld] = await pod.positions([d]);
+      await harness.dropChannel(d);
+      const fresh = await pod.history(d, { offset: 0, epoch: dOld.epoch });
+      expect(fresh).toMatchObject({ recovered: true, messages: [] });
+      expect(fresh.position.epoch).not.toBe(dOld.epoch);
+      // A position past 0 in the old epoch did miss something.
+      expect((await pod.history(c, { offset: 1, epoch: old.epoch })).recovered).toBe(false);
+    });
+
+    it("says recovered:false to a position at offset 0 when the new epoch's history no longer starts at 1", async () => {
+      const small = await factory({ ...RETENTION, historySize: 3 });
+      try {
+        const engine = await small.createEngine();
+        const c = channel();
+        const [old] = await engine.positions([c]);
+        await small.dropChannel(c);
+        for (let i = 1; i <= 5; i++) await engine.publish({ channel: c, data: i });
+        const history = await engine.history(c, { offset: 0, epoch: old.epoch });
+        expect(history.recovered).toBe(false);
+        expect(history.messages.map((m) => m.offset)).toEqual([3, 4, 5]);
+      } finally {
+        await small.close();
+      }
+    });
+
+    it('does not tell a live subscriber still at offset 0 of the old epoch about a loss when the new epoch starts at 1', async () => {
+      const c = channel();
+      const live = new RecordingListener();
+      await pod.subscribe(c, live);
+      expect(live.outcome!.offset).toBe(0);
+      await harness.dropChannel(c);
+      await pod.publish({ channel: c, data: 'new' });
+      await eventually(() => expect(live.events).toEqual(['subscribed', 'm1']));
+      expect(live.messages[0].epoch).not.toBe(live.outcome!.epoch);
+    });
+
+    it('rejects a read with create:false of an untouched channel with ChannelNotFoundError and creates nothing', async () => {
+      const engine = await harness.createEngine();
+      const c = channel();
+      const listener = new RecordingListener();
+      const reads: Array<() => Promise<unknown>> = [
+        () => engine.positions([c], { create: false }),
+        () => engine.history(c, undefined, { create: false }),
+        () => engine.history(c, { offset: 0, epoch: 'gone' }, { create: false }),
+        () => engine.subscribe(c, listener, { create: false }),
+        () => engine.subscribe(c, listener, { create: false, since: { offset: 0, epoch: 'gone' } }),
+      ];
+      for (const read of reads) {
+        const err = await read().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ChannelNotFoundError);
+        expect((err as ChannelNotFoundError).channel).toBe(c);
+      }
+      expect(listener.outcome).toBeUndefined();
+      expect(engine.heldChannels()).toBe(0);
+      expect(harness.busSubscriptions(engine)).toBe(0);
+      // Nothing was created: the first read allowed to create does it.
+      const [position] = await engine.positions([c]);
+      expect(position).toMatchObject({ offset: 0, created: true });
+      // Once the channel exists, create:false reads it like any read.
+      expect(await engine.positions([c], { create: false })).toEqual([{ offset: 0, epoch: position.epoch }]);
+      expect(await engine.history(c, undefined, { create: false })).toEqual({
+        position: { offset: 0, epoch: position.epoch },
+        messages: [],
+        recovered: true,
+      });
+      const sub = new RecordingListener();
+      await engine.subscribe(c, sub, { create: false });
+      expect(sub.outcome).toEqual({ channel: c, offset: 0, epoch: position.epoch });
+      // One untouched channel fails a read of several, and none of them is created.
+      const [d, e] = [channel(), channel()];
+      const err = await engine.positions([c, d, e], { create: false }).catch((x: unknown) => x);
+      expect(err).toBeInstanceOf(ChannelNotFoundError);
+      expect((err as ChannelNotFoundError).channel).toBe(d);
+      expect((await engine.positions([d, e])).map((p) => p.created)).toEqual([true, true]);
+      await engine.close();
+    });
+
+    it('reports created:true only to the read that created the channel', async () => {
+      const other = await harness.createEngine();
+      const [p, h, s, r] = [channel(), channel(), channel(), channel()];
+      expect((await pod.positions([p]))[0].created).toBe(true);
+      expect((await pod.positions([p]))[0]).not.toHaveProperty('created');
+      expect((await other.positions([p]))[0]).not.toHaveProperty('created');
+      expect((await pod.history(h)).created).toBe(true);
+      expect(await pod.history(h)).not.toHaveProperty('created');
+      expect((await pod.history(channel(), { offset: 0, epoch: 'x' })).created).toBe(true);
+      const first = new RecordingListener();
+      await pod.subscribe(s, first);
+      expect(first.outcome).toMatchObject({ offset: 0, created: true });
+      const second = new RecordingListener();
+      await pod.subscribe(s, second);
+      expect(second.outcome).not.toHaveProperty('created');
+      const elsewhere = new RecordingListener();
+      await other.subscribe(s, elsewhere);
+      expect(elsewhere.outcome).not.toHaveProperty('created');
+      const resumed = new RecordingListener();
+      await other.subscribe(r, resumed, { since: { offset: 0, epoch: 'x' } });
+      expect(resumed.outcome).toMatchObject({ offset: 0, recovered: true, created: true });
+      // A published channel was created by its publish, not by a later read.
+      const published = channel();
+      await pod.publish({ channel: published, data: 1 });
+      expect((await pod.positions([published]))[0]).not.toHaveProperty('created');
+      await other.close();
+    });
+
+    it('keeps a channel that was only read no longer than the history TTL, a published one for the metadata TTL', async () => {
+      const shortLived = await factory({ ...RETENTION, historyTtlSeconds: 1 });
+      try {
+        const engine = await shortLived.createEngine();
+        const [readOnly, published] = [channel(), channel()];
+        const [read] = await engine.positions([readOnly]);
+        await engine.history(readOnly);
+        const { epoch } = await engine.publish({ channel: published, data: 1 });
+        // Let the history TTL pass with no read (a read would extend it).
+        await new Promise((resolve) => setTimeout(resolve, 1600));
+        await expect(engine.positions([readOnly], { create: false })).rejects.toBeInstanceOf(ChannelNotFoundError);
+        expect(await engine.positions([published], { create: false })).toEqual([{ offset: 1, epoch }]);
+        // A later read starts a new epoch, in which a position at offset 0 of the old one still recovers.
+        const [again] = await engine.positions([readOnly]);
+        expect(again).toMatchObject({ offset: 0, created: true });
+        expect(again.epoch).not.toBe(read.epoch);
+        expect((await engine.history(readOnly, { offset: 0, epoch: read.epoch })).recovered).toBe(true);
+      } finally {
+        await shortLived.close();
+      }
     });
 
     it('fills a hole left by a publisher that died between the store and the fan-out', async () => {

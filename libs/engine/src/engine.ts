@@ -2,10 +2,13 @@ import { assertChannel, MAX_IDEMPOTENCY_KEY_LENGTH, StreamPosition, SwitchboardE
 import {
   ChannelEngine,
   ChannelListener,
+  ChannelNotFoundError,
+  ChannelPosition,
   ChannelSubscription,
   HistoryResult,
   PublishRequest,
   PublishResult,
+  ReadOptions,
   SubscribeOptions,
   SubscribeOutcome,
 } from './channel-engine';
@@ -76,19 +79,26 @@ export class Engine implements ChannelEngine {
     return result;
   }
 
-  history(channel: string, since?: StreamPosition): Promise<HistoryResult> {
+  history(channel: string, since?: StreamPosition, options?: ReadOptions): Promise<HistoryResult> {
     assertChannel(channel);
-    return this.wrap(() => this.store.history(channel, since));
+    return this.wrap(() => this.store.history(channel, since, options));
   }
 
-  positions(channels: readonly string[]): Promise<StreamPosition[]> {
+  positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]> {
     for (const c of channels) assertChannel(c);
-    return this.wrap(() => this.store.positions(channels));
+    return this.wrap(() => this.store.positions(channels, options));
   }
 
   async subscribe(channel: string, listener: ChannelListener, options: SubscribeOptions = {}): Promise<ChannelSubscription> {
     assertChannel(channel);
     if (this.closed) throw new SwitchboardError('unavailable', 'engine is closed');
+    const readOptions: ReadOptions = { create: options.create };
+    if (options.create === false && !this.feeds.has(channel)) {
+      // A feed would create the channel: make sure it exists first (rejects if not).
+      await this.wrap(() => this.store.positions([channel], readOptions));
+      if (this.closed) throw new SwitchboardError('unavailable', 'engine is closed');
+    }
+    const startsFeed = !this.feeds.has(channel);
     const feed = this.feedFor(channel);
     // Join before any await: whatever the feed delivers from now on is buffered for us.
     const sub = feed.addJoining(listener);
@@ -102,22 +112,26 @@ export class Engine implements ChannelEngine {
         sub.epoch = position.epoch;
         sub.last = position.offset;
         outcome = { channel, offset: position.offset, epoch: position.epoch };
+        if (startsFeed && feed.created) outcome.created = true;
         listener.onSubscribed(outcome);
       } else {
         feed.markRead(sub);
-        let history = await this.wrap(() => this.store.history(channel, since));
+        let history = await this.wrap(() => this.store.history(channel, since, readOptions));
+        let created = (startsFeed && feed.created) || history.created === true;
         for (let attempt = 0; history.position.epoch !== feed.position.epoch; attempt++) {
           // The store's epoch moved on and the feed has not seen it yet: let it catch up first,
           // so the seam below compares offsets of one epoch.
           if (attempt >= MAX_EPOCH_RETRIES) throw new SwitchboardError('unavailable', 'channel state is changing, retry');
           await feed.resync();
           feed.markRead(sub);
-          history = await this.wrap(() => this.store.history(channel, since));
+          history = await this.wrap(() => this.store.history(channel, since, readOptions));
+          created ||= history.created === true;
         }
         sub.epoch = history.position.epoch;
         const sameEpoch = since.epoch === history.position.epoch;
         sub.last = sameEpoch ? Math.min(since.offset, history.position.offset) : 0;
         outcome = { channel, offset: history.position.offset, epoch: history.position.epoch, recovered: history.recovered };
+        if (created) outcome.created = true;
         this.options.metrics.recovery(history.recovered);
         listener.onSubscribed(outcome);
         for (const m of history.messages) {
@@ -224,12 +238,12 @@ export class Engine implements ChannelEngine {
     }
   }
 
-  /** Backend failures become `unavailable`; protocol errors pass through. */
+  /** Backend failures become `unavailable`; protocol errors and `ChannelNotFoundError` pass through. */
   private async wrap<T>(op: () => Promise<T>): Promise<T> {
     try {
       return await op();
     } catch (err) {
-      if (err instanceof SwitchboardError) throw err;
+      if (err instanceof SwitchboardError || err instanceof ChannelNotFoundError) throw err;
       throw new SwitchboardError('unavailable', 'channel engine is unavailable', { cause: err });
     }
   }

@@ -5,7 +5,7 @@ import {
   type ChannelSubscription,
   type HistoryResult,
   type PublishResult,
-  type ReadPosition,
+  type ChannelPosition,
   type StoredMessage,
   type SubscribeOutcome,
 } from '@switchboard/engine';
@@ -172,9 +172,9 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
   // ---- Reads without a subscription (long-poll, SSE start) ---------------------------------
 
   /** Current positions; a never-touched channel counts against the read-creation budget. */
-  async positions(channels: readonly string[]): Promise<ReadPosition[]> {
+  async positions(channels: readonly string[]): Promise<ChannelPosition[]> {
     const budget = this.readBudget();
-    let positions: ReadPosition[];
+    let positions: ChannelPosition[];
     try {
       positions = await this.hub.engine.positions(channels, { create: budget.available() });
     } catch (err) {

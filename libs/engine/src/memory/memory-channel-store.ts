@@ -1,5 +1,5 @@
 import { StreamPosition } from '@switchboard/protocol';
-import { HistoryResult, PublishRequest } from '../channel-engine';
+import { ChannelNotFoundError, ChannelPosition, HistoryResult, PublishRequest, ReadOptions } from '../channel-engine';
 import { ChannelStore, isCompleteRecovery, joinJson, JsonParts, RetentionOptions, StoreWriteResult } from '../channel-store';
 import { newEpoch } from '../epoch';
 import { StoredMessage } from '../stored-message';
@@ -14,25 +14,35 @@ interface ChannelState {
   idempotency: Map<string, { offset: number; expiresAt: number }>;
 }
 
-/** How often expired channels and idempotency keys are swept. */
+/** How often expired channels and idempotency keys are swept, at most. */
 const SWEEP_INTERVAL_MS = 30_000;
 
 /**
  * The store of the embedded engine: the same semantics as Redis (offsets, epochs, history
- * size and TTL, idempotency window, metadata TTL), in this process's memory.
+ * size and TTL, idempotency window, metadata TTL, read-only channels expiring a history
+ * TTL after their last read), in this process's memory. Expired channels are swept, so
+ * reads of random names cannot grow the map without bound.
  */
 export class MemoryChannelStore implements ChannelStore {
   private readonly channels = new Map<string, ChannelState>();
   private readonly sweeper: NodeJS.Timeout;
+  /** Channels created so far: a read compares it before and after to report `created`. */
+  private creations = 0;
 
   constructor(private readonly retention: RetentionOptions) {
-    this.sweeper = setInterval(() => this.sweep(Date.now()), SWEEP_INTERVAL_MS);
+    const interval = Math.min(SWEEP_INTERVAL_MS, Math.max(1000, retention.historyTtlSeconds * 1000));
+    this.sweeper = setInterval(() => this.sweep(Date.now()), interval);
     this.sweeper.unref();
+  }
+
+  /** Channels held, expired ones included until the next sweep. */
+  get size(): number {
+    return this.channels.size;
   }
 
   publish(request: PublishRequest, parts: JsonParts, receivedAt: number): Promise<StoreWriteResult> {
     const now = Date.now();
-    const state = this.touch(request.channel, now);
+    const state = this.touch(request.channel, now, true)!;
     const key = request.idempotencyKey;
     if (key !== undefined) {
       const seen = state.idempotency.get(key);
@@ -56,22 +66,38 @@ export class MemoryChannelStore implements ChannelStore {
     return Promise.resolve({ result: { channel: request.channel, offset, epoch: state.epoch, duplicate: false }, message });
   }
 
-  history(channel: string, since?: StreamPosition): Promise<HistoryResult> {
-    const state = this.touch(channel, Date.now());
+  history(channel: string, since?: StreamPosition, options?: ReadOptions): Promise<HistoryResult> {
+    const wasCreated = this.creations;
+    const state = this.touch(channel, Date.now(), options?.create !== false);
+    if (state === undefined) return Promise.reject(new ChannelNotFoundError(channel));
     const position = { offset: state.offset, epoch: state.epoch };
-    if (since === undefined) return Promise.resolve({ position, messages: [...state.history], recovered: true });
-    const from = since.epoch === state.epoch ? since.offset : 0;
-    const messages = state.history.filter((m) => m.offset > from);
-    const recovered = isCompleteRecovery(since, position, messages[0]?.offset);
-    return Promise.resolve({ position, messages, recovered });
+    let result: HistoryResult;
+    if (since === undefined) {
+      result = { position, messages: [...state.history], recovered: true };
+    } else {
+      const from = since.epoch === state.epoch ? since.offset : 0;
+      const messages = state.history.filter((m) => m.offset > from);
+      result = { position, messages, recovered: isCompleteRecovery(since, position, messages[0]?.offset) };
+    }
+    if (this.creations !== wasCreated) result.created = true;
+    return Promise.resolve(result);
   }
 
-  positions(channels: readonly string[]): Promise<StreamPosition[]> {
+  positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]> {
     const now = Date.now();
+    const create = options?.create !== false;
+    if (!create) {
+      // A missing channel fails the whole read before anything is created.
+      const missing = channels.find((c) => this.live(c, now) === undefined);
+      if (missing !== undefined) return Promise.reject(new ChannelNotFoundError(missing));
+    }
     return Promise.resolve(
       channels.map((c) => {
-        const state = this.touch(c, now);
-        return { offset: state.offset, epoch: state.epoch };
+        const wasCreated = this.creations;
+        const state = this.touch(c, now, true)!;
+        const position: ChannelPosition = { offset: state.offset, epoch: state.epoch };
+        if (this.creations !== wasCreated) position.created = true;
+        return position;
       }),
     );
   }
@@ -90,23 +116,27 @@ export class MemoryChannelStore implements ChannelStore {
     return Promise.resolve();
   }
 
-  /** The channel's live state, created (new epoch) if absent or expired. */
-  private touch(channel: string, now: number): ChannelState {
-    let state = this.channels.get(channel);
-    if (state !== undefined && state.metaExpiresAt <= now) state = undefined;
+  /** The channel's state if it exists and has not expired. */
+  private live(channel: string, now: number): ChannelState | undefined {
+    const state = this.channels.get(channel);
+    return state !== undefined && state.metaExpiresAt > now ? state : undefined;
+  }
+
+  /**
+   * The channel's live state, created (new epoch; counted in `creations`) if absent or
+   * expired and `create` allows. Like the Redis read script: a channel never published to
+   * lives a history TTL after its last touch, a published one the metadata TTL.
+   */
+  private touch(channel: string, now: number, create: boolean): ChannelState | undefined {
+    let state = this.live(channel, now);
     if (state === undefined) {
-      state = {
-        epoch: newEpoch(),
-        offset: 0,
-        history: [],
-        historyExpiresAt: 0,
-        metaExpiresAt: now + this.retention.channelMetaTtlSeconds * 1000,
-        idempotency: new Map(),
-      };
+      if (!create) return undefined;
+      state = { epoch: newEpoch(), offset: 0, history: [], historyExpiresAt: 0, metaExpiresAt: 0, idempotency: new Map() };
       this.channels.set(channel, state);
-    } else {
-      state.metaExpiresAt = now + this.retention.channelMetaTtlSeconds * 1000;
+      this.creations++;
     }
+    const ttlSeconds = state.offset > 0 ? this.retention.channelMetaTtlSeconds : this.retention.historyTtlSeconds;
+    state.metaExpiresAt = now + ttlSeconds * 1000;
     if (state.history.length > 0 && state.historyExpiresAt <= now) state.history = [];
     return state;
   }

@@ -1,6 +1,6 @@
 import { StreamPosition } from '@switchboard/protocol';
 import type { Redis } from 'ioredis';
-import { HistoryResult, PublishRequest } from '../channel-engine';
+import { ChannelNotFoundError, ChannelPosition, HistoryResult, PublishRequest, ReadOptions } from '../channel-engine';
 import { ChannelStore, isCompleteRecovery, JsonParts, RetentionOptions, StoreWriteResult } from '../channel-store';
 import { newEpoch } from '../epoch';
 import { StoredMessage } from '../stored-message';
@@ -13,7 +13,7 @@ interface ScriptCommands {
   sbRead(...args: Array<string | number>): Promise<Reply>;
 }
 
-/** The channel store on Redis: one Lua script per publish, one per read. */
+/** The channel store on Redis: one Lua script per publish, one per read (`redis-scripts.ts`). */
 export class RedisChannelStore implements ChannelStore {
   private readonly scripts: ScriptCommands;
 
@@ -58,34 +58,23 @@ export class RedisChannelStore implements ChannelStore {
     return { result, message: new StoredMessage(request.channel, offset, epoch, String(reply[3]), stamp) };
   }
 
-  async history(channel: string, since?: StreamPosition): Promise<HistoryResult> {
-    const reply = await this.read(channel, since, true);
+  async history(channel: string, since?: StreamPosition, options?: ReadOptions): Promise<HistoryResult> {
+    const reply = await this.scripts.sbRead(...this.readArgs(channel, since, true, options));
     return this.toHistory(channel, reply, since);
   }
 
-  async positions(channels: readonly string[]): Promise<StreamPosition[]> {
+  async positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]> {
     if (channels.length === 1) {
-      const reply = await this.read(channels[0], undefined, false);
-      return [{ epoch: String(reply[0]), offset: Number(reply[1]) }];
+      const reply = await this.scripts.sbRead(...this.readArgs(channels[0], undefined, false, options));
+      return [this.toPosition(channels[0], reply)];
     }
     const pipeline = this.redis.pipeline();
-    for (const channel of channels) {
-      const keys = this.keys(channel);
-      void (pipeline as unknown as ScriptCommands).sbRead(
-        keys.meta,
-        keys.history,
-        newEpoch(),
-        this.retention.channelMetaTtlSeconds,
-        '',
-        '',
-        '0',
-      );
-    }
+    for (const channel of channels)
+      void (pipeline as unknown as ScriptCommands).sbRead(...this.readArgs(channel, undefined, false, options));
     const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, reply]) => {
+    return results.map(([err, reply], i) => {
       if (err) throw err;
-      const r = reply as Reply;
-      return { epoch: String(r[0]), offset: Number(r[1]) };
+      return this.toPosition(channels[i], reply as Reply);
     });
   }
 
@@ -97,28 +86,45 @@ export class RedisChannelStore implements ChannelStore {
     // The connection belongs to whoever created it (it may be shared).
   }
 
-  private read(channel: string, since: StreamPosition | undefined, messages: boolean): Promise<Reply> {
+  private readArgs(
+    channel: string,
+    since: StreamPosition | undefined,
+    messages: boolean,
+    options: ReadOptions | undefined,
+  ): Array<string | number> {
     const keys = this.keys(channel);
-    return this.scripts.sbRead(
+    return [
       keys.meta,
       keys.history,
       newEpoch(),
       this.retention.channelMetaTtlSeconds,
+      this.retention.historyTtlSeconds,
       since?.epoch ?? '',
       since === undefined ? '' : since.offset,
       messages ? '1' : '0',
-    );
+      options?.create === false ? '0' : '1',
+    ];
+  }
+
+  private toPosition(channel: string, reply: Reply): ChannelPosition {
+    if (reply.length === 0) throw new ChannelNotFoundError(channel);
+    const position: ChannelPosition = { epoch: String(reply[0]), offset: Number(reply[1]) };
+    if (reply[2] === 1) position.created = true;
+    return position;
   }
 
   private toHistory(channel: string, reply: Reply, since: StreamPosition | undefined): HistoryResult {
+    if (reply.length === 0) throw new ChannelNotFoundError(channel);
     const position = { epoch: String(reply[0]), offset: Number(reply[1]) };
     const messages: StoredMessage[] = [];
-    for (let i = 2; i + 2 < reply.length; i += 3) {
+    for (let i = 3; i + 2 < reply.length; i += 3) {
       const id = String(reply[i]);
       const offset = Number(id.slice(0, id.indexOf('-')));
       messages.push(new StoredMessage(channel, offset, position.epoch, String(reply[i + 1]), Number(reply[i + 2])));
     }
     const recovered = since === undefined ? true : isCompleteRecovery(since, position, messages[0]?.offset);
-    return { position, messages, recovered };
+    const result: HistoryResult = { position, messages, recovered };
+    if (reply[2] === 1) result.created = true;
+    return result;
   }
 }

@@ -50,26 +50,39 @@ return {1, epoch, offset, json}
 
 /**
  * KEYS: meta, history.
- * ARGV: epoch candidate, meta TTL s, reader's epoch (''), reader's offset (''), '1' to read messages.
- * Fixes the epoch of an untouched channel. Returns {epoch, offset, id1, json1, receivedAt1, …}:
- * the messages after the reader's offset when its epoch matches, else all of history.
+ * ARGV: epoch candidate, meta TTL s, history TTL s, reader's epoch (''), reader's offset (''),
+ * '1' to read messages, '1' to create an untouched channel.
+ * Returns {} for an untouched channel when it may not be created, else
+ * {epoch, offset, created (1|0), id1, json1, receivedAt1, …}: the messages after the
+ * reader's offset when its epoch matches, else all of history. A channel never published
+ * to (offset 0) expires a history TTL after its last read, so reads of random names cannot
+ * fill Redis; a published one keeps the meta TTL, as on publish.
  */
 export const READ_SCRIPT = `
 local meta = redis.call('HMGET', KEYS[1], 'e', 'o')
 local epoch = meta[1]
 local top = tonumber(meta[2]) or 0
+local created = 0
 if not epoch then
+  if ARGV[7] ~= '1' then
+    return {}
+  end
   epoch = ARGV[1]
   top = 0
+  created = 1
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
 end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-local result = {epoch, top}
-if ARGV[5] == '1' then
+if top > 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+else
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+local result = {epoch, top, created}
+if ARGV[6] == '1' then
   local start = '-'
-  if ARGV[3] == epoch and ARGV[4] ~= '' then
-    start = (tonumber(ARGV[4]) + 1) .. '-0'
+  if ARGV[4] == epoch and ARGV[5] ~= '' then
+    start = (tonumber(ARGV[5]) + 1) .. '-0'
   end
   local entries = redis.call('XRANGE', KEYS[2], start, '+')
   for i = 1, #entries do
