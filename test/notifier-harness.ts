@@ -22,6 +22,12 @@ export function isolatedEnv(natsUrl: string, redisUrl: string, overrides: Record
     REDIS_KEY_PREFIX: `${id}:`,
     NATS_SUBJECT_PREFIX: `ch_${id}`,
     NOTIFIER_DURABLE: `notifier_${id}`,
+    OUTBOUND_DURABLE: `outbound_${id}`,
+    OUTBOUND_STREAM: `OB_${id}`,
+    OUTBOUND_SUBJECT_PREFIX: `ob_${id}`,
+    OUTBOUND_DLQ_STREAM: `OBDLQ_${id}`,
+    OUTBOUND_DLQ_SUBJECT_PREFIX: `obdlq_${id}`,
+    OUTBOUND_ENDPOINTS_BUCKET: `ep_${id}`,
     LOG_LEVEL: 'silent',
     PORT: '0',
     HOST: '127.0.0.1',
@@ -57,7 +63,9 @@ export function testRuntime(env: Record<string, string>): Promise<EngineRuntime>
 export async function cleanUp(runtime: EngineRuntime | undefined, env: Record<string, string>): Promise<void> {
   if (runtime?.nats !== undefined && !runtime.nats.isClosed()) {
     const jsm = await jetstreamManager(runtime.nats);
-    for (const stream of [env.EVENTS_STREAM, env.DLQ_STREAM]) await jsm.streams.delete(stream).catch(() => undefined);
+    const streams = [env.EVENTS_STREAM, env.DLQ_STREAM, env.OUTBOUND_STREAM, env.OUTBOUND_DLQ_STREAM];
+    if (env.OUTBOUND_ENDPOINTS_BUCKET !== undefined) streams.push(`KV_${env.OUTBOUND_ENDPOINTS_BUCKET}`);
+    for (const stream of streams) if (stream !== undefined) await jsm.streams.delete(stream).catch(() => undefined);
   }
   if (runtime?.redis !== undefined && runtime.redis.status === 'ready') {
     const keys = await runtime.redis.keys(env.REDIS_KEY_PREFIX + '*');

@@ -28,6 +28,12 @@ export function realEngineEnv() {
     EVENTS_SUBJECT_PREFIX: `${id}.ev`,
     DLQ_STREAM: `DLQ_${id}`,
     DLQ_SUBJECT_PREFIX: `${id}.dlq`,
+    OUTBOUND_DURABLE: `${id}_outbound`,
+    OUTBOUND_STREAM: `OB_${id}`,
+    OUTBOUND_SUBJECT_PREFIX: `${id}.ob`,
+    OUTBOUND_DLQ_STREAM: `OBDLQ_${id}`,
+    OUTBOUND_DLQ_SUBJECT_PREFIX: `${id}.obdlq`,
+    OUTBOUND_ENDPOINTS_BUCKET: `ep_${id}`,
   };
 }
 

@@ -24,6 +24,13 @@ export function isolatedEngineEnv(natsUrl: string, redisUrl: string): Record<str
     EVENTS_SUBJECT_PREFIX: `${id}.ev`,
     DLQ_STREAM: `DLQ_${id}`,
     DLQ_SUBJECT_PREFIX: `${id}.dlq`,
+    // Outbound webhooks (the notifier inside the single process).
+    OUTBOUND_DURABLE: `${id}_outbound`,
+    OUTBOUND_STREAM: `OB_${id}`,
+    OUTBOUND_SUBJECT_PREFIX: `${id}.ob`,
+    OUTBOUND_DLQ_STREAM: `OBDLQ_${id}`,
+    OUTBOUND_DLQ_SUBJECT_PREFIX: `${id}.obdlq`,
+    OUTBOUND_ENDPOINTS_BUCKET: `ep_${id}`,
   };
 }
 

@@ -2,8 +2,12 @@ import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
 import { ErrorCode, SwitchboardError } from '@switchboard/protocol';
 import type { Response } from 'express';
 
-/** The body of every error answer of the notifier's HTTP API (the same `code` values as WS error frames). */
+/**
+ * The body of every error answer of the notifier's HTTP API: `error` is the code (the same
+ * values as WS error frames); `code` repeats it for clients written before `error` existed.
+ */
 export interface ErrorBody {
+  error: ErrorCode;
   code: ErrorCode;
   message: string;
 }
@@ -14,7 +18,7 @@ export function sendError(res: Response, err: SwitchboardError, headers: Record<
   res
     .status(err.httpStatus)
     .set(headers)
-    .json({ code: err.code, message: err.message } satisfies ErrorBody);
+    .json({ error: err.code, code: err.code, message: err.message } satisfies ErrorBody);
 }
 
 /** Maps SwitchboardErrors thrown by the notifier's controllers to their HTTP answer. */
