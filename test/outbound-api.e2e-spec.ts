@@ -125,7 +125,11 @@ describe('outbound webhooks: endpoints API (memory engine)', () => {
       new Webhook('whsec_' + Buffer.alloc(32, 1).toString('base64')).verify(req.body, req.headers as Record<string, string>),
     ).toThrow();
 
-    const attempts = await admin('GET', `/v1/endpoints/${ep.id}/attempts?status=succeeded`);
+    const attempts = await eventually(async () => {
+      const res = await admin('GET', `/v1/endpoints/${ep.id}/attempts?status=succeeded`);
+      expect(res.body?.attempts).toHaveLength(1);
+      return res;
+    });
     expect(attempts.body?.attempts).toEqual([
       expect.objectContaining({
         webhookId: req.headers['webhook-id'],

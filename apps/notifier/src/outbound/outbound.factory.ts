@@ -92,7 +92,6 @@ export function createOutbound(deps: OutboundDeps): Outbound {
   const client = new SafeHttpClient({
     policy,
     timeoutMs,
-    connectionsPerOrigin: s.OUTBOUND_CONCURRENCY,
     ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
   });
   const registry = new EndpointRegistry(backends.store, logger);

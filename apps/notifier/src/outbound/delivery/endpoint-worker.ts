@@ -183,10 +183,10 @@ export class EndpointWorker {
     };
 
     if (outcome.ok) {
-      await this.record(attempt);
-      await this.ctx.health.succeeded(active).catch((err: unknown) => this.warn('failingSince not cleared', err));
-      await delivery.ack();
+      // The ack first: it frees the endpoint's slot on the server; the log entry is not on that path.
+      await Promise.all([delivery.ack(), this.record(attempt)]);
       metrics.outboundMessages.inc({ result: 'delivered' });
+      await this.ctx.health.succeeded(active).catch((err: unknown) => this.warn('failingSince not cleared', err));
       return;
     }
 
@@ -207,8 +207,10 @@ export class EndpointWorker {
 
     const notBefore = Date.now() + delayMs;
     await this.durably(() => this.ctx.queue.schedule({ ...job, attempt: job.attempt + 1, notBefore }));
-    await this.record({ ...attempt, outcome: 'retry_scheduled', nextAttemptAt: new Date(notBefore).toISOString() });
-    await delivery.ack();
+    await Promise.all([
+      delivery.ack(),
+      this.record({ ...attempt, outcome: 'retry_scheduled', nextAttemptAt: new Date(notBefore).toISOString() }),
+    ]);
     metrics.outboundMessages.inc({ result: 'retry_scheduled' });
   }
 
@@ -246,8 +248,10 @@ export class EndpointWorker {
         ...(error === undefined ? {} : { error }),
       });
     }
-    await this.record({ ...attempt, outcome: reason === 'exhausted' ? 'dead_lettered' : 'endpoint_disabled' });
-    await delivery.ack();
+    await Promise.all([
+      delivery.ack(),
+      this.record({ ...attempt, outcome: reason === 'exhausted' ? 'dead_lettered' : 'endpoint_disabled' }),
+    ]);
   }
 
   private async deadLetter(

@@ -102,7 +102,6 @@ describe('SafeHttpClient: SSRF', () => {
     const client = new SafeHttpClient({
       policy: new AddressPolicy({ allowCidrs: [], allowHttp: true }),
       timeoutMs: 2000,
-      connectionsPerOrigin: 2,
       lookup: tableLookup(NAMES),
     });
     try {
@@ -128,7 +127,6 @@ describe('SafeHttpClient: SSRF', () => {
     const client = new SafeHttpClient({
       policy: new AddressPolicy({ allowCidrs: ['127.0.0.1/32'], allowHttp: true }),
       timeoutMs: 2000,
-      connectionsPerOrigin: 2,
       lookup: tableLookup(NAMES),
     });
     try {
@@ -156,7 +154,6 @@ describe('SafeHttpClient: SSRF', () => {
     const client = new SafeHttpClient({
       policy: new AddressPolicy({ allowCidrs: ['127.0.0.2/32'], allowHttp: true }),
       timeoutMs: 2000,
-      connectionsPerOrigin: 2,
     });
     try {
       const outcome = await client.post(`http://127.0.0.2:${(redirector.address() as AddressInfo).port}/hook`, {}, Buffer.from('{}'));
@@ -187,7 +184,6 @@ describe('SafeHttpClient: SSRF', () => {
     const client = new SafeHttpClient({
       policy: new AddressPolicy({ allowCidrs: ['127.0.0.3/32'], allowHttp: true }),
       timeoutMs: 2000,
-      connectionsPerOrigin: 1,
       lookup: rebinding,
     });
     try {
@@ -206,7 +202,6 @@ describe('SafeHttpClient: SSRF', () => {
     const client = new SafeHttpClient({
       policy: new AddressPolicy({ allowCidrs: ['127.0.0.1/32'], allowHttp: false }),
       timeoutMs: 1000,
-      connectionsPerOrigin: 1,
     });
     try {
       expect((await client.post(`http://127.0.0.1:${port}/`, {}, Buffer.alloc(0))).error?.code).toBe('scheme_not_allowed');
@@ -237,7 +232,6 @@ describe('SafeHttpClient: answers', () => {
     new SafeHttpClient({
       policy: new AddressPolicy({ allowCidrs: ['127.0.0.1/32'], allowHttp: true }),
       timeoutMs,
-      connectionsPerOrigin: 4,
     });
 
   it('reads at most 64 KiB of a large answer', async () => {
@@ -320,7 +314,6 @@ describe('SafeHttpClient: TLS to the checked address', () => {
     const client = new SafeHttpClient({
       policy: new AddressPolicy({ allowCidrs: ['127.0.0.1/32'], allowHttp: false }),
       timeoutMs: 2000,
-      connectionsPerOrigin: 1,
       lookup: tableLookup({ 'hooks.test': ['127.0.0.1'], 'other.test': ['127.0.0.1'] }),
       tls: { ca: cert },
     });

@@ -39,8 +39,6 @@ export interface SafeHttpOptions {
   policy: AddressPolicy;
   /** Whole attempt: connect, answer and body. */
   timeoutMs: number;
-  /** Connections kept per origin (OUTBOUND_CONCURRENCY). */
-  connectionsPerOrigin: number;
   /** Name resolution (tests give a fixed table). */
   lookup?: HostLookup;
   /** Extra TLS options (tests pass a private CA). */
@@ -65,7 +63,8 @@ export class SafeHttpClient {
     const policy = options.policy;
     const lookup = this.lookup;
     this.agent = new Agent({
-      connections: options.connectionsPerOrigin,
+      // No cap per origin: endpoints sharing a host (hooks.example.com/a, /b) must not queue behind
+      // each other's slow requests. Each endpoint's window (OUTBOUND_CONCURRENCY) bounds its share.
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       keepAliveTimeout: 30_000,
