@@ -201,7 +201,7 @@ export async function runEndpointsCommand(
   }
   if (body === undefined) io.out(JSON.stringify({ status: res.status }));
   else if (request.lines !== undefined) {
-    for (const item of ((body as Record<string, unknown[]>)[request.lines] ?? [])) io.out(JSON.stringify(item));
+    for (const item of (body as Record<string, unknown[]>)[request.lines] ?? []) io.out(JSON.stringify(item));
   } else io.out(JSON.stringify(body, null, 2));
   return 0;
 }
