@@ -66,6 +66,8 @@ describe('outbound webhooks: isolation and circuit breaker (NATS + Redis)', () =
     await notifier.createEndpoint({ url: `${hook}/fast2`, events: ['alone.*', 'both.*'] });
     const N = 200;
 
+    // Warm-up (consumers, connections, JIT), so both measured runs start alike.
+    await timeToDeliver('warm', 'alone.warm', 20);
     const alone = await timeToDeliver('alone', 'alone.event', N);
     const withHang = await timeToDeliver('both', 'both.event', N);
 

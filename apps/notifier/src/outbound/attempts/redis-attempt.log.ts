@@ -3,13 +3,20 @@ import { AttemptLog, AttemptQuery, AttemptStatus, DeliveryAttempt, ListedAttempt
 
 const STATUSES: readonly AttemptStatus[] = ['succeeded', 'failed'];
 
+/** How often one key is trimmed by age and has its expiry renewed (count is trimmed on every write). */
+const AGE_TRIM_INTERVAL_MS = 1000;
+
 /**
  * The attempts log in Redis: one stream per endpoint and status,
  * `<REDIS_KEY_PREFIX>ob:{<endpoint>}:attempts:<status>` (one hash slot per endpoint), each
- * entry one JSON field. Every record trims by count (MAXLEN) and age (MINID) and renews
- * the key's expiry, in one pipelined round trip, so an endpoint's log never outgrows its limits.
+ * entry one JSON field. Every write trims by count (MAXLEN); about once a second per key
+ * the same pipeline also trims by age (MINID) and renews the key's expiry, so an
+ * endpoint's log never outgrows its limits and a busy one costs one command per attempt.
+ * Reads stop at the age limit, so an entry past it is never listed even before it is trimmed.
  */
 export class RedisAttemptLog implements AttemptLog {
+  private readonly trimmedAt = new Map<string, number>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
@@ -19,17 +26,16 @@ export class RedisAttemptLog implements AttemptLog {
 
   async record(attempt: DeliveryAttempt): Promise<void> {
     const key = this.key(attempt.endpointId, attempt.status);
-    const minId = String(Date.now() - this.maxAgeMs);
-    await this.redis
-      .pipeline()
-      .xadd(key, 'MAXLEN', this.maxPerStatus, '*', 'a', JSON.stringify(attempt))
-      .xtrim(key, 'MINID', minId)
-      .pexpire(key, this.maxAgeMs)
-      .exec()
-      .then((results) => {
-        const failed = results?.find(([err]) => err !== null)?.[0];
-        if (failed !== undefined && failed !== null) throw failed;
-      });
+    const now = Date.now();
+    const pipeline = this.redis.pipeline().xadd(key, 'MAXLEN', this.maxPerStatus, '*', 'a', JSON.stringify(attempt));
+    if (now - (this.trimmedAt.get(key) ?? 0) >= AGE_TRIM_INTERVAL_MS) {
+      if (this.trimmedAt.size >= 100_000) this.trimmedAt.clear();
+      this.trimmedAt.set(key, now);
+      pipeline.xtrim(key, 'MINID', String(now - this.maxAgeMs)).pexpire(key, this.maxAgeMs);
+    }
+    const results = await pipeline.exec();
+    const failed = results?.find(([err]) => err !== null)?.[0];
+    if (failed !== undefined && failed !== null) throw failed;
   }
 
   async list(endpointId: string, query: AttemptQuery): Promise<ListedAttempt[]> {

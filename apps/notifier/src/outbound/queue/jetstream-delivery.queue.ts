@@ -345,9 +345,11 @@ function toDelivery(m: JsMsg, job: DeliveryJob): JobDelivery {
   return {
     job,
     deliveryCount: m.info.deliveryCount,
-    // ackAck: resolved once the server has it, so a settled attempt is not redelivered after a crash.
-    ack: async () => {
-      await m.ackAck().catch(() => m.ack());
+    // A plain ack, like every JetStream client's default: waiting for the server's reply
+    // would cost a round trip per delivery; an ack lost with a crash is one more attempt.
+    ack: () => {
+      m.ack();
+      return Promise.resolve();
     },
     working: () => m.working(),
     release: () => m.nak(),
