@@ -1,7 +1,8 @@
 import { RunningService, startService } from '@switchboard/platform';
-import { eventually } from '@switchboard/testing';
+import { eventually, TEST_JWT_SECRET } from '@switchboard/testing';
 import { Webhook } from 'standardwebhooks';
 import { notifierDefinition } from '../apps/notifier/src/notifier.definition';
+import { standaloneDefinition } from '../apps/standalone/src/standalone.definition';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 /**
@@ -202,5 +203,50 @@ describe('outbound webhooks: endpoints API (memory engine)', () => {
     expect(Object.keys(doc.paths['/v1/endpoints/{id}']).sort()).toEqual(['delete', 'get', 'patch']);
     for (const p of ['rotate-secret', 'replay', 'test']) expect(Object.keys(doc.paths[`/v1/endpoints/{id}/${p}`])).toEqual(['post']);
     expect(Object.keys(doc.paths['/v1/endpoints/{id}/attempts'])).toEqual(['get']);
+  });
+});
+
+describe('outbound webhooks in the single process (npm start, memory engine)', () => {
+  it('serves the endpoints API and delivers', async () => {
+    const receiver = new WebhookReceiver();
+    const hook = await receiver.start();
+    const service = await startService(standaloneDefinition, {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      JWT_SECRET: TEST_JWT_SECRET,
+      DRAIN_SECONDS: '0',
+      ADMIN_API_KEY: ADMIN,
+      OUTBOUND_ALLOW_HTTP: 'true',
+      OUTBOUND_ALLOW_CIDRS: '127.0.0.1/32',
+    });
+    try {
+      const created = await fetch(`${service.url}/v1/endpoints`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `${hook}/single`, events: ['*.created'] }),
+      });
+      expect(created.status).toBe(201);
+      const { secret } = (await created.json()) as { secret: string };
+      await service.platform.runtime.eventBus.publish('events.app.user', {
+        specversion: '1.0',
+        id: 'u-1',
+        source: 'app',
+        type: 'user.created',
+        data: { name: 'alice' },
+      });
+      const [req] = await eventually(() => {
+        const got = receiver.byPath('/single');
+        expect(got).toHaveLength(1);
+        return got;
+      });
+      expect(new Webhook(secret).verify(req.body, req.headers as Record<string, string>)).toMatchObject({
+        type: 'user.created',
+        data: { name: 'alice' },
+      });
+    } finally {
+      await service.stop();
+      await receiver.close();
+    }
   });
 });
