@@ -180,6 +180,7 @@ export class EndpointsService {
             eventType: d.eventType,
             queuedAt: Date.now(),
             body: Buffer.from(d.body, 'utf8'),
+            run: replayId,
           },
           // New per replay (the original's id would be a duplicate), fixed within it (a retried page is stored once).
           dedupeId: `${d.webhookId}:replay:${replayId}`,

@@ -237,7 +237,7 @@ export class EndpointWorker {
     const error = attempt.error;
     await this.deadLetter(delivery, reason, job.attempt, error, outcome.statusCode);
     if (reason === 'exhausted') {
-      await this.ctx.notices.exhausted({
+      await this.ctx.notices.exhausted(job.run, {
         endpointId: this.id,
         url: this.active.endpoint.url,
         webhookId: job.webhookId,
@@ -275,6 +275,7 @@ export class EndpointWorker {
         queuedAt: new Date(job.queuedAt).toISOString(),
         deadLetteredAt: new Date().toISOString(),
         body: Buffer.from(job.body).toString('utf8'),
+        ...(job.run === undefined ? {} : { run: job.run }),
       }),
     );
     this.ctx.metrics.outboundMessages.inc({ result: 'dead_lettered' });

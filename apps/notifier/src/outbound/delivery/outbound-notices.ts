@@ -48,8 +48,9 @@ export class OutboundNotices {
     private readonly logger: EngineLogger,
   ) {}
 
-  exhausted(data: WebhookExhaustedData): Promise<void> {
-    return this.publish(NOTICE_TYPES.exhausted, `exhausted:${data.webhookId}`, data);
+  /** `run` tells a replay's exhaustion from the first run's (each is announced). */
+  exhausted(run: string | undefined, data: WebhookExhaustedData): Promise<void> {
+    return this.publish(NOTICE_TYPES.exhausted, `exhausted:${data.webhookId}${run === undefined ? '' : ':' + run}`, data);
   }
 
   disabled(data: EndpointDisabledData, disabledAt: string): Promise<void> {

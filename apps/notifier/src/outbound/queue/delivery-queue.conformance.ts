@@ -183,6 +183,20 @@ export function deliveryQueueConformance(name: string, make: () => Promise<{ que
       }
     });
 
+    it('parks a replay’s retry even right after the first run parked the same attempt', async () => {
+      const scheduler = await queue.startScheduler();
+      try {
+        const ep = endpointId();
+        const first = job(ep, { attempt: 2, notBefore: Date.now() + 100 });
+        await queue.schedule(first);
+        await queue.schedule({ ...first, run: 'replay-1' });
+        const t = await take(ep, 5, true);
+        await eventually(() => expect(t.taken.map((d) => d.job.run ?? 'first').sort()).toEqual(['first', 'replay-1']), 10_000);
+      } finally {
+        await scheduler.stop();
+      }
+    });
+
     it('removes an endpoint’s queued and parked jobs and its dead letters', async () => {
       const scheduler = await queue.startScheduler();
       try {

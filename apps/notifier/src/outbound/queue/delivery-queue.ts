@@ -13,6 +13,13 @@ export interface DeliveryJob {
   notBefore?: number;
   /** The request body, as the endpoint's format built it. */
   body: Uint8Array;
+  /** Which delivery run of the message: absent for the first, the replay's id for a replay (its retries must not dedupe against the first run's). */
+  run?: string;
+}
+
+/** Dedupe key of one attempt of one run of a message. */
+export function attemptKey(job: Pick<DeliveryJob, 'webhookId' | 'attempt' | 'run'>): string {
+  return job.run === undefined ? `${job.webhookId}:${job.attempt}` : `${job.webhookId}:${job.run}:${job.attempt}`;
 }
 
 /** A job and the key that makes adding it twice (a redelivered fan-out, a retried replay) a no-op. */
@@ -66,6 +73,8 @@ export interface OutboundDeadLetter {
   deadLetteredAt: string;
   /** The request body (UTF-8 JSON). */
   body: string;
+  /** The delivery run it ended (see DeliveryJob.run). */
+  run?: string;
 }
 
 /** Jobs in the queue, for the queue-depth gauge. */

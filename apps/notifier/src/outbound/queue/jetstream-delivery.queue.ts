@@ -15,15 +15,16 @@ import {
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import type { EngineLogger } from '@switchboard/engine';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type {
-  ConsumeJobsOptions,
-  DeliveryJob,
-  DeliveryQueue,
-  JobConsumer,
-  JobDelivery,
-  OutboundDeadLetter,
-  QueueDepth,
-  QueuedJob,
+import {
+  attemptKey,
+  type ConsumeJobsOptions,
+  type DeliveryJob,
+  type DeliveryQueue,
+  type JobConsumer,
+  type JobDelivery,
+  type OutboundDeadLetter,
+  type QueueDepth,
+  type QueuedJob,
 } from './delivery-queue';
 
 export interface JetStreamQueueNames {
@@ -55,6 +56,7 @@ interface JobMeta {
   t: string;
   q: number;
   n?: number;
+  r?: string;
 }
 
 const NEWLINE = 0x0a;
@@ -64,6 +66,7 @@ const decoder = new TextDecoder();
 export function encodeJob(job: DeliveryJob): Uint8Array {
   const meta: JobMeta = { w: job.webhookId, e: job.endpointId, a: job.attempt, i: job.eventId, t: job.eventType, q: job.queuedAt };
   if (job.notBefore !== undefined) meta.n = job.notBefore;
+  if (job.run !== undefined) meta.r = job.run;
   const head = encoder.encode(JSON.stringify(meta) + '\n');
   const out = new Uint8Array(head.length + job.body.length);
   out.set(head, 0);
@@ -83,6 +86,7 @@ export function decodeJob(data: Uint8Array): DeliveryJob {
     eventType: meta.t,
     queuedAt: meta.q,
     ...(meta.n === undefined ? {} : { notBefore: meta.n }),
+    ...(meta.r === undefined ? {} : { run: meta.r }),
     body: data.subarray(cut + 1),
   };
 }
@@ -143,7 +147,7 @@ export class JetStreamDeliveryQueue implements DeliveryQueue {
 
   async schedule(job: DeliveryJob): Promise<void> {
     await this.js.publish(`${this.names.subjectPrefix}.r.${job.endpointId}`, encodeJob(job), {
-      msgID: `${job.webhookId}:${job.attempt}`,
+      msgID: attemptKey(job),
     });
   }
 
@@ -228,7 +232,7 @@ export class JetStreamDeliveryQueue implements DeliveryQueue {
 
   async deadLetter(entry: OutboundDeadLetter): Promise<void> {
     await this.js.publish(`${this.names.dlqSubjectPrefix}.${entry.endpointId}`, JSON.stringify(entry), {
-      msgID: `${entry.webhookId}:dead:${entry.attempts}:${entry.reason}`,
+      msgID: `${attemptKey({ webhookId: entry.webhookId, attempt: entry.attempts, run: entry.run })}:dead:${entry.reason}`,
     });
   }
 
@@ -280,7 +284,7 @@ export class JetStreamDeliveryQueue implements DeliveryQueue {
     }
     try {
       // The id makes a move repeated after a crash (before the ack) a no-op.
-      await this.js.publish(this.queueSubject(job.endpointId), m.data, { msgID: `${job.webhookId}:${job.attempt}:q` });
+      await this.js.publish(this.queueSubject(job.endpointId), m.data, { msgID: `${attemptKey(job)}:q` });
       m.ack();
     } catch (err) {
       this.logger.warn({ webhookId: job.webhookId, err: (err as Error).message }, 'parked job not moved, retrying');

@@ -1,12 +1,13 @@
-import type {
-  ConsumeJobsOptions,
-  DeliveryJob,
-  DeliveryQueue,
-  JobConsumer,
-  JobDelivery,
-  OutboundDeadLetter,
-  QueueDepth,
-  QueuedJob,
+import {
+  attemptKey,
+  type ConsumeJobsOptions,
+  type DeliveryJob,
+  type DeliveryQueue,
+  type JobConsumer,
+  type JobDelivery,
+  type OutboundDeadLetter,
+  type QueueDepth,
+  type QueuedJob,
 } from './delivery-queue';
 
 interface Entry {
@@ -103,7 +104,7 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
   }
 
   schedule(job: DeliveryJob): Promise<void> {
-    if (this.duplicate(`${job.webhookId}:${job.attempt}`)) return Promise.resolve();
+    if (this.duplicate(attemptKey(job))) return Promise.resolve();
     const timers = this.parked.get(job.endpointId) ?? new Set();
     this.parked.set(job.endpointId, timers);
     const timer = setTimeout(
