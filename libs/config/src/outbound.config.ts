@@ -91,7 +91,7 @@ export const outboundEnv = {
   OUTBOUND_BREAKER_OPEN_SECONDS: envNumber(30, 0.05, DAY),
   /** Seconds attempts are kept in the attempts log. */
   OUTBOUND_ATTEMPTS_MAX_AGE_SECONDS: envInt(7 * DAY, 60, 365 * DAY),
-  /** Attempts kept per endpoint and outcome (succeeded / failed), newest first. */
+  /** Attempts kept per endpoint (newest first), and as many failed ones besides (so successes never push failures out). */
   OUTBOUND_ATTEMPTS_MAX_PER_ENDPOINT: envInt(10_000, 10, 1_000_000),
   /** Events the fan-out works on at once per replica. */
   OUTBOUND_FANOUT_CONCURRENCY: envInt(64, 1, 4096),

@@ -63,13 +63,38 @@ export function attemptLogConformance(
       expect(failedPage.map((a) => a.webhookId)).toEqual(['msg_1', 'msg_0']);
     });
 
-    it('keeps at most the configured count per status', async () => {
+    it('keeps the newest attempts, and as many failures besides that successes never push out', async () => {
       const log = await open(60_000, 3);
       const ep = endpointId();
-      for (let i = 0; i < 6; i++) await log.record(attempt(ep, i, 'failed'));
-      await log.record(attempt(ep, 6, 'succeeded'));
-      expect((await log.list(ep, { status: 'failed', limit: 10 })).map((a) => a.webhookId)).toEqual(['msg_5', 'msg_4', 'msg_3']);
-      expect((await log.list(ep, { limit: 10 })).map((a) => a.webhookId)).toEqual(['msg_6', 'msg_5', 'msg_4', 'msg_3']);
+      for (let i = 0; i < 4; i++) await log.record(attempt(ep, i, 'failed'));
+      for (let i = 4; i < 10; i++) await log.record(attempt(ep, i, 'succeeded'));
+      expect((await log.list(ep, { status: 'failed', limit: 10 })).map((a) => a.webhookId)).toEqual(['msg_3', 'msg_2', 'msg_1']);
+      expect((await log.list(ep, { limit: 10 })).map((a) => a.webhookId)).toEqual(['msg_9', 'msg_8', 'msg_7']);
+      expect((await log.list(ep, { status: 'succeeded', limit: 2 })).map((a) => a.webhookId)).toEqual(['msg_9', 'msg_8']);
+    });
+
+    it('orders and pages attempts written within one millisecond', async () => {
+      const log = await open();
+      const ep = endpointId();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => log.record(attempt(ep, i, i % 3 === 0 ? 'succeeded' : 'failed'))));
+      const seen: string[] = [];
+      let before: string | undefined;
+      for (;;) {
+        const page = await log.list(ep, { limit: 3, ...(before === undefined ? {} : { before }) });
+        seen.push(...page.map((a) => a.webhookId));
+        if (page.length < 3) break;
+        before = page[page.length - 1].id;
+      }
+      expect(seen.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `msg_${i}`).sort());
+      const failedOnly: string[] = [];
+      before = undefined;
+      for (;;) {
+        const page = await log.list(ep, { status: 'failed', limit: 4, ...(before === undefined ? {} : { before }) });
+        failedOnly.push(...page.map((a) => a.webhookId));
+        if (page.length < 4) break;
+        before = page[page.length - 1].id;
+      }
+      expect(failedOnly).toHaveLength(13);
     });
 
     it('forgets attempts older than the retention', async () => {

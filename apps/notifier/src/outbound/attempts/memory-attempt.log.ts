@@ -1,18 +1,14 @@
-import { AttemptLog, AttemptQuery, AttemptStatus, DeliveryAttempt, ListedAttempt } from './attempt-log';
+import { AttemptLog, AttemptQuery, DeliveryAttempt, ListedAttempt } from './attempt-log';
 
 interface Entry {
-  ms: number;
-  seq: number;
+  id: string;
+  at: number;
   attempt: DeliveryAttempt;
 }
 
-function compare(a: Entry, b: Entry): number {
-  return a.ms - b.ms || a.seq - b.seq;
-}
-
-/** The attempts log of the single process without Redis: the same limits, in memory. */
+/** The attempts log of the single process without Redis: the same logs and limits, in memory. */
 export class MemoryAttemptLog implements AttemptLog {
-  private readonly logs = new Map<string, Record<AttemptStatus, Entry[]>>();
+  private readonly logs = new Map<string, { all: Entry[]; failed: Entry[] }>();
   private lastMs = 0;
   private lastSeq = 0;
 
@@ -24,7 +20,7 @@ export class MemoryAttemptLog implements AttemptLog {
   record(attempt: DeliveryAttempt): Promise<void> {
     let log = this.logs.get(attempt.endpointId);
     if (log === undefined) {
-      log = { succeeded: [], failed: [] };
+      log = { all: [], failed: [] };
       this.logs.set(attempt.endpointId, log);
     }
     const now = Date.now();
@@ -33,10 +29,11 @@ export class MemoryAttemptLog implements AttemptLog {
       this.lastMs = now;
       this.lastSeq = 0;
     } else this.lastSeq++;
-    const list = log[attempt.status];
-    list.push({ ms: this.lastMs, seq: this.lastSeq, attempt: structuredClone(attempt) });
-    const cutoff = now - this.maxAgeMs;
-    while (list.length > 0 && (list.length > this.maxPerStatus || list[0].ms < cutoff)) list.shift();
+    const entry = { id: `${this.lastMs}-${this.lastSeq}`, at: this.lastMs, attempt: structuredClone(attempt) };
+    for (const list of attempt.status === 'failed' ? [log.all, log.failed] : [log.all]) {
+      list.push(entry);
+      while (list.length > 0 && (list.length > this.maxPerStatus || list[0].at < now - this.maxAgeMs)) list.shift();
+    }
     return Promise.resolve();
   }
 
@@ -44,19 +41,19 @@ export class MemoryAttemptLog implements AttemptLog {
     const log = this.logs.get(endpointId);
     if (log === undefined) return Promise.resolve([]);
     const cutoff = Date.now() - this.maxAgeMs;
-    const entries = query.status === undefined ? [...log.succeeded, ...log.failed] : [...log[query.status]];
-    let before: Entry | undefined;
-    if (query.before !== undefined) {
-      const [ms, seq] = query.before.split('-').map(Number);
-      before = { ms, seq, attempt: undefined as unknown as DeliveryAttempt };
+    const [bms, bseq] = query.before === undefined ? [Infinity, 0] : query.before.split('-').map(Number);
+    const before = (e: Entry): boolean => {
+      const [ms, seq] = e.id.split('-').map(Number);
+      return ms < bms || (ms === bms && seq < bseq);
+    };
+    const source = query.status === 'failed' ? log.failed : log.all;
+    const result: ListedAttempt[] = [];
+    for (let i = source.length - 1; i >= 0 && result.length < query.limit; i--) {
+      const e = source[i];
+      if (e.at < cutoff || !before(e)) continue;
+      if (query.status === undefined || e.attempt.status === query.status) result.push({ id: e.id, ...e.attempt });
     }
-    return Promise.resolve(
-      entries
-        .filter((e) => e.ms >= cutoff && (before === undefined || compare(e, before) < 0))
-        .sort((a, b) => compare(b, a))
-        .slice(0, query.limit)
-        .map((e) => ({ id: `${e.ms}-${e.seq}`, ...e.attempt })),
-    );
+    return Promise.resolve(result);
   }
 
   removeEndpoint(endpointId: string): Promise<void> {

@@ -1,7 +1,8 @@
 import type { EngineLogger } from '@switchboard/engine';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { globToRegExp } from '../../routing/event-router';
-import { webhookSecretKey } from '../signing/webhook-secret';
+import type { KeyObject } from 'node:crypto';
+import { webhookSigningKey } from '../signing/webhook-secret';
 import type { SigningKeys, WebhookFormat } from '../signing/webhook-format';
 import { WEBHOOK_FORMATS } from '../signing/webhook-formats';
 import type { Endpoint } from './endpoint';
@@ -11,7 +12,10 @@ import { EndpointChange, EndpointStore, EndpointWatch, RevisionConflict, StoredE
 export class ActiveEndpoint {
   readonly format: WebhookFormat;
   private readonly patterns: RegExp[];
-  private readonly keys: Array<{ key: Buffer; expiresAt: number }>;
+  private readonly keys: Array<{ key: KeyObject; expiresAt: number }>;
+  /** The keys of now, reused until the next expiry (built per attempt otherwise). */
+  private signing: SigningKeys = { keys: [] };
+  private signingValidUntil = -Infinity;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -20,7 +24,7 @@ export class ActiveEndpoint {
     this.format = WEBHOOK_FORMATS[endpoint.format];
     this.patterns = endpoint.events.map(globToRegExp);
     this.keys = endpoint.secrets.map((s) => ({
-      key: webhookSecretKey(s.secret),
+      key: webhookSigningKey(s.secret),
       expiresAt: s.expiresAt === undefined ? Infinity : Date.parse(s.expiresAt),
     }));
   }
@@ -35,7 +39,11 @@ export class ActiveEndpoint {
 
   /** The keys that sign at `now`: current first, then a previous one inside its overlap. */
   signingKeys(now: number): SigningKeys {
-    return { keys: this.keys.filter((k) => k.expiresAt > now).map((k) => k.key) };
+    if (now < this.signingValidUntil) return this.signing;
+    const active = this.keys.filter((k) => k.expiresAt > now);
+    this.signing = { keys: active.map((k) => k.key) };
+    this.signingValidUntil = Math.min(...active.map((k) => k.expiresAt));
+    return this.signing;
   }
 }
 

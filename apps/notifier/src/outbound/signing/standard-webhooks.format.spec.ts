@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { StandardWebhooksFormat } from './standard-webhooks.format';
-import { generateWebhookSecret, webhookSecretError, webhookSecretKey } from './webhook-secret';
+import { generateWebhookSecret, webhookSecretError, webhookSigningKey } from './webhook-secret';
 
 describe('Standard Webhooks format', () => {
   const format = new StandardWebhooksFormat();
@@ -20,7 +20,7 @@ describe('Standard Webhooks format', () => {
     const timestamp = Math.floor(Date.now() / 1000);
     const headers = format.headers(
       { webhookId: 'msg_1', timestamp, body },
-      { keys: [webhookSecretKey(current), webhookSecretKey(previous)] },
+      { keys: [webhookSigningKey(current), webhookSigningKey(previous)] },
     );
     expect(headers['webhook-signature'].split(' ')).toHaveLength(2);
     for (const secret of [current, previous]) {

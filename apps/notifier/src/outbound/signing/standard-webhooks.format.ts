@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, KeyObject } from 'node:crypto';
 import type { AttemptRequest, OutboundEvent, SigningKeys, WebhookFormat } from './webhook-format';
 
 const USER_AGENT = 'Switchboard-Webhooks/1';
@@ -37,7 +37,7 @@ export class StandardWebhooksFormat implements WebhookFormat {
 }
 
 /** `v1,<sig>` for each key, space-separated. */
-export function standardSignature(request: AttemptRequest, keys: readonly Buffer[]): string {
+export function standardSignature(request: AttemptRequest, keys: readonly KeyObject[]): string {
   const prefix = `${request.webhookId}.${request.timestamp}.`;
   let header = '';
   for (const key of keys) {

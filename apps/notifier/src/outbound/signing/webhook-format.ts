@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { EndpointFormat } from '../endpoints/endpoint';
 
 /** What an endpoint is told about an event: the CloudEvent fields a format may use. */
@@ -22,7 +23,7 @@ export interface AttemptRequest {
 /** The signing material of an endpoint at the time of an attempt. */
 export interface SigningKeys {
   /** HMAC keys, the current secret's first; more than one while a rotation overlaps. */
-  readonly keys: readonly Buffer[];
+  readonly keys: readonly KeyObject[];
 }
 
 /**

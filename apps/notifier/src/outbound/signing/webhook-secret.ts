@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, KeyObject, randomBytes } from 'node:crypto';
 
 const PREFIX = 'whsec_';
 /** Key sizes SPEC allows (bytes), for generated and supplied secrets alike. */
@@ -27,4 +27,9 @@ export function webhookSecretError(secret: unknown): string | undefined {
 /** The HMAC key of a secret: the base64-decoded part after `whsec_`. */
 export function webhookSecretKey(secret: string): Buffer {
   return Buffer.from(secret.slice(PREFIX.length), 'base64');
+}
+
+/** The HMAC key as a KeyObject, made once per secret (signing with raw bytes converts them on every call). */
+export function webhookSigningKey(secret: string): KeyObject {
+  return createSecretKey(webhookSecretKey(secret));
 }
