@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only fanout,idle,…] [-- --reps 3]`
+// `npm run bench [-- --quick] [-- --only fanout,idle,outbound,…] [-- --reps 3]`
 // Every figure is a ratio against a bare baseline measured in the same run, interleaved
 // (baseline, ours, baseline, ours, …), reported as median (range). See docs/BENCHMARKS.md.
 import { connect } from '@nats-io/transport-node';
@@ -9,6 +9,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { measureIdle, measureStorm } from './scenarios/connections.mjs';
 import { measureDelivery } from './scenarios/delivery.mjs';
+import { measureOutbound } from './scenarios/outbound.mjs';
 import { measureEndToEnd, measureIngest } from './scenarios/webhooks.mjs';
 import { measurePresenceQueries, measureRenewal } from './scenarios/presence.mjs';
 import { ROOT } from './lib/harness.mjs';
@@ -183,6 +184,23 @@ if (only?.includes('presence')) {
   }
 }
 
+const outboundRows = [];
+if (wants('outbound')) {
+  // Deliveries to one endpoint at OUTBOUND_CONCURRENCY 10, vs a bare fetch loop at 10: to a
+  // receiver that answers at once (the sender's overhead laid bare) and after 20 ms (a receiver doing work).
+  const events = quick ? 500 : full ? 10_000 : 3000;
+  for (const delayMs of [0, 20]) {
+    const runs = await compare(`outbound, receiver ${delayMs} ms`, (side) => measureOutbound(side, { events, concurrency: 10, delayMs }));
+    outboundRows.push([
+      `${fmt(events)} events → 1 endpoint, 10 in flight, receiver answers in ${delayMs} ms`,
+      `${fmt(med(runs.ours, 'deliveriesPerSec'))}/s (bare ${fmt(med(runs.bare, 'deliveriesPerSec'))}/s)`,
+      ratioText(ratios(runs, 'deliveriesPerSec')),
+      ratioText(ratios(runs, 'cpuUsPerDelivery')),
+      String(runs.ours.reduce((a, r) => a + r.lost + r.dup, 0)),
+    ]);
+  }
+}
+
 await cleanUp();
 
 const out = [
@@ -198,6 +216,9 @@ if (presenceRows.length > 0) out.push(table(['presence query (Redis store)', 'co
 if (renewalRows.length > 0) {
   out.push(table(['lease renewal, idle', 'round trips / heartbeat / gateway', 'server commands / heartbeat', 'server commands/s (TTL 12 s)', 'commands/s at PRESENCE_TTL_SECONDS=30'], renewalRows), '');
 }
+if (outboundRows.length > 0) {
+  out.push(table(['outbound webhooks', 'ours', 'deliveries/s vs bare fetch', 'sender CPU/delivery vs bare', 'lost+dup'], outboundRows), '');
+}
 out.push(problems.length === 0 ? 'No message lost or duplicated.' : `PROBLEMS:\n- ${problems.join('\n- ')}`);
 const text = out.join('\n');
 console.log(text);
@@ -210,7 +231,9 @@ async function cleanUp() {
   try {
     const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
     const jsm = await jetstreamManager(nc);
-    for await (const s of jsm.streams.list()) if (/^(EV|DLQ)_bench_/.test(s.config.name)) await jsm.streams.delete(s.config.name);
+    for await (const s of jsm.streams.list()) {
+      if (/^(EV|DLQ|OB|OBDLQ|KV_ep)_bench_/.test(s.config.name)) await jsm.streams.delete(s.config.name);
+    }
     await nc.close();
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     let cursor = '0';

@@ -36,6 +36,7 @@ describe('bench --quick', () => {
       'webhook stripe',
       'webhook github',
       'end to end',
+      'events → 1 endpoint',
     ]) {
       expect(stdout).toContain(row);
     }

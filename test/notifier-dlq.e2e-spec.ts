@@ -31,7 +31,7 @@ describe('notifier dead letters (Redis stopped)', () => {
       NOTIFIER_RETRY_BASE_MS: '100',
       NOTIFIER_RETRY_MAX_MS: '400',
       PUBLISH_API_KEY: PUBLISH_KEY,
-      DLQ_API_KEY: ADMIN_KEY,
+      ADMIN_API_KEY: ADMIN_KEY,
     });
     service = await startService(notifierDefinition, env);
     runtime = await testRuntime(env);

@@ -191,6 +191,18 @@ describe('publish API', () => {
     expect(await html.text()).toContain('POST /v1/publish');
     const doc = (await (await fetch(`${service!.url}/docs/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/dlq', '/v1/dlq/replay', '/v1/dlq/{seq}', '/v1/dlq/{seq}/replay', '/v1/publish']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/v1/dlq',
+      '/v1/dlq/replay',
+      '/v1/dlq/{seq}',
+      '/v1/dlq/{seq}/replay',
+      '/v1/endpoints',
+      '/v1/endpoints/{id}',
+      '/v1/endpoints/{id}/attempts',
+      '/v1/endpoints/{id}/replay',
+      '/v1/endpoints/{id}/rotate-secret',
+      '/v1/endpoints/{id}/test',
+      '/v1/publish',
+    ]);
   });
 });

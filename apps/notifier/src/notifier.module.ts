@@ -1,5 +1,5 @@
 import { DynamicModule, Inject, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { loadRoutesFile } from '@switchboard/config';
+import { adminApiKey, loadRoutesFile } from '@switchboard/config';
 import type { ChannelEngine, EventBus } from '@switchboard/engine';
 import type { Metrics } from '@switchboard/observability';
 import { CHANNEL_ENGINE, CoreModule, EVENT_BUS, METRICS, Platform } from '@switchboard/platform';
@@ -16,13 +16,21 @@ import { EventConsumerService } from './dispatch/event-consumer.service';
 import { EventDispatcher } from './dispatch/event-dispatcher';
 import { RetryPolicy } from './dispatch/retry-policy';
 import { notifierSettings, type NotifierSettings } from './notifier-settings';
+import { EndpointsController } from './outbound/api/endpoints.controller';
+import { EndpointsService } from './outbound/api/endpoints.service';
+import { DeliveryEngineService } from './outbound/delivery/delivery-engine.service';
+import { createOutbound, Outbound } from './outbound/outbound.factory';
 import { EventRouter } from './routing/event-router';
 
 const NOTIFIER_SETTINGS = Symbol('NotifierSettings');
+const OUTBOUND = Symbol('Outbound');
+/** Largest body of an endpoints API request. */
+const ADMIN_BODY_BYTES = 64 * 1024;
 
 /**
  * The notifier feature, wired explicitly: the EVENTS consumer (routing → channel publish →
- * ack / retry / dead letter), the HTTP publish API, the dead-letter endpoints and /docs.
+ * ack / retry / dead letter), the HTTP publish API, the dead-letter endpoints and /docs,
+ * and outbound webhooks (the endpoints API and the delivery engine, `outbound/`).
  */
 @Module({})
 export class NotifierModule implements NestModule {
@@ -38,9 +46,18 @@ export class NotifierModule implements NestModule {
     const retry = new RetryPolicy(settings.NOTIFIER_RETRY_BASE_MS, settings.NOTIFIER_RETRY_MAX_MS);
     const logger = platform.logger.child({ component: 'notifier' });
     logger.info(
-      { routes: routes.length, durable: settings.NOTIFIER_DURABLE, publishApi: settings.PUBLISH_API_KEY !== undefined },
+      {
+        routes: routes.length,
+        durable: settings.NOTIFIER_DURABLE,
+        publishApi: settings.PUBLISH_API_KEY !== undefined,
+        adminApi: adminApiKey(settings) !== undefined,
+      },
       'notifier configured',
     );
+    if (settings.ADMIN_API_KEY === undefined && settings.DLQ_API_KEY !== undefined) {
+      logger.warn({}, 'DLQ_API_KEY is deprecated: rename it ADMIN_API_KEY (it is the key of every admin route now)');
+    }
+    const outboundLogger = platform.logger.child({ component: 'outbound' });
     const span = retry.worstCaseSpanMs(settings.NOTIFIER_MAX_DELIVER);
     if (span > settings.IDEMPOTENCY_WINDOW_SECONDS * 1000) {
       // Past the window a retried event can reach channels that already took it a second time.
@@ -52,9 +69,17 @@ export class NotifierModule implements NestModule {
     return {
       module: NotifierModule,
       imports: [CoreModule.forPlatform(platform)],
-      controllers: [PublishController, DlqController, DocsController],
+      controllers: [PublishController, DlqController, EndpointsController, DocsController],
       providers: [
         { provide: NOTIFIER_SETTINGS, useValue: settings },
+        {
+          provide: OUTBOUND,
+          useFactory: (bus: EventBus, metrics: Metrics) =>
+            createOutbound({ runtime: platform.runtime, bus, metrics, logger: outboundLogger, settings }),
+          inject: [EVENT_BUS, METRICS],
+        },
+        { provide: EndpointsService, useFactory: (o: Outbound) => o.endpoints, inject: [OUTBOUND] },
+        { provide: DeliveryEngineService, useFactory: (o: Outbound) => o.engine, inject: [OUTBOUND] },
         { provide: EventRouter, useValue: new EventRouter(routes) },
         { provide: OPENAPI_DOCUMENT, useValue: openApiDocument(settings.MAX_MESSAGE_BYTES) },
         {
@@ -65,9 +90,14 @@ export class NotifierModule implements NestModule {
         { provide: DeadLetterQueue, useFactory: (bus: EventBus) => new DeadLetterQueue(bus), inject: [EVENT_BUS] },
         {
           provide: EventDispatcher,
-          useFactory: (engine: ChannelEngine, router: EventRouter, dlq: DeadLetterQueue, metrics: Metrics) =>
-            new EventDispatcher(engine, router, dlq, metrics, logger, { maxDeliver: settings.NOTIFIER_MAX_DELIVER, retry }),
-          inject: [CHANNEL_ENGINE, EventRouter, DeadLetterQueue, METRICS],
+          useFactory: (engine: ChannelEngine, router: EventRouter, dlq: DeadLetterQueue, metrics: Metrics, endpoints: EndpointsService) =>
+            new EventDispatcher(engine, router, dlq, metrics, logger, {
+              maxDeliver: settings.NOTIFIER_MAX_DELIVER,
+              retry,
+              // Platform notices, and events an endpoint takes, are not lost when no channel wants them.
+              deliveredElsewhere: (event) => event.type.startsWith('switchboard.') || endpoints.wants(event),
+            }),
+          inject: [CHANNEL_ENGINE, EventRouter, DeadLetterQueue, METRICS, EndpointsService],
         },
         {
           provide: EventConsumerService,
@@ -89,7 +119,10 @@ export class NotifierModule implements NestModule {
     const settings = this.settings;
     const body = jsonBody(settings.MAX_MESSAGE_BYTES, { maxDepth: MAX_PUBLISH_DEPTH, onTooLarge: () => countTooLarge(this.metrics) });
     consumer.apply(requireBearerKey(settings.PUBLISH_API_KEY, 'publish'), body).forRoutes(PublishController);
-    consumer.apply(requireBearerKey(settings.DLQ_API_KEY ?? settings.PUBLISH_API_KEY, 'dlq')).forRoutes(DlqController);
+    // Every admin route takes ADMIN_API_KEY, never the publish key.
+    const admin = requireBearerKey(adminApiKey(settings), 'admin', 'the admin API is disabled: set ADMIN_API_KEY');
+    consumer.apply(admin).forRoutes(DlqController);
+    consumer.apply(admin, jsonBody(ADMIN_BODY_BYTES, { maxDepth: MAX_PUBLISH_DEPTH })).forRoutes(EndpointsController);
   }
 }
 

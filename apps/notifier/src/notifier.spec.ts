@@ -14,6 +14,7 @@ function collect(into: StoredMessage[]): ChannelListener {
 describe('notifier service (memory engine)', () => {
   let service: RunningService;
   const KEY = 'test-publish-key';
+  const ADMIN = 'test-admin-key';
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-routes-'));
@@ -24,6 +25,7 @@ describe('notifier service (memory engine)', () => {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
       PUBLISH_API_KEY: KEY,
+      ADMIN_API_KEY: ADMIN,
       ROUTES_CONFIG: routes,
       NOTIFIER_MAX_DELIVER: '2',
       NOTIFIER_RETRY_BASE_MS: '10',
@@ -65,7 +67,7 @@ describe('notifier service (memory engine)', () => {
     const { eventBus } = service.platform.runtime;
     await eventBus.publish('events.app.x', { specversion: '1.0', id: 'lost-1', source: 'svc', type: 'nobody.cares', data: {} });
     const res = await eventually(async () => {
-      const r = await fetch(`${service.url}/v1/dlq`, { headers: { authorization: `Bearer ${KEY}` } });
+      const r = await fetch(`${service.url}/v1/dlq`, { headers: { authorization: `Bearer ${ADMIN}` } });
       const body = (await r.json()) as { deadLetters: Array<{ deadLetter: { reason: string; error: string; event: { id: string } } }> };
       expect(body.deadLetters.map((d) => d.deadLetter.event.id)).toContain('lost-1');
       return body;

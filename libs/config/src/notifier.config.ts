@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { engineEnv, refineEngine, refineService, serviceEnv } from './common.config';
 import { envInt, envOptionalString } from './env';
 import { loadConfigFile } from './load-config';
+import { outboundEnv, refineOutbound } from './outbound.config';
 
 /** Settings of the notifier (SPEC "Event bus and notifier"). */
 export const notifierEnv = {
@@ -10,9 +11,11 @@ export const notifierEnv = {
   /** Bearer key of the HTTP publish API (POST /v1/publish); the API answers 401 to everyone without it. */
   PUBLISH_API_KEY: envOptionalString(),
   /**
-   * Bearer key of the dead-letter endpoints (GET /v1/dlq, POST /v1/dlq/…/replay). Defaults to
-   * PUBLISH_API_KEY; set it to keep dead letters (which hold event bodies) from publishers.
+   * Bearer key of every admin route: dead letters (/v1/dlq) and outbound endpoints
+   * (/v1/endpoints). Never the publish key; without it those routes answer 401.
    */
+  ADMIN_API_KEY: envOptionalString(),
+  /** Former name of ADMIN_API_KEY, still read when ADMIN_API_KEY is unset (deprecated). */
   DLQ_API_KEY: envOptionalString(),
   /** Durable consumer name on EVENTS; replicas with the same name share the work. */
   NOTIFIER_DURABLE: z.preprocess(
@@ -32,6 +35,7 @@ export const notifierEnv = {
   NOTIFIER_RETRY_MAX_MS: envInt(15_000, 1, 3_600_000),
   /** Events one replica processes at once (events sharing a channel still go one after another). */
   NOTIFIER_CONCURRENCY: envInt(32, 1, 1024),
+  ...outboundEnv,
 };
 
 export const notifierSchema = z.object({ ...serviceEnv, ...engineEnv, ...notifierEnv }).superRefine((c, ctx) => {
@@ -43,10 +47,24 @@ export const notifierSchema = z.object({ ...serviceEnv, ...engineEnv, ...notifie
 export type NotifierConfig = z.output<typeof notifierSchema>;
 
 /** Cross-field rules of the notifier settings. */
-export function refineNotifier(c: { NOTIFIER_RETRY_BASE_MS: number; NOTIFIER_RETRY_MAX_MS: number }, ctx: z.RefinementCtx): void {
+export function refineNotifier(
+  c: { NOTIFIER_RETRY_BASE_MS: number; NOTIFIER_RETRY_MAX_MS: number; ADMIN_API_KEY?: string; DLQ_API_KEY?: string } & Parameters<
+    typeof refineOutbound
+  >[0],
+  ctx: z.RefinementCtx,
+): void {
   if (c.NOTIFIER_RETRY_MAX_MS < c.NOTIFIER_RETRY_BASE_MS) {
     ctx.addIssue({ code: 'custom', path: ['NOTIFIER_RETRY_MAX_MS'], message: 'must be ≥ NOTIFIER_RETRY_BASE_MS' });
   }
+  if (c.ADMIN_API_KEY !== undefined && c.DLQ_API_KEY !== undefined && c.ADMIN_API_KEY !== c.DLQ_API_KEY) {
+    ctx.addIssue({ code: 'custom', path: ['DLQ_API_KEY'], message: 'is the former name of ADMIN_API_KEY: set only ADMIN_API_KEY' });
+  }
+  refineOutbound(c, ctx);
+}
+
+/** The key of the admin routes: ADMIN_API_KEY, or its former name DLQ_API_KEY. */
+export function adminApiKey(c: { ADMIN_API_KEY?: string; DLQ_API_KEY?: string }): string | undefined {
+  return c.ADMIN_API_KEY ?? c.DLQ_API_KEY;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -96,8 +96,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     }),
     limitHits: new Counter({
       name: 'switchboard_limit_hits_total',
-      help:
-        'Requests refused or connections ended by a server-side limit (max_message_bytes, max_subscriptions, publish_rate, max_connections, max_held_polls, send_queue, max_response_bytes, read_create_rate, requests_in_flight)',
+      help: 'Requests refused or connections ended by a server-side limit (max_message_bytes, max_subscriptions, publish_rate, max_connections, max_held_polls, send_queue, max_response_bytes, read_create_rate, requests_in_flight)',
       labelNames: ['limit', 'transport'] as const,
       registers: r,
     }),
@@ -220,6 +219,43 @@ export function createMetrics(registry: Registry = new Registry()) {
     presenceDeliveryFailures: new Counter({
       name: 'switchboard_presence_delivery_failures_total',
       help: 'Join/leave signals or lifecycle events that could not be delivered at once (retried)',
+      registers: r,
+    }),
+
+    // Outbound webhooks.
+    outboundAttempts: new Counter({
+      name: 'switchboard_outbound_attempts_total',
+      help: 'Outbound webhook attempts by outcome (succeeded, failed) and error (none, http_4xx, http_5xx, timeout, connect, dns, tls, blocked_address, redirect, network, …)',
+      labelNames: ['outcome', 'error'] as const,
+      registers: r,
+    }),
+    outboundAttemptSeconds: new Histogram({
+      name: 'switchboard_outbound_attempt_seconds',
+      help: 'Duration of one outbound webhook attempt (connect, answer, body)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+      registers: r,
+    }),
+    outboundMessages: new Counter({
+      name: 'switchboard_outbound_messages_total',
+      help: 'Outbound messages by result (queued, delivered, retry_scheduled, dead_lettered, replayed)',
+      labelNames: ['result'] as const,
+      registers: r,
+    }),
+    outboundQueueDepth: new Gauge({
+      name: 'switchboard_outbound_queue_depth',
+      help: 'Outbound messages waiting, by state (queued: ready or in flight; scheduled: waiting for a retry)',
+      labelNames: ['state'] as const,
+      registers: r,
+    }),
+    outboundEndpoints: new Gauge({
+      name: 'switchboard_outbound_endpoints',
+      help: 'Registered outbound endpoints by state (enabled, disabled)',
+      labelNames: ['state'] as const,
+      registers: r,
+    }),
+    outboundBreakersOpen: new Gauge({
+      name: 'switchboard_outbound_breakers_open',
+      help: 'Endpoints whose circuit breaker is open or half-open in this replica (paused, attempts kept)',
       registers: r,
     }),
 

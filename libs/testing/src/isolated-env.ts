@@ -21,6 +21,12 @@ export interface IsolatedEnv {
   DLQ_STREAM: string;
   DLQ_SUBJECT_PREFIX: string;
   NOTIFIER_DURABLE: string;
+  OUTBOUND_DURABLE: string;
+  OUTBOUND_STREAM: string;
+  OUTBOUND_SUBJECT_PREFIX: string;
+  OUTBOUND_DLQ_STREAM: string;
+  OUTBOUND_DLQ_SUBJECT_PREFIX: string;
+  OUTBOUND_ENDPOINTS_BUCKET: string;
 }
 
 /** The shared servers of NOTES.md, or NATS_URL / REDIS_URL from the environment. */
@@ -40,6 +46,13 @@ export function isolatedEnv(label: string, servers: { natsUrl?: string; redisUrl
     DLQ_STREAM: `DLQ_${id}`,
     DLQ_SUBJECT_PREFIX: `${id}.dlq`,
     NOTIFIER_DURABLE: `notifier_${id}`,
+    OUTBOUND_DURABLE: `outbound_${id}`,
+    OUTBOUND_STREAM: `OB_${id}`,
+    OUTBOUND_SUBJECT_PREFIX: `${id}.ob`,
+    OUTBOUND_DLQ_STREAM: `OBDLQ_${id}`,
+    OUTBOUND_DLQ_SUBJECT_PREFIX: `${id}.obdlq`,
+    // Its stream is KV_<bucket>: the id in the name, so cleanup finds it.
+    OUTBOUND_ENDPOINTS_BUCKET: `ep_${id}`,
   };
 }
 

@@ -91,7 +91,7 @@ const EXTERNAL_SECRET_STAND_INS: Record<string, string> = {
   JWT_SECRET: 'an-external-secret-of-at-least-32-bytes',
   TURN_SECRET: 'external-turn-secret',
   PUBLISH_API_KEY: 'external-publish-key',
-  DLQ_API_KEY: 'external-dlq-key',
+  ADMIN_API_KEY: 'external-admin-key',
 };
 
 /** A container's environment as the kubelet would build it, with mounted config files written to a temp dir. */

@@ -22,13 +22,10 @@ export function bearerKeyMatches(authorization: string | undefined, key: string 
  * Route middleware: answers 401 unless the request carries `Authorization: Bearer <key>`.
  * Runs before the body is read, so a caller without the key learns nothing else.
  */
-export function requireBearerKey(key: string | undefined, realm: string) {
+export function requireBearerKey(key: string | undefined, realm: string, disabledMessage = `${realm} is disabled: no key is configured`) {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (bearerKeyMatches(req.headers.authorization, key)) return next();
-    const err = new SwitchboardError(
-      'unauthorized',
-      key === undefined ? `${realm} is disabled: no key is configured` : 'missing or wrong API key',
-    );
+    const err = new SwitchboardError('unauthorized', key === undefined ? disabledMessage : 'missing or wrong API key');
     // The body is never read: answered so that a client still uploading can read it.
     replyJson(req, res, { status: err.httpStatus, body: errorBody(err), headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` } });
   };

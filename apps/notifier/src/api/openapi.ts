@@ -1,4 +1,5 @@
 import { MAX_CHANNEL_LENGTH, MAX_IDEMPOTENCY_KEY_LENGTH } from '@switchboard/protocol';
+import { endpointsPaths, endpointsSchemas } from '../outbound/api/endpoints.openapi';
 import { MAX_CHANNELS_PER_PUBLISH, MAX_PUBLISH_DEPTH } from './publish-request';
 
 const channelName = {
@@ -34,13 +35,18 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
       title: 'Switchboard notifier API',
       version: '1',
       description:
-        'Publish messages to channels over HTTP, and inspect and replay dead-lettered events. ' +
-        'Errors are `{"code","message"}` with the same codes as WebSocket error frames.',
+        'Publish messages to channels over HTTP, inspect and replay dead-lettered events, and register ' +
+        'outbound webhook endpoints. Errors are `{"error","message"}` (`error` is the code, the same codes ' +
+        'as WebSocket error frames; `code` repeats it for older clients).',
     },
     components: {
       securitySchemes: {
         publishKey: { type: 'http', scheme: 'bearer', description: 'PUBLISH_API_KEY. Without a configured key every call is 401.' },
-        dlqKey: { type: 'http', scheme: 'bearer', description: 'DLQ_API_KEY (defaults to PUBLISH_API_KEY).' },
+        adminKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'ADMIN_API_KEY, the key of every admin route (never the publish key). Without it every call is 401.',
+        },
       },
       schemas: {
         Error: {
@@ -52,6 +58,7 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
             message: { type: 'string' },
           },
         },
+        ...endpointsSchemas,
         PublishRequest: {
           type: 'object',
           additionalProperties: false,
@@ -135,7 +142,7 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
       '/v1/dlq': {
         get: {
           summary: 'List dead letters, oldest first',
-          security: [{ dlqKey: [] }],
+          security: [{ adminKey: [] }],
           parameters: [
             { name: 'from', in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
@@ -163,7 +170,7 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
       '/v1/dlq/{seq}': {
         get: {
           summary: 'One dead letter',
-          security: [{ dlqKey: [] }],
+          security: [{ adminKey: [] }],
           parameters: [seqParam],
           responses: {
             200: {
@@ -178,7 +185,7 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
       '/v1/dlq/{seq}/replay': {
         post: {
           summary: 'Republish one dead letter onto EVENTS and remove it from the DLQ',
-          security: [{ dlqKey: [] }],
+          security: [{ adminKey: [] }],
           parameters: [seqParam],
           responses: {
             200: { description: 'Replayed', content: { 'application/json': { schema: { $ref: '#/components/schemas/ReplayResult' } } } },
@@ -192,7 +199,7 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
       '/v1/dlq/replay': {
         post: {
           summary: 'Replay every dead letter, oldest first',
-          security: [{ dlqKey: [] }],
+          security: [{ adminKey: [] }],
           responses: {
             200: {
               description: 'What was replayed and what could not be',
@@ -216,6 +223,7 @@ export function openApiDocument(maxBodyBytes: number): Record<string, unknown> {
           },
         },
       },
+      ...endpointsPaths,
     },
   };
 }
@@ -249,7 +257,9 @@ ${rows.join('\n')}
 </tbody></table>
 <h2>Example</h2>
 <pre>curl -X POST $URL/v1/publish -H "Authorization: Bearer $PUBLISH_API_KEY" -H 'Content-Type: application/json' \\
-     -d '{"channel":"orders:42","data":{"status":"paid"},"idempotencyKey":"order-42-paid"}'</pre>
+     -d '{"channel":"orders:42","data":{"status":"paid"},"idempotencyKey":"order-42-paid"}'
+curl -X POST $URL/v1/endpoints -H "Authorization: Bearer $ADMIN_API_KEY" -H 'Content-Type: application/json' \\
+     -d '{"url":"https://hooks.example.com/switchboard","events":["orders.*"]}'</pre>
 </body></html>
 `;
 }

@@ -10,12 +10,17 @@ import { DeadLetterQueue } from './dead-letter-queue';
 import { RetryPolicy } from './retry-policy';
 
 /** What became of one delivery (also the `outcome` label of `switchboard_notifier_events_total`). */
-export type DispatchOutcome = 'processed' | 'retried' | 'dead_lettered' | 'unroutable' | 'abandoned';
+export type DispatchOutcome = 'processed' | 'retried' | 'dead_lettered' | 'unroutable' | 'abandoned' | 'outbound_only';
 
 export interface DispatcherSettings {
   /** NOTIFIER_MAX_DELIVER: the delivery that fails at this count goes to the DLQ. */
   maxDeliver: number;
   retry: RetryPolicy;
+  /**
+   * True for an event delivered by other means (an outbound endpoint takes it, or it is a
+   * platform notice): when no channel and no failed rule wants it, it is acked, not dead-lettered.
+   */
+  deliveredElsewhere?: (event: CloudEvent) => boolean;
 }
 
 /** Attempts to store a dead letter before giving up on the event (backoff 200 ms, 400 ms). */
@@ -64,6 +69,11 @@ export class EventDispatcher {
       );
     }
     if (decision.channels.length === 0) {
+      if (decision.skips.length === 0 && this.settings.deliveredElsewhere?.(event) === true) {
+        delivery.ack();
+        this.metrics.notifierEvents.inc({ outcome: 'outbound_only' });
+        return 'outbound_only';
+      }
       const why =
         decision.skips.length > 0
           ? `no channel: ${decision.skips.map((s) => `${s.where}: ${s.detail}`).join('; ')}`

@@ -1,0 +1,4 @@
+import { endpointStoreConformance } from './endpoint-store.conformance';
+import { MemoryEndpointStore } from './memory-endpoint.store';
+
+endpointStoreConformance('memory', async () => ({ store: new MemoryEndpointStore(), dispose: async () => undefined }));

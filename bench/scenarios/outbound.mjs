@@ -1,0 +1,116 @@
+// Outbound webhooks: the notifier delivering N stored events to one endpoint (signed,
+// queued on JetStream, attempts logged in Redis) against a bare loop of `fetch` with the
+// same concurrency, both to the same bare receiver process, measured at the receiver.
+import { connect } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT, ServerProcess } from '../lib/harness.mjs';
+import { realEngineEnv } from '../lib/targets.mjs';
+
+const ADMIN_API_KEY = 'bench-admin-key';
+
+async function stats(receiver) {
+  return (await fetch(`${receiver.url}/stats`)).json();
+}
+
+async function waitForCount(receiver, n, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await stats(receiver);
+    if (s.count >= n) return s;
+    if (Date.now() > deadline) throw new Error(`receiver got ${s.count} of ${n} deliveries in ${timeoutMs / 1000} s`);
+    await sleep(20);
+  }
+}
+
+/** Stores `n` CloudEvents of type bench.event on the notifier's EVENTS stream. */
+async function storeEvents(env, n) {
+  const nc = await connect({ servers: env.NATS_URL });
+  try {
+    const js = jetstream(nc);
+    const pending = [];
+    for (let i = 0; i < n; i++) {
+      const event = { specversion: '1.0', id: `bench-${i}`, source: 'bench', type: 'bench.event', data: { i, pad: 'x'.repeat(200) } };
+      pending.push(js.publish(`${env.EVENTS_SUBJECT_PREFIX}.bench.event`, JSON.stringify(event)));
+      if (pending.length >= 500) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * @param side 'bare' | 'ours'
+ * @param o {events, concurrency, delayMs}
+ * @returns {deliveriesPerSec, cpuUsPerDelivery, dup, lost}
+ */
+export async function measureOutbound(side, o) {
+  const receiver = await ServerProcess.start('receiver', join(ROOT, 'bench/baselines/webhook-receiver.mjs'), {
+    DELAY_MS: String(o.delayMs),
+  });
+  try {
+    if (side === 'bare') {
+      const loop = await ServerProcess.start('bare fetch loop', join(ROOT, 'bench/baselines/fetch-loop.mjs'), {
+        TARGET_URL: `${receiver.url}/hook`,
+        N: String(o.events),
+        CONCURRENCY: String(o.concurrency),
+      });
+      try {
+        const before = await loop.probe();
+        const res = await fetch(`${loop.url}/start`, { method: 'POST' });
+        if (res.status !== 200) throw new Error(`fetch loop: ${await res.text()}`);
+        const after = await loop.probe();
+        const s = await waitForCount(receiver, o.events, 10_000);
+        return {
+          deliveriesPerSec: (s.count - 1) / ((s.lastAt - s.firstAt) / 1000),
+          cpuUsPerDelivery: (after.cpuUs - before.cpuUs) / s.count,
+          lost: 0,
+          dup: 0,
+        };
+      } finally {
+        await loop.stop();
+      }
+    }
+
+    // Ours: register the endpoint and store the events with delivery off, then start the
+    // delivery engine and time the receiver from its first request to its last.
+    const env = {
+      ...realEngineEnv(),
+      ADMIN_API_KEY,
+      OUTBOUND_ALLOW_HTTP: 'true',
+      OUTBOUND_ALLOW_CIDRS: '127.0.0.1/32',
+      OUTBOUND_CONCURRENCY: String(o.concurrency),
+    };
+    const main = join(ROOT, 'dist/apps/notifier/main.js');
+    const setup = await ServerProcess.start('notifier (setup)', main, { ...env, OUTBOUND_ENABLED: 'false' }, '/readyz');
+    try {
+      const res = await fetch(`${setup.url}/v1/endpoints`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `${receiver.url}/hook`, events: ['bench.*'] }),
+      });
+      if (res.status !== 201) throw new Error(`endpoint not created: ${res.status} ${await res.text()}`);
+      await storeEvents(env, o.events);
+    } finally {
+      await setup.stop();
+    }
+    const notifier = await ServerProcess.start('notifier', main, env, '/readyz');
+    try {
+      const before = await notifier.probe();
+      const s = await waitForCount(receiver, o.events, 120_000);
+      const after = await notifier.probe();
+      return {
+        deliveriesPerSec: (s.count - 1) / ((s.lastAt - s.firstAt) / 1000),
+        cpuUsPerDelivery: (after.cpuUs - before.cpuUs) / s.count,
+        lost: o.events - s.distinct,
+        dup: s.count - s.distinct,
+      };
+    } finally {
+      await notifier.stop();
+    }
+  } finally {
+    await receiver.stop();
+  }
+}
