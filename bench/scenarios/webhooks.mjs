@@ -43,11 +43,18 @@ export function signedRequest(provider, data = {}) {
   };
 }
 
+/**
+ * The load generator is one address sending only signed requests: the per-address budget for
+ * unverified requests (WEBHOOK_UNVERIFIED_RATE, which refunds verified ones only after they
+ * verify) would throttle its concurrency, which is that budget's job, not what is measured here.
+ */
+const ONE_SENDER = { WEBHOOK_UNVERIFIED_RATE: '0' };
+
 /** @param o {provider, durationMs, connections} */
 export async function measureIngest(side, o) {
   const server =
     side === 'ours'
-      ? await ServerProcess.start('webhook-ingest', join(ROOT, 'dist/apps/webhook-ingest/main.js'), { ...realEngineEnv(), WEBHOOK_SOURCES: sources() }, '/readyz')
+      ? await ServerProcess.start('webhook-ingest', join(ROOT, 'dist/apps/webhook-ingest/main.js'), { ...realEngineEnv(), ...ONE_SENDER, WEBHOOK_SOURCES: sources() }, '/readyz')
       : await startBaseline('hmac', { WEBHOOK_SECRET: o.provider === 'stripe' ? STRIPE_SECRET : GITHUB_SECRET });
   try {
     const before = await server.probe();
@@ -83,7 +90,7 @@ export async function measureEndToEnd(o) {
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
   const routes = join(dir, 'routes.yaml');
   writeFileSync(routes, "routes:\n  - match: { type: 'github.push' }\n    channels: ['bench:e2e']\n");
-  const server = await startOurs('real', { WEBHOOK_SOURCES: sources(), ROUTES_CONFIG: routes });
+  const server = await startOurs('real', { ...ONE_SENDER, WEBHOOK_SOURCES: sources(), ROUTES_CONFIG: routes });
   const clients = await Clients.start(o.clientProcesses);
   try {
     const half = Math.floor(o.clients / 2);

@@ -7,7 +7,7 @@ export type GetToken = (reason: TokenReason) => Promise<string | null> | string 
 /** A token, or why there is none and whether asking again later may help. */
 export type TokenResult = { token: string } | { error: SwitchboardClientError; terminal: boolean };
 
-/** A refresh is due this long before `exp` at most (and at 90 % of a shorter lifetime). */
+/** A refresh is due this long before `exp` at most (and at 75 % of a shorter lifetime). */
 const REFRESH_MARGIN_MS = 30_000;
 /** Node timers hold at most 2^31-1 ms. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -109,9 +109,13 @@ export class TokenSource {
   }
 }
 
-/** When to refresh a token that has `lifetimeMs` left: 30 s before `exp`, or at 90 % of a shorter life (1 s at least). */
+/**
+ * When to refresh a token that has `lifetimeMs` left: 30 s before `exp`, or at three quarters
+ * of a shorter life (1 s at least) — a quarter of a short life is the margin a busy client and
+ * a slow token endpoint get before the gateway ends the connection.
+ */
 export function refreshDelay(lifetimeMs: number): number {
-  return Math.max(1000, Math.min(lifetimeMs - REFRESH_MARGIN_MS, lifetimeMs * 0.9));
+  return Math.max(1000, Math.min(lifetimeMs - REFRESH_MARGIN_MS, lifetimeMs * 0.75));
 }
 
 function claims(token: string): Record<string, unknown> | undefined {

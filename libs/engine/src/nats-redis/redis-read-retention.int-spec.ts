@@ -49,7 +49,10 @@ describe('Redis channel store: reads of never-published channels', () => {
   });
 
   it('leaves no key of 100,000 reads of random names once HISTORY_TTL_SECONDS has passed; a published channel keeps its metadata', async () => {
-    const name = (): string => uniqueName('r') + ':x';
+    // A counter, not random names: 100,000 random names would now and then repeat one.
+    const base = uniqueName('r');
+    let n = 0;
+    const name = (): string => `${base}:${n++}`;
     let created = 0;
     // Stream starts and WS subscribes.
     for (let i = 0; i < 500; i++) {
