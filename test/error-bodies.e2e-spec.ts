@@ -6,6 +6,7 @@ import { standaloneDefinition } from '@switchboard/standalone';
 import { webhookIngestDefinition } from '@switchboard/webhook-ingest';
 
 const PUBLISH_KEY = 'error-bodies-publish-key-0123456789';
+const ADMIN_KEY = 'error-bodies-admin-key-0123456789';
 const SOURCES = JSON.stringify([{ name: 'billing', provider: 'hmac', secrets: ['billing-secret'], header: 'X-Signature' }]);
 
 /** Every service in the memory engine, on a free port. */
@@ -16,6 +17,7 @@ const env = {
   DRAIN_SECONDS: '0',
   JWT_SECRET: TEST_JWT_SECRET,
   PUBLISH_API_KEY: PUBLISH_KEY,
+  ADMIN_API_KEY: ADMIN_KEY,
   MAX_MESSAGE_BYTES: '1024',
   WEBHOOK_SOURCES: SOURCES,
   WEBHOOK_MAX_BYTES: '1024',
@@ -36,6 +38,7 @@ const json = (body: unknown, headers: Record<string, string> = {}): RequestInit 
   body: typeof body === 'string' ? body : JSON.stringify(body),
 });
 const withKey = { authorization: `Bearer ${PUBLISH_KEY}` };
+const withAdminKey = { authorization: `Bearer ${ADMIN_KEY}` };
 
 function gatewayRefusals(token: string): Refusal[] {
   return [
@@ -72,7 +75,8 @@ const notifierRefusals: Refusal[] = [
     error: 'too_large',
   },
   { name: 'dead letters without a key', path: '/v1/dlq', status: 401, error: 'unauthorized' },
-  { name: 'dead letter of a bad sequence', path: '/v1/dlq/abc', init: { headers: withKey }, status: 400, error: 'bad_request' },
+  { name: 'dead letters with the publish key', path: '/v1/dlq', init: { headers: withKey }, status: 401, error: 'unauthorized' },
+  { name: 'dead letter of a bad sequence', path: '/v1/dlq/abc', init: { headers: withAdminKey }, status: 400, error: 'bad_request' },
 ];
 
 const webhookRefusals: Refusal[] = [
