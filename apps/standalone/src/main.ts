@@ -1,3 +1,4 @@
+import './node-guard';
 import 'reflect-metadata';
 import { loadWebhookSources } from '@switchboard/config';
 import { runMain } from '@switchboard/platform';
@@ -40,7 +41,8 @@ runMain(standaloneDefinition, (service) => {
       node: existsSync(local) ? local : process.execPath,
       webhookSources: loadWebhookSources(config),
     });
-    process.stdout.write(banner + '\n');
+    // Log lines go out asynchronously: flush them first so the banner follows "listening".
+    logger.flush(() => process.stdout.write(banner + '\n'));
   });
 });
 

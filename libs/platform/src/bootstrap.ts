@@ -8,7 +8,7 @@ import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { PinoNestLogger } from './nest-logger';
 import { createPlatform, Platform } from './platform';
 import { HttpErrorFilter } from './http-error.filter';
-import { unsupportedNodeMessage } from './node-version';
+import { exitOnUnsupportedNode } from './node-version';
 
 /** How one service process is assembled. */
 export interface ServiceDefinition<C extends CommonConfig> {
@@ -84,11 +84,7 @@ export async function startService<C extends CommonConfig>(
  * Kubernetes' grace period ends. A config error prints one line and exits 1.
  */
 export function runMain<C extends CommonConfig>(definition: ServiceDefinition<C>, afterStart?: (service: RunningService<C>) => void): void {
-  const nodeProblem = unsupportedNodeMessage();
-  if (nodeProblem !== undefined) {
-    process.stderr.write(`${definition.name}: ${nodeProblem}\n`);
-    process.exit(1);
-  }
+  exitOnUnsupportedNode(definition.name);
   startService(definition)
     .then((service) => {
       const shutdown = (signal: string): void => {

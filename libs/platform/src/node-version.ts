@@ -15,3 +15,14 @@ export function unsupportedNodeMessage(version: string = process.versions.node, 
     `or run node_modules/.bin/node dist/apps/<service>/main.js`
   );
 }
+
+/**
+ * Ends the process with that one line when this Node.js cannot run `service`. Each `main.ts`
+ * calls it from its first import (`./node-guard`): later imports may already need Node 24.
+ */
+export function exitOnUnsupportedNode(service: string): void {
+  const problem = unsupportedNodeMessage();
+  if (problem === undefined) return;
+  process.stderr.write(`${service}: ${problem}\n`);
+  process.exit(1);
+}
