@@ -12,6 +12,7 @@ import type { Logger } from '@switchboard/observability';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { ClientSession } from '../../hub/client-session';
+import type { PresenceNotice } from '../../hub/presence-hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
 
 /** Requests a connection may have in flight; past it the client breaks the protocol's flow control. */
@@ -76,6 +77,11 @@ export class WsConnection implements SessionTransport {
   /** Hot path: one shared Buffer per message, a frame header per recipient. */
   deliver(message: StoredMessage): void {
     if (!this.closed) this.ws.send(message.encoded(this.ctx.encoder), TEXT_FRAME);
+  }
+
+  /** One shared Buffer per join/leave, as for messages. */
+  presenceNotice(notice: PresenceNotice): void {
+    if (!this.closed) this.ws.send(notice.ws, TEXT_FRAME);
   }
 
   lost(channel: string): void {
