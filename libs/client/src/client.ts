@@ -7,7 +7,7 @@ import { RtcRoom, RtcRoomOptions } from './rtc-room';
 import { Subscription, SubscriptionOptions } from './subscription';
 import { GetToken, TokenSource, tokenSubject } from './token-source';
 import { readError } from './transports/transport';
-import { ClientState, Position, SwitchboardClientError, TransportName } from './types';
+import { ClientState, Position, PresenceResult, SwitchboardClientError, TransportName } from './types';
 
 export interface ClientOptions {
   /** A fixed token, or… */
@@ -103,7 +103,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   subscribe<T = unknown>(channel: string, options: SubscriptionOptions = {}): Subscription<T> {
     if (this.state === 'closed') throw this.#failure ?? new SwitchboardClientError('closed', 'client is closed', channel);
     if (this.#book.has(channel)) throw new SwitchboardClientError('already_subscribed', `already subscribed to ${channel}`, channel);
-    const subscription = new Subscription<T>(channel, options, (s) => this.#book.remove(s as Subscription));
+    const subscription = new Subscription<T>(
+      channel,
+      options,
+      (s) => this.#book.remove(s as Subscription),
+      (c) => this.#presence(c),
+    );
     this.#book.add(subscription as Subscription, options.since);
     return subscription;
   }
@@ -145,17 +150,27 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   /** `GET /v1/webrtc/ice-servers`: STUN servers and short-lived TURN credentials for this client. */
-  async iceServers(): Promise<{ iceServers: RTCIceServer[]; ttl: number }> {
+  iceServers(): Promise<{ iceServers: RTCIceServer[]; ttl: number }> {
+    return this.#get('/v1/webrtc/ice-servers');
+  }
+
+  /** `GET /v1/presence?channel=`: who is in a channel (any transport; the token must allow subscribing to it). */
+  #presence(channel: string): Promise<PresenceResult> {
+    return this.#get('/v1/presence?channel=' + encodeURIComponent(channel), channel);
+  }
+
+  async #get<R>(path: string, channel?: string): Promise<R> {
     const got = await this.#tokens.forConnect();
     if ('error' in got) throw got.error;
-    const res = await (this.#options.fetch ?? globalThis.fetch)(`${this.url.replace(/\/+$/, '')}/v1/webrtc/ice-servers`, {
+    const res = await (this.#options.fetch ?? globalThis.fetch)(`${this.url.replace(/\/+$/, '')}${path}`, {
       headers: { Authorization: `Bearer ${got.token}` },
+      cache: 'no-store',
     });
     if (res.status !== 200) {
       const err = await readError(res);
-      throw new SwitchboardClientError(err.code, `ice-servers answered ${res.status}: ${err.message}`);
+      throw new SwitchboardClientError(err.code, `${path.split('?')[0]} answered ${res.status}: ${err.message}`, channel);
     }
-    return (await res.json()) as { iceServers: RTCIceServer[]; ttl: number };
+    return (await res.json()) as R;
   }
 
   /** Joins the WebRTC room `rtc:<room>` (perfect negotiation with one peer); see RtcRoom. */

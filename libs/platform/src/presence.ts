@@ -17,18 +17,24 @@ export function presenceService(platform: Platform<PresenceConfig>): Promise<Pre
   let service = services.get(platform);
   if (service === undefined) {
     const c = platform.config;
-    service = createPresenceService(
-      platform.runtime,
-      {
-        ttlSeconds: c.PRESENCE_TTL_SECONDS,
-        maxMembers: c.PRESENCE_MAX_MEMBERS,
-        channelRules: loadChannelConfig(c.CHANNEL_CONFIG),
-        redisKeyPrefix: c.REDIS_KEY_PREFIX,
-        natsSubjectPrefix: c.NATS_SUBJECT_PREFIX,
-        name: c.INSTANCE_NAME ?? hostname(),
-      },
-      platform.logger.child({ component: 'presence' }),
-      presenceMetrics(platform.metrics),
+    const channelRules = loadChannelConfig(c.CHANNEL_CONFIG);
+    // Lifecycle events go to EVENTS: a gateway deployed before any notifier must not find
+    // it missing (its transitions would wait in the outbox, join/leave with them).
+    const streams = channelRules.some((r) => r.lifecycleEvents) ? platform.runtime.eventBus.ensureStreams() : Promise.resolve();
+    service = streams.then(() =>
+      createPresenceService(
+        platform.runtime,
+        {
+          ttlSeconds: c.PRESENCE_TTL_SECONDS,
+          maxMembers: c.PRESENCE_MAX_MEMBERS,
+          channelRules,
+          redisKeyPrefix: c.REDIS_KEY_PREFIX,
+          natsSubjectPrefix: c.NATS_SUBJECT_PREFIX,
+          name: c.INSTANCE_NAME ?? hostname(),
+        },
+        platform.logger.child({ component: 'presence' }),
+        presenceMetrics(platform.metrics),
+      ),
     );
     services.set(platform, service);
   }

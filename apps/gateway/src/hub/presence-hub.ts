@@ -80,7 +80,9 @@ export class PresenceHub implements OnApplicationShutdown {
   }
 
   leave(channel: string, connection: string): void {
-    this.service.leave(channel, connection).catch((err: unknown) => this.logger.warn({ err, channel }, 'presence leave not stored yet; retried'));
+    this.service
+      .leave(channel, connection)
+      .catch((err: unknown) => this.logger.warn({ err, channel }, 'presence leave not stored yet; retried'));
   }
 
   leaveAll(connection: string): void {

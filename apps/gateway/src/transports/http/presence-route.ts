@@ -32,7 +32,8 @@ export class PresenceRoute {
       if (channels.length !== 1) throw new SwitchboardError('bad_request', 'exactly one "channel" parameter is required');
       const channel = channels[0];
       const problem = channelNameError(channel);
-      if (problem !== undefined) throw new SwitchboardError('bad_request', `invalid channel ${JSON.stringify(channel.slice(0, 130))}: ${problem}`);
+      if (problem !== undefined)
+        throw new SwitchboardError('bad_request', `invalid channel ${JSON.stringify(channel.slice(0, 130))}: ${problem}`);
       if (!canSubscribe(principal, channel)) throw new SwitchboardError('forbidden', `not allowed to subscribe to ${channel}`);
       const body = JSON.stringify(await this.hub.presence.query(channel));
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
