@@ -7,7 +7,7 @@ import { RtcRoom, RtcRoomOptions } from './rtc-room';
 import { Subscription, SubscriptionOptions } from './subscription';
 import { GetToken, TokenSource, tokenSubject } from './token-source';
 import { readError } from './transports/transport';
-import { ClientState, Position, PresenceResult, SwitchboardClientError, TransportName } from './types';
+import { ClientState, Position, SwitchboardClientError, TransportName } from './types';
 
 export interface ClientOptions {
   /** A fixed token, or… */
@@ -107,7 +107,8 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       channel,
       options,
       (s) => this.#book.remove(s as Subscription),
-      (c) => this.#presence(c),
+      // GET /v1/presence on any transport (the token must allow subscribing to the channel).
+      (c) => this.#get('/v1/presence?channel=' + encodeURIComponent(c), c),
     );
     this.#book.add(subscription as Subscription, options.since);
     return subscription;
@@ -154,21 +155,15 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
     return this.#get('/v1/webrtc/ice-servers');
   }
 
-  /** `GET /v1/presence?channel=`: who is in a channel (any transport; the token must allow subscribing to it). */
-  #presence(channel: string): Promise<PresenceResult> {
-    return this.#get('/v1/presence?channel=' + encodeURIComponent(channel), channel);
-  }
-
   async #get<R>(path: string, channel?: string): Promise<R> {
     const got = await this.#tokens.forConnect();
     if ('error' in got) throw got.error;
     const res = await (this.#options.fetch ?? globalThis.fetch)(`${this.url.replace(/\/+$/, '')}${path}`, {
       headers: { Authorization: `Bearer ${got.token}` },
-      cache: 'no-store',
     });
     if (res.status !== 200) {
       const err = await readError(res);
-      throw new SwitchboardClientError(err.code, `${path.split('?')[0]} answered ${res.status}: ${err.message}`, channel);
+      throw new SwitchboardClientError(err.code, `${res.status}: ${err.message}`, channel);
     }
     return (await res.json()) as R;
   }

@@ -63,7 +63,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
     readonly channel: string,
     options: SubscriptionOptions,
     onEnd: (sub: Subscription<T>) => void,
-    query: (channel: string) => Promise<PresenceResult> = () => Promise.reject(new SwitchboardClientError('unsupported', 'no presence')),
+    query: (channel: string) => Promise<PresenceResult>,
   ) {
     super();
     this.#options = options;
@@ -155,7 +155,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
     this.emit(n.op, n);
     if (this.#options.presence !== true) return;
     if (this.#held !== undefined) this.#held.push(n);
-    else if (this.#apply(n)) this.emit('members', this.#members);
+    else this.#apply([n]);
   }
 
   async #resync(): Promise<void> {
@@ -165,25 +165,20 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
       if (this.#held !== held) return;
       this.#members.clear();
       for (const m of r.members) this.#members.set(m.user, m);
-      for (const n of held) this.#apply(n);
-      this.emit('members', this.#members);
+      this.#apply(held);
     } catch (err) {
-      if (this.#held === held)
-        this.emit(
-          'error',
-          err instanceof SwitchboardClientError ? err : new SwitchboardClientError('unavailable', String(err), this.channel),
-        );
-    } finally {
-      if (this.#held === held) this.#held = undefined;
+      this.emit('error', err as SwitchboardClientError);
     }
+    if (this.#held === held) this.#held = undefined;
   }
 
-  /** True when it changed the set. */
-  #apply(n: JoinNotice | LeaveNotice): boolean {
-    if (n.op === 'leave') return this.#members.delete(n.user);
-    if (this.#members.has(n.user)) return false;
-    this.#members.set(n.user, { user: n.user, info: n.info, connections: 1 });
-    return true;
+  /** Applies join/leave to the member set and tells the app. */
+  #apply(notices: Array<JoinNotice | LeaveNotice>): void {
+    for (const n of notices) {
+      if (n.op === 'leave') this.#members.delete(n.user);
+      else this.#members.set(n.user, { user: n.user, info: n.info, connections: 1 });
+    }
+    this.emit('members', this.#members);
   }
 
   /** @internal The channel was refused (forbidden, …): the subscription ends with the error. */
