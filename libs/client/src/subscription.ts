@@ -166,8 +166,9 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
       this.#members.clear();
       for (const m of r.members) this.#members.set(m.user, m);
       this.#apply(held);
-    } catch (err) {
-      this.emit('error', err as SwitchboardClientError);
+    } catch {
+      // No presence there (not_found, forbidden) or no answer: the set stays as it was
+      // (`presence()` tells why); the next subscribe reads it again.
     }
     if (this.#held === held) this.#held = undefined;
   }
