@@ -18,6 +18,7 @@ export class PresenceNotice {
   private wsFrame?: Buffer;
   private sseEvent?: string;
   private socketIoPacket?: string;
+  private others?: Map<PresenceNoticeEncoder<unknown>, unknown>;
 
   constructor(readonly signal: PresenceSignal) {}
 
@@ -40,10 +41,22 @@ export class PresenceNotice {
     return (this.sseEvent ??= 'event: ' + this.signal.op + '\ndata: ' + this.signal.json + '\n\n');
   }
 
+  /** Another protocol's encoding (e.g. Pusher's `member_added`), built once per notice and encoder. */
+  encoded<T>(encoder: PresenceNoticeEncoder<T>): T {
+    const others = (this.others ??= new Map());
+    if (!others.has(encoder)) others.set(encoder, encoder.encode(this.signal));
+    return others.get(encoder) as T;
+  }
+
   /** The Socket.IO EVENT packet `2["join"|"leave",<json>]`. */
   get socketIo(): string {
     return (this.socketIoPacket ??= '2["' + this.signal.op + '",' + this.signal.json + ']');
   }
+}
+
+/** Encodes a join/leave for one protocol (one shared instance per transport, the memo's key). */
+export interface PresenceNoticeEncoder<T> {
+  encode(signal: PresenceSignal): T;
 }
 
 /** A local subscriber that takes join/leave (a session of a channel with `joinLeave`). */
