@@ -254,6 +254,15 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
     return presence.query(channel);
   }
 
+  /** `presence(channel)` as JSON, the store's member list embedded as is (WS, HTTP). */
+  async presenceJson(channel: string): Promise<string> {
+    assertChannel(channel);
+    this.checkAllowed(channel);
+    const presence = this.hub.presence;
+    if (presence === undefined) throw new SwitchboardError('not_found', `presence is not enabled for channel ${JSON.stringify(channel)}`);
+    return presence.queryJson(channel);
+  }
+
   /** The join/leave of a held channel: written by the transport unless the token's deadline passed. */
   presenceNotice(notice: PresenceNotice): void {
     if (this.closed) return;

@@ -110,6 +110,18 @@ export class PresenceHub implements OnApplicationShutdown {
     return answer;
   }
 
+  /**
+   * The same answer as JSON (`{channel, count, connections, members, truncated?}`), with the
+   * store's member list embedded as the store built it: never parsed and serialised again.
+   */
+  async queryJson(channel: string): Promise<string> {
+    const s = await this.service.query(channel);
+    return (
+      `{"channel":${JSON.stringify(channel)},"count":${s.count},"connections":${s.connections},"members":${s.membersJson}` +
+      (s.truncated ? ',"truncated":true}' : '}')
+    );
+  }
+
   /** Starts delivering `channel`'s join/leave to `recipient`; resolves once the signals flow. */
   async watch(channel: string, recipient: PresenceRecipient): Promise<void> {
     let w = this.watched.get(channel);

@@ -35,7 +35,7 @@ export class PresenceRoute {
       if (problem !== undefined)
         throw new SwitchboardError('bad_request', `invalid channel ${JSON.stringify(channel.slice(0, 130))}: ${problem}`);
       if (!canSubscribe(principal, channel)) throw new SwitchboardError('forbidden', `not allowed to subscribe to ${channel}`);
-      const body = JSON.stringify(await this.hub.presence.query(channel));
+      const body = await this.hub.presence.queryJson(channel);
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
     } catch (err) {

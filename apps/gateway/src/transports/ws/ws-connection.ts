@@ -190,9 +190,12 @@ export class WsConnection implements SessionTransport {
           this.send({ op: 'refreshed', id: frame.id, expiresAt });
           return;
         }
-        case 'presence':
-          this.send({ op: 'presence', id: frame.id, ...(await session.presence(frame.channel)) });
+        case 'presence': {
+          // `{"op":"presence","id":…,` + the answer's fields: its member list is not serialised again.
+          const answer = await session.presenceJson(frame.channel);
+          this.sendText('{"op":"presence","id":' + frame.id + ',' + answer.slice(1));
           return;
+        }
       }
     } catch (err) {
       if (isSwitchboardError(err)) {
@@ -206,8 +209,12 @@ export class WsConnection implements SessionTransport {
 
   /** Every reply and notice goes through here, so each counts against the send queue. */
   private send(frame: ServerFrame): void {
+    this.sendText(JSON.stringify(frame));
+  }
+
+  private sendText(text: string): void {
     if (this.closed) return;
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(text);
     this.session.sent();
   }
 
