@@ -215,7 +215,5 @@ describe('presence with 3 gateways', () => {
     expect(k1.filter((e) => e === 'member.removed:k')).toHaveLength(1);
     expect(k1.filter((e) => e.startsWith('member.removed:shared'))).toHaveLength(0);
     expect(k1).not.toContain('channel.vacated');
-    // The restarted gateway is a new holder: its members join again.
-    await cluster.startGateway(2);
   });
 });
