@@ -131,13 +131,20 @@ describe('single process (npm start)', () => {
     expect(await s.stop()).toBe(0);
   });
 
-  it('sends a browser from / to the inspector', async () => {
+  it('sends a browser from / to the console, and to the inspector when the console is off', async () => {
     const s = await start(workdir(), { LOG_LEVEL: 'warn' });
     await s.waitFor(BANNER);
     const res = await fetch(`${s.url}/`, { redirect: 'manual' });
-    expect([res.status, res.headers.get('location')]).toEqual([302, '/inspect']);
+    expect([res.status, res.headers.get('location')]).toEqual([302, '/console']);
     const page = await fetch(`${s.url}/`);
-    expect([page.status, page.url, page.headers.get('content-type')]).toEqual([200, `${s.url}/inspect`, 'text/html; charset=utf-8']);
+    expect([page.status, page.url, page.headers.get('content-type')]).toEqual([200, `${s.url}/console`, 'text/html; charset=utf-8']);
+    expect(await s.stop()).toBe(0);
+
+    const off = await start(workdir(), { LOG_LEVEL: 'warn', CONSOLE_ENABLED: 'false' });
+    await off.waitFor(BANNER);
+    const old = await fetch(`${off.url}/`, { redirect: 'manual' });
+    expect([old.status, old.headers.get('location')]).toEqual([302, '/inspect']);
+    expect((await fetch(`${off.url}/console`)).status).toBe(404);
   });
 
   it('prints no token, no key and no secret that the operator supplied', async () => {
