@@ -164,7 +164,9 @@ export function Webhooks() {
                           html`<tr key=${d.dlqSeq} data-seq=${d.dlqSeq}>
                             <td class="num">${d.dlqSeq}</td>
                             <td><span class="badge warn">${d.deadLetter.reason}</span></td>
-                            <td><code>${d.deadLetter.event?.type ?? ''}</code> ${d.deadLetter.event?.id ?? ''}</td>
+                            <td title=${d.deadLetter.event?.id ?? ''}>
+                              <code>${d.deadLetter.event?.type ?? ''}</code> ${(d.deadLetter.event?.id ?? '').slice(0, 12)}
+                            </td>
                             <td>${(d.deadLetter.channels ?? []).join(', ')}</td>
                             <td class="wrap">${d.deadLetter.error ?? ''}</td>
                             <td>${d.deadLetter.deadLetteredAt ?? ''}</td>
