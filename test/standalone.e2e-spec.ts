@@ -147,6 +147,27 @@ describe('single process (npm start)', () => {
     expect((await fetch(`${off.url}/console`)).status).toBe(404);
   });
 
+  it('a second Ctrl-C during a drain says it forces, and exits at once', async () => {
+    // A client stays connected, so the drain would take its whole window (30 s).
+    const s = await start(workdir(), { DRAIN_SECONDS: '30' });
+    await s.waitFor(/^ {2}TOKEN=/m);
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/v1/ws?token=${s.key('TOKEN')}`);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    try {
+      s.child.kill('SIGINT');
+      await s.waitFor(/draining connections/);
+      s.child.kill('SIGINT');
+      expect(await s.exited).toBe(1);
+      expect(s.output).toMatch(/second signal: forcing exit without finishing the drain/);
+      expect(s.output).not.toMatch(/drain complete/);
+    } finally {
+      ws.close();
+    }
+  });
+
   it('prints no token, no key and no secret that the operator supplied', async () => {
     const supplied = {
       JWT_SECRET: 'operator-jwt-secret-0123456789abcdefghijklmnop',
