@@ -227,45 +227,47 @@ export function Webhooks() {
                               }
                             </td>
                             <td class="actions">
-                              <button class="secondary small" onClick=${() => void showAttempts(e.id)}>Attempts</button>
-                              <button
-                                class="secondary small"
-                                onClick=${() =>
-                                  void act(`replay ${e.id}`, async () => {
-                                    const since = new Date(Date.now() - 24 * 3600_000).toISOString();
-                                    const r = await api<{ replayed: number }>(`/v1/endpoints/${e.id}/replay`, {
-                                      method: 'POST',
-                                      body: { since },
-                                    });
-                                    return `${r.replayed} failed messages of the last 24 h queued again`;
-                                  })}
-                              >
-                                Replay failed
-                              </button>
-                              <button
-                                class="secondary small"
-                                data-action="toggle"
-                                onClick=${() =>
-                                  void act(`${e.disabled ? 'enable' : 'disable'} ${e.id}`, async () => {
-                                    await api(`/v1/endpoints/${e.id}`, { method: 'PATCH', body: { disabled: !e.disabled } });
-                                    return e.disabled ? 'enabled' : 'disabled';
-                                  })}
-                              >
-                                ${e.disabled ? 'Enable' : 'Disable'}
-                              </button>
-                              <button
-                                class="secondary small"
-                                onClick=${() =>
-                                  void act(`rotate ${e.id}`, async () => {
-                                    const r = await api<{ secret: string }>(`/v1/endpoints/${e.id}/rotate-secret`, {
-                                      method: 'POST',
-                                      body: {},
-                                    });
-                                    return `new secret ${r.secret} (the old one signs too for 24 h)`;
-                                  })}
-                              >
-                                Rotate secret
-                              </button>
+                              <div>
+                                <button class="secondary small" onClick=${() => void showAttempts(e.id)}>Attempts</button>
+                                <button
+                                  class="secondary small"
+                                  onClick=${() =>
+                                    void act(`replay ${e.id}`, async () => {
+                                      const since = new Date(Date.now() - 24 * 3600_000).toISOString();
+                                      const r = await api<{ replayed: number }>(`/v1/endpoints/${e.id}/replay`, {
+                                        method: 'POST',
+                                        body: { since },
+                                      });
+                                      return `${r.replayed} failed messages of the last 24 h queued again`;
+                                    })}
+                                >
+                                  Replay failed
+                                </button>
+                                <button
+                                  class="secondary small"
+                                  data-action="toggle"
+                                  onClick=${() =>
+                                    void act(`${e.disabled ? 'enable' : 'disable'} ${e.id}`, async () => {
+                                      await api(`/v1/endpoints/${e.id}`, { method: 'PATCH', body: { disabled: !e.disabled } });
+                                      return e.disabled ? 'enabled' : 'disabled';
+                                    })}
+                                >
+                                  ${e.disabled ? 'Enable' : 'Disable'}
+                                </button>
+                                <button
+                                  class="secondary small"
+                                  onClick=${() =>
+                                    void act(`rotate ${e.id}`, async () => {
+                                      const r = await api<{ secret: string }>(`/v1/endpoints/${e.id}/rotate-secret`, {
+                                        method: 'POST',
+                                        body: {},
+                                      });
+                                      return `new secret ${r.secret} (the old one signs too for 24 h)`;
+                                    })}
+                                >
+                                  Rotate secret
+                                </button>
+                              </div>
                             </td>
                           </tr>`,
                       )}
