@@ -21,7 +21,14 @@ describe('the console of a gateway cluster', () => {
   beforeAll(async () => {
     const { natsUrl, redisUrl } = await requireSharedServers();
     env = isolatedEnv('console', { natsUrl, redisUrl });
-    const common = { ...env, JWT_SECRET: TEST_JWT_SECRET, STATS_INTERVAL_SECONDS: '1', DRAIN_SECONDS: '1' };
+    const common = {
+      ...env,
+      JWT_SECRET: TEST_JWT_SECRET,
+      JWT_ISSUER: 'https://id.example.com/',
+      JWT_AUDIENCE: 'switchboard',
+      STATS_INTERVAL_SECONDS: '1',
+      DRAIN_SECONDS: '1',
+    };
     gateways.push(
       await ServiceProcess.start('gateway', { ...common, INSTANCE_NAME: 'gw-console', CONSOLE_ENABLED: 'true', ADMIN_API_KEY: ADMIN }),
     );
@@ -37,7 +44,7 @@ describe('the console of a gateway cluster', () => {
   it('shows every pod from its stats on NATS, and NATS and Redis', async () => {
     const [withConsole, other] = gateways;
     // Two WebSocket clients on the pod without the console, each subscribed to a channel.
-    const token = await signToken({ sub: 'c', channels: ['*'] });
+    const token = await signToken({ sub: 'c', channels: ['*'], iss: 'https://id.example.com/', aud: 'switchboard' });
     for (const channel of ['a', 'b']) {
       const ws = new WebSocket(`${other.url.replace('http', 'ws')}/v1/ws?token=${token}`);
       sockets.push(ws);
@@ -48,6 +55,16 @@ describe('the console of a gateway cluster', () => {
       ws.send(JSON.stringify({ op: 'subscribe', id: 1, channel }));
     }
 
+    // The console's development token carries the issuer and audience this gateway requires.
+    const dev = await fetch(`${withConsole.url}/console/api/dev-token`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+    const { token: devToken } = (await dev.json()) as { token: string };
+    const consoleClient = new WebSocket(`${withConsole.url.replace('http', 'ws')}/v1/ws?token=${devToken}`);
+    sockets.push(consoleClient);
+    await new Promise((resolve, reject) => {
+      consoleClient.onopen = resolve;
+      consoleClient.onerror = reject;
+    });
+
     expect((await fetch(`${withConsole.url}/console/api/cluster`)).status).toBe(401);
     expect((await fetch(`${other.url}/console/api/cluster`, { headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(404);
 
@@ -55,7 +72,7 @@ describe('the console of a gateway cluster', () => {
       const res = await fetch(`${withConsole.url}/console/api/cluster`, { headers: { authorization: `Bearer ${ADMIN}` } });
       const body = (await res.json()) as ClusterAnswer;
       expect(body.pods.map((p) => [p.pod, p.connections.ws ?? 0, p.channelsHeld, p.stale])).toEqual([
-        ['gw-console', 0, 0, false],
+        ['gw-console', 1, 0, false],
         ['gw-other', 2, 2, false],
       ]);
       expect(body.backends).toMatchObject({ mode: 'nats-redis', ready: { nats: true, redis: true }, redis: { status: 'ready' } });

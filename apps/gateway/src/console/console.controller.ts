@@ -89,12 +89,16 @@ export class ConsoleController {
     const secret = this.devTokenSecret();
     if (secret === undefined)
       throw new SwitchboardError('not_found', 'no development tokens here: NODE_ENV is production or JWT_SECRET is not set');
-    const token = await new SignJWT({ channels: ['*'], publish: ['*'] })
+    const { JWT_ISSUER, JWT_AUDIENCE } = this.platform.config;
+    const jwt = new SignJWT({ channels: ['*'], publish: ['*'] })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject('console')
       .setIssuedAt()
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(secret));
+      .setExpirationTime('1h');
+    // The claims this gateway requires, so the token passes its own checks.
+    if (JWT_ISSUER !== undefined) jwt.setIssuer(JWT_ISSUER);
+    if (JWT_AUDIENCE !== undefined) jwt.setAudience(JWT_AUDIENCE);
+    const token = await jwt.sign(new TextEncoder().encode(secret));
     return { token };
   }
 
