@@ -202,6 +202,10 @@ describe('the console (/console) in a browser', () => {
     expect(await source.locator('td[data-field="accepted"]').innerText()).toBe('1');
     expect(await source.locator('td[data-field="rejected"]').innerText()).toBe('1');
 
+    // The verified one among the last deliveries the notifier took.
+    await page.locator('#recent tbody tr', { hasText: 'deploys.event' }).waitFor();
+    expect(await page.locator('#recent tbody tr').first().locator('td').nth(1).innerText()).toBe('deploys');
+
     const letter = page.locator('#dlq tbody tr').first();
     await letter.waitFor();
     const seq = await letter.getAttribute('data-seq');

@@ -26,6 +26,18 @@ export interface SourceCounts {
   rejected: Record<string, number>;
 }
 
+/** A webhook event the notifier took from EVENTS, newest first. */
+export interface RecentWebhook {
+  seq: number;
+  source: string;
+  storedAt: string;
+  id?: string;
+  type?: string;
+}
+
+/** How many of the last EVENTS messages are looked through for webhooks. */
+const RECENT_WINDOW = 100;
+
 /**
  * `/console`: the page (public: it holds nothing until the admin key is entered) and its
  * API under `/console/api/`, every route of which takes `Authorization: Bearer <ADMIN_API_KEY>`.
@@ -117,7 +129,7 @@ export class ConsoleController {
   /** Webhook requests this process took, by source: outcomes and rejection reasons. */
   @Get('api/webhooks')
   @Header('Cache-Control', 'no-store')
-  async webhooks(@Headers('authorization') authorization?: string): Promise<{ sources: SourceCounts[] }> {
+  async webhooks(@Headers('authorization') authorization?: string): Promise<{ sources: SourceCounts[]; recent: RecentWebhook[] | null }> {
     this.authorize(authorization);
     const bySource = new Map<string, SourceCounts>();
     for (const v of (await this.metrics.webhookRequests.get()).values) {
@@ -128,7 +140,40 @@ export class ConsoleController {
       if (outcome === 'rejected') counts.rejected[String(v.labels.reason)] = (counts.rejected[String(v.labels.reason)] ?? 0) + v.value;
       bySource.set(source, counts);
     }
-    return { sources: [...bySource.values()].sort((a, b) => a.source.localeCompare(b.source)) };
+    return { sources: [...bySource.values()].sort((a, b) => a.source.localeCompare(b.source)), recent: await this.recentWebhooks() };
+  }
+
+  /**
+   * The last webhook events the notifier was handed (EVENTS, up to its consumer's highest
+   * delivery): only where the notifier runs in this process (NOTIFIER_DURABLE), else null.
+   */
+  private async recentWebhooks(): Promise<RecentWebhook[] | null> {
+    const config = this.platform.config as GatewayConfig & { NOTIFIER_DURABLE?: string };
+    if (config.NOTIFIER_DURABLE === undefined) return null;
+    const bus = this.platform.runtime.eventBus;
+    const { delivered } = await bus.ackState(config.NOTIFIER_DURABLE);
+    if (delivered === 0) return [];
+    const from = Math.max(1, delivered - RECENT_WINDOW + 1);
+    const prefix = `${config.EVENTS_SUBJECT_PREFIX}.webhook.`;
+    const decoder = new TextDecoder();
+    const recent: RecentWebhook[] = [];
+    for (const event of await bus.read(config.EVENTS_STREAM, from, delivered - from + 1)) {
+      if (!event.subject.startsWith(prefix)) continue;
+      let parsed: { id?: unknown; type?: unknown } = {};
+      try {
+        parsed = JSON.parse(decoder.decode(event.data)) as typeof parsed;
+      } catch {
+        /* shown without id and type */
+      }
+      recent.push({
+        seq: event.seq,
+        source: event.subject.slice(prefix.length).split('.')[0] ?? '',
+        storedAt: new Date(event.storedAt).toISOString(),
+        id: typeof parsed.id === 'string' ? parsed.id : undefined,
+        type: typeof parsed.type === 'string' ? parsed.type : undefined,
+      });
+    }
+    return recent.reverse().slice(0, 20);
   }
 
   private devTokenSecret(): string | undefined {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { SourceCounts } from '../console.controller';
+import type { RecentWebhook, SourceCounts } from '../console.controller';
 import { api, ApiError, describe } from './api';
 import { html } from './html';
 
@@ -50,7 +50,7 @@ function Unavailable(props: { what: string; result: { text: string; missing: boo
 
 /** Webhooks: sources with their counts by outcome and reason; dead letters with replay; outbound endpoints with attempts, replay, disable, secret rotation. */
 export function Webhooks() {
-  const [sources, setSources] = useState<Loaded<{ sources: SourceCounts[] }> | null>(null);
+  const [sources, setSources] = useState<Loaded<{ sources: SourceCounts[]; recent: RecentWebhook[] | null }> | null>(null);
   const [dlq, setDlq] = useState<Loaded<{ deadLetters: DeadLetterEntry[] }> | null>(null);
   const [endpoints, setEndpoints] = useState<Loaded<{ endpoints: Endpoint[] }> | null>(null);
   const [attempts, setAttempts] = useState<{ id: string; list: Loaded<{ attempts: Attempt[] }> } | null>(null);
@@ -58,7 +58,7 @@ export function Webhooks() {
 
   const refresh = async (): Promise<void> => {
     const [s, d, e] = await Promise.all([
-      load<{ sources: SourceCounts[] }>('/console/api/webhooks'),
+      load<{ sources: SourceCounts[]; recent: RecentWebhook[] | null }>('/console/api/webhooks'),
       load<{ deadLetters: DeadLetterEntry[] }>('/v1/dlq?limit=50'),
       load<{ endpoints: Endpoint[] }>('/v1/endpoints'),
     ]);
@@ -127,6 +127,43 @@ export function Webhooks() {
                 </div>`
       }
     </section>
+
+    ${
+      sources?.ok && sources.value.recent !== null
+        ? html`<section class="card">
+            <h2>Last deliveries <span class="muted">(webhook events the notifier took, newest first)</span></h2>
+            ${
+              sources.value.recent.length === 0
+                ? html`<p class="muted">None yet.</p>`
+                : html`<div class="scroll">
+                    <table id="recent">
+                      <thead>
+                        <tr>
+                          <th class="num">seq</th>
+                          <th>source</th>
+                          <th>type</th>
+                          <th>id</th>
+                          <th>stored</th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        ${sources.value.recent.map(
+                          (r) =>
+                            html`<tr key=${r.seq} data-seq=${r.seq}>
+                              <td class="num">${r.seq}</td>
+                              <td><code>${r.source}</code></td>
+                              <td><code>${r.type ?? ''}</code></td>
+                              <td title=${r.id ?? ''}>${(r.id ?? '').slice(0, 16)}</td>
+                              <td>${r.storedAt}</td>
+                            </tr>`,
+                        )}
+                      </tbody>
+                    </table>
+                  </div>`
+            }
+          </section>`
+        : null
+    }
 
     <section class="card">
       <h2>
