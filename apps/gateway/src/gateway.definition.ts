@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { GatewayConfig, gatewaySchema } from '@switchboard/config';
 import { CoreModule, HealthController, Platform, ServiceDefinition } from '@switchboard/platform';
-import { GatewayModule } from './gateway.module';
+import { consoleServed, GatewayModule } from './gateway.module';
 import { serveAheadOfExpress } from './transports/http/fast-routes';
 import { PRESENCE_PATH, PresenceRoute } from './transports/http/presence-route';
 import { PollTransport } from './transports/longpoll/poll-transport';
@@ -16,6 +16,13 @@ class GatewayRootModule {}
 /** Per-app setup that the single process repeats: Socket.IO's adapter, the /v1/ws upgrade route, SSE and long-poll. */
 export function configureGateway(app: NestExpressApplication, platform: Platform): void {
   warnIfAnyOrigin(platform as Platform<GatewayConfig>);
+  const config = platform.config as GatewayConfig;
+  if (config.CONSOLE_ENABLED && !consoleServed(config)) {
+    platform.logger.warn(
+      { setting: 'ADMIN_API_KEY' },
+      'CONSOLE_ENABLED is on but ADMIN_API_KEY is not set: the console (/console) is not served',
+    );
+  }
   app.useWebSocketAdapter(new SwitchboardIoAdapter(app, platform as Platform<GatewayConfig>));
   const server = app.getHttpServer();
   app.get(WsTransport).attach(server);

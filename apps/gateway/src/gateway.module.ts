@@ -13,17 +13,30 @@ import { SocketIoGateway } from './transports/socketio/socketio.gateway';
 import { SseTransport } from './transports/sse/sse-transport';
 import { WsTransport } from './transports/ws/ws-transport';
 import { InspectorController } from './inspector/inspector.controller';
+import { ClusterStats } from './console/cluster-stats';
+import { ConsoleController } from './console/console.controller';
+import { STATS_BUS, statsBusFor, StatsPublisher } from './console/stats-publisher';
 import { IceServersController } from './webrtc/ice-servers.controller';
 
 /** The gateway: every client transport over one hub and one channel engine. */
 @Module({})
 export class GatewayModule {
   static forPlatform(platform: Platform): DynamicModule {
+    const config = platform.config as GatewayConfig;
+    const console = consoleServed(config);
     return {
       module: GatewayModule,
       imports: [CoreModule.forPlatform(platform)],
-      controllers: [IceServersController, ...((platform.config as GatewayConfig).INSPECTOR_ENABLED ? [InspectorController] : [])],
+      controllers: [
+        IceServersController,
+        ...(config.INSPECTOR_ENABLED ? [InspectorController] : []),
+        ...(console ? [ConsoleController] : []),
+      ],
       providers: [
+        // Every gateway tells the cluster its stats; a console listens to them.
+        { provide: STATS_BUS, useValue: statsBusFor(platform) },
+        StatsPublisher,
+        ...(console ? [ClusterStats] : []),
         { provide: GATEWAY_OPTIONS, useValue: gatewayOptions(platform.config as GatewayConfig) },
         GatewayTokenVerifier,
         ConnectionRegistry,
@@ -39,4 +52,9 @@ export class GatewayModule {
       ],
     };
   }
+}
+
+/** The console is served with CONSOLE_ENABLED and only behind an admin key. */
+export function consoleServed(config: Pick<GatewayConfig, 'CONSOLE_ENABLED' | 'ADMIN_API_KEY'>): boolean {
+  return config.CONSOLE_ENABLED && config.ADMIN_API_KEY !== undefined;
 }
