@@ -8,6 +8,8 @@ import { PollTransport } from './transports/longpoll/poll-transport';
 import { SwitchboardIoAdapter } from './transports/socketio/socketio.adapter';
 import { SseTransport } from './transports/sse/sse-transport';
 import { WsTransport } from './transports/ws/ws-transport';
+import { PusherHttpApi } from './pusher/pusher-http-api';
+import { PusherTransport } from './transports/pusher/pusher-transport';
 
 @Module({})
 class GatewayRootModule {}
@@ -18,11 +20,13 @@ export function configureGateway(app: NestExpressApplication, platform: Platform
   app.useWebSocketAdapter(new SwitchboardIoAdapter(app, platform as Platform<GatewayConfig>));
   const server = app.getHttpServer();
   app.get(WsTransport).attach(server);
+  app.get(PusherTransport).attach(server);
   const sse = app.get(SseTransport);
   const poll = app.get(PollTransport);
   serveAheadOfExpress(server, { '/v1/sse': (req, res) => sse.handle(req, res), '/v1/poll': (req, res) => poll.handle(req, res) }, (err) =>
     platform.logger.error({ err }, 'HTTP transport request failed'),
   );
+  app.get(PusherHttpApi).attach(server);
 }
 
 /**

@@ -10,6 +10,9 @@ import { PollTransport } from './transports/longpoll/poll-transport';
 import { SocketIoGateway } from './transports/socketio/socketio.gateway';
 import { SseTransport } from './transports/sse/sse-transport';
 import { WsTransport } from './transports/ws/ws-transport';
+import { PUSHER_APPS, PusherApps } from './pusher/pusher-apps';
+import { PusherHttpApi } from './pusher/pusher-http-api';
+import { PusherTransport } from './transports/pusher/pusher-transport';
 import { InspectorController } from './inspector/inspector.controller';
 import { IceServersController } from './webrtc/ice-servers.controller';
 
@@ -31,6 +34,15 @@ export class GatewayModule {
         PollTransport,
         SocketIoGateway,
         DrainService,
+        {
+          provide: PUSHER_APPS,
+          useValue: new PusherApps(
+            (platform.config as GatewayConfig).PUSHER_APPS,
+            (platform.config as GatewayConfig).PUSHER_ACTIVITY_TIMEOUT_SECONDS,
+          ),
+        },
+        PusherTransport,
+        PusherHttpApi,
       ],
     };
   }

@@ -3,6 +3,7 @@ import { engineEnv, refineEngine, refineService, serviceEnv } from './common.con
 import { envInt, envOptionalString } from './env';
 import { loadConfigFile } from './load-config';
 import { outboundEnv, refineOutbound } from './outbound.config';
+import { pusherEnv } from './pusher.config';
 
 /** Settings of the notifier (SPEC "Event bus and notifier"). */
 export const notifierEnv = {
@@ -36,6 +37,8 @@ export const notifierEnv = {
   /** Events one replica processes at once (events sharing a channel still go one after another). */
   NOTIFIER_CONCURRENCY: envInt(32, 1, 1024),
   ...outboundEnv,
+  // Pusher webhooks are sent by the outbound engine (pusher.config.ts).
+  ...pusherEnv,
 };
 
 export const notifierSchema = z.object({ ...serviceEnv, ...engineEnv, ...notifierEnv }).superRefine((c, ctx) => {

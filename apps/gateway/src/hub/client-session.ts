@@ -199,8 +199,11 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
 
   // ---- Publish ---------------------------------------------------------------------------
 
-  /** A client publish: permission, rate limit (a refused publish takes no offset), `from` = token `sub`. */
-  async publish(channel: string, data: unknown, idempotencyKey?: string): Promise<PublishResult> {
+  /**
+   * A client publish: permission, rate limit (a refused publish takes no offset), `from` = token `sub`.
+   * `type` is set only by transports whose protocol names events (Pusher `client-` events).
+   */
+  async publish(channel: string, data: unknown, idempotencyKey?: string, type?: string): Promise<PublishResult> {
     assertChannel(channel);
     if (!canPublish(this.principal, channel)) throw new SwitchboardError('forbidden', `not allowed to publish to ${channel}`);
     this.publishBucket ??= new TokenBucket(this.hub.options.clientPublishRate);
@@ -208,7 +211,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
       this.hub.metrics.limitHits.inc({ limit: 'publish_rate', transport: this.transportName });
       throw new SwitchboardError('rate_limited', `at most ${this.hub.options.clientPublishRate} publishes per second`);
     }
-    const result = await this.hub.engine.publish({ channel, data, idempotencyKey, from: this.principal.sub });
+    const result = await this.hub.engine.publish({ channel, data, idempotencyKey, type, from: this.principal.sub });
     this.hub.metrics.clientPublishes.inc({ transport: this.transportName });
     // One line per client publish at debug level: who, where, which offset — never the body.
     this.hub.logger.debug({ channel, offset: result.offset, from: this.principal.sub, duplicate: result.duplicate }, 'client publish');
