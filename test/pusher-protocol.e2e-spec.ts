@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '@switchboard/config';
 import type { RunningService } from '@switchboard/platform';
-import { deferred, signToken, uniqueName, WsTestClient } from '@switchboard/testing';
+import { deferred, eventually, signToken, uniqueName, WsTestClient } from '@switchboard/testing';
 import { createHash, createHmac } from 'node:crypto';
 import PusherServer from 'pusher';
 import PusherJs from 'pusher-js';
@@ -13,13 +13,18 @@ const APP = { id: 'app-1', key: 'key-1', secret: 'secret-one-0123456789' };
 const QUIET = { id: 'app-2', key: 'key-2', secret: 'secret-two-0123456789' };
 
 type PusherClient = InstanceType<typeof PusherJs>;
+interface PresenceMembers {
+  count: number;
+  me: unknown;
+  each(fn: (m: { id: string; info: unknown }) => void): void;
+}
 
 describe('Pusher protocol compatibility (memory engine)', () => {
   let gw: RunningService<GatewayConfig>;
   let server: PusherServer;
   const clients: PusherClient[] = [];
 
-  const connect = async (app = APP): Promise<PusherClient> => {
+  const connect = async (app = APP, user?: { user_id: string; user_info?: Record<string, unknown> }): Promise<PusherClient> => {
     const signer = new PusherServer({
       appId: app.id,
       key: app.key,
@@ -39,7 +44,8 @@ describe('Pusher protocol compatibility (memory engine)', () => {
       channelAuthorization: {
         endpoint: '',
         transport: 'ajax',
-        customHandler: ({ socketId, channelName }, callback) => callback(null, signer.authorizeChannel(socketId, channelName)),
+        customHandler: ({ socketId, channelName }, callback) =>
+          callback(null, signer.authorizeChannel(socketId, channelName, channelName.startsWith('presence-') ? user : undefined)),
       },
     });
     clients.push(client);
@@ -224,6 +230,64 @@ describe('Pusher protocol compatibility (memory engine)', () => {
     const got = nextEvent(ch, 'again');
     await server.trigger(channel, 'again', { n: 1 });
     expect(await got).toEqual({ n: 1 });
+  });
+
+  it('presence: subscription_succeeded lists the members, member_added/removed follow, the HTTP API answers from the store', async () => {
+    const channel = 'presence-' + uniqueName('room');
+    const alice = await connect(APP, { user_id: 'alice', user_info: { name: 'Alice' } });
+    const chA = (await subscribed(alice, channel)) as ReturnType<PusherClient['subscribe']> & { members: PresenceMembers };
+    expect(chA.members.count).toBe(1);
+    expect(chA.members.me).toEqual({ id: 'alice', info: { name: 'Alice' } });
+
+    const added = nextEvent(chA, 'pusher:member_added');
+    const bob = await connect(APP, { user_id: 'bob', user_info: { name: 'Bob' } });
+    const chB = (await subscribed(bob, channel)) as ReturnType<PusherClient['subscribe']> & { members: PresenceMembers };
+    const seen: Record<string, unknown> = {};
+    chB.members.each((m: { id: string; info: unknown }) => (seen[m.id] = m.info));
+    expect(seen).toEqual({ alice: { name: 'Alice' }, bob: { name: 'Bob' } });
+    expect(await added).toEqual({ id: 'bob', info: { name: 'Bob' } });
+    expect(chA.members.count).toBe(2);
+
+    // A second connection of bob is no new member; the official library's queries see two users, three connections.
+    const bob2 = await connect(APP, { user_id: 'bob' });
+    await subscribed(bob2, channel);
+    const info = await server.get({ path: `/channels/${channel}`, params: { info: 'user_count,subscription_count' } });
+    expect(await info.json()).toEqual({ occupied: true, user_count: 2, subscription_count: 3 });
+    const users = await server.get({ path: `/channels/${channel}/users` });
+    expect(((await users.json()) as { users: Array<{ id: string }> }).users.map((u) => u.id).sort()).toEqual(['alice', 'bob']);
+    const list = await server.get({ path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } });
+    expect(((await list.json()) as { channels: Record<string, unknown> }).channels[channel]).toEqual({ user_count: 2 });
+
+    // bob's last connection leaves: member_removed.
+    const removed = nextEvent(chA, 'pusher:member_removed');
+    bob2.unsubscribe(channel);
+    bob.disconnect();
+    expect(await removed).toEqual({ id: 'bob', info: { name: 'Bob' } });
+    expect(chA.members.count).toBe(1);
+
+    // A presence auth over other channel_data than the client sends is refused.
+    const raw = await RawPusher.connect(gw.port, APP.key);
+    const signed = server.authorizeChannel(raw.socketId, channel, { user_id: 'alice' });
+    raw.send({ event: 'pusher:subscribe', data: { channel, auth: signed.auth, channel_data: JSON.stringify({ user_id: 'mallory' }) } });
+    expect(await raw.next((f) => f.event !== undefined)).toMatchObject({ event: 'pusher:subscription_error', data: { status: 401 } });
+    raw.close();
+  });
+
+  it('channel queries: occupied public channels and subscription counts; vacated ones disappear', async () => {
+    const channel = uniqueName('occupancy');
+    const client = await connect();
+    await subscribed(client, channel);
+    const one = await server.get({ path: `/channels/${channel}`, params: { info: 'subscription_count' } });
+    expect(await one.json()).toEqual({ occupied: true, subscription_count: 1 });
+    const list = await server.get({ path: '/channels', params: { filter_by_prefix: channel } });
+    expect(await list.json()).toEqual({ channels: { [channel]: {} } });
+    client.unsubscribe(channel);
+    await eventually(async () => {
+      const after = await server.get({ path: `/channels/${channel}` });
+      expect(await after.json()).toEqual({ occupied: false });
+    });
+    const empty = await server.get({ path: '/channels', params: { filter_by_prefix: channel } });
+    expect(await empty.json()).toEqual({ channels: {} });
   });
 
   describe('HTTP API request signing', () => {

@@ -12,6 +12,7 @@ import { SseTransport } from './transports/sse/sse-transport';
 import { WsTransport } from './transports/ws/ws-transport';
 import { PUSHER_APPS, PusherApps } from './pusher/pusher-apps';
 import { PusherHttpApi } from './pusher/pusher-http-api';
+import { createPusherPresence, PUSHER_PRESENCE } from './pusher/pusher-presence';
 import { PusherTransport } from './transports/pusher/pusher-transport';
 import { InspectorController } from './inspector/inspector.controller';
 import { IceServersController } from './webrtc/ice-servers.controller';
@@ -41,6 +42,7 @@ export class GatewayModule {
             (platform.config as GatewayConfig).PUSHER_ACTIVITY_TIMEOUT_SECONDS,
           ),
         },
+        { provide: PUSHER_PRESENCE, useFactory: () => createPusherPresence(platform) },
         PusherTransport,
         PusherHttpApi,
       ],

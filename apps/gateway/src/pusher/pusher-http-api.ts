@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { PusherApp } from '@switchboard/config';
 import type { ChannelEngine, PublishRequest } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { CHANNEL_ENGINE, LOGGER, replyJson } from '@switchboard/platform';
@@ -8,6 +7,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GATEWAY_OPTIONS } from '../hub/gateway-options';
 import type { GatewayOptions } from '../hub/gateway-options';
 import { PUSHER_APPS, PusherApps } from './pusher-apps';
+import { isPresenceChannel, PUSHER_PRESENCE } from './pusher-presence';
+import type { PusherPresence } from './pusher-presence';
 import { switchboardData } from './pusher-protocol';
 import { apiSignatureProblem } from './pusher-signing';
 
@@ -17,6 +18,7 @@ const MAX_BATCH_EVENTS = 10;
 const EVENT_NAME_MAX = 200;
 const SOCKET_ID = /^\d+\.\d+$/;
 const ROUTE = /^\/apps\/([^/]+)(\/.*)$/;
+const CHANNEL_ROUTE = /^\/channels\/([^/]+)(\/users)?$/;
 
 class ApiError extends Error {
   constructor(
@@ -48,6 +50,7 @@ export class PusherHttpApi {
   constructor(
     @Inject(CHANNEL_ENGINE) private readonly engine: ChannelEngine,
     @Inject(PUSHER_APPS) private readonly apps: PusherApps,
+    @Inject(PUSHER_PRESENCE) private readonly presence: PusherPresence,
     @Inject(GATEWAY_OPTIONS) private readonly options: GatewayOptions,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -79,7 +82,7 @@ export class PusherHttpApi {
       const body = await this.readBody(req);
       const problem = apiSignatureProblem(app, method, url.pathname, url.searchParams, body, Math.floor(Date.now() / 1000));
       if (problem !== undefined) throw new ApiError(401, 'unauthorized', problem);
-      const result = await this.route(app, method, match[2], body, url.searchParams);
+      const result = await this.route(method, match[2], body, url.searchParams);
       replyJson(req, res, { status: 200, body: result });
     } catch (err) {
       if (err instanceof ApiError) {
@@ -90,8 +93,7 @@ export class PusherHttpApi {
     }
   }
 
-  private async route(app: PusherApp, method: string, path: string, body: Buffer, query: URLSearchParams): Promise<object> {
-    void app;
+  private async route(method: string, path: string, body: Buffer, query: URLSearchParams): Promise<object> {
     if (method === 'POST' && path === '/events') {
       await this.trigger([this.triggerRequest(parseJson(body))]);
       return {};
@@ -103,8 +105,51 @@ export class PusherHttpApi {
       await this.trigger(batch.map((e) => this.triggerRequest(e)));
       return { batch: batch.map(() => ({})) };
     }
-    void query;
+    if (method === 'GET') {
+      if (path === '/channels') return this.channels(query);
+      const m = CHANNEL_ROUTE.exec(path);
+      if (m !== null) {
+        const channel = decodeURIComponent(m[1]);
+        const problem = channelNameError(channel);
+        if (problem !== undefined) throw new ApiError(400, 'bad_request', `invalid channel ${JSON.stringify(channel)}: ${problem}`);
+        return m[2] === '/users' ? this.users(channel) : this.channel(channel, query);
+      }
+    }
     throw new ApiError(404, 'not_found', `no Pusher API route ${method} ${path}`);
+  }
+
+  /** `GET /channels`: occupied channels, `info=user_count` with a `presence-` prefix filter (as Pusher allows it). */
+  private async channels(query: URLSearchParams): Promise<object> {
+    const prefix = query.get('filter_by_prefix') ?? '';
+    const info = infoFields(query);
+    if (info.has('user_count') && !prefix.startsWith('presence-')) {
+      throw new ApiError(400, 'bad_request', 'info=user_count needs filter_by_prefix=presence-');
+    }
+    const index = this.presence.channels;
+    if (index === undefined) return { channels: {} };
+    const channels: Record<string, object> = {};
+    for (const c of await index.occupied(prefix)) channels[c.channel] = info.has('user_count') ? { user_count: c.users } : {};
+    return { channels };
+  }
+
+  /** `GET /channels/<name>`: `occupied`, and `user_count` (presence) / `subscription_count` when asked. */
+  private async channel(channel: string, query: URLSearchParams): Promise<object> {
+    const info = infoFields(query);
+    if (info.has('user_count') && !isPresenceChannel(channel))
+      throw new ApiError(400, 'bad_request', 'user_count is only for presence- channels');
+    const count = this.presence.service === undefined ? { count: 0, connections: 0 } : await this.presence.service.count(channel);
+    const result: Record<string, unknown> = { occupied: count.connections > 0 };
+    if (info.has('user_count')) result.user_count = count.count;
+    if (info.has('subscription_count')) result.subscription_count = count.connections;
+    return result;
+  }
+
+  /** `GET /channels/<name>/users`: the members of a presence channel (up to PRESENCE_MAX_MEMBERS). */
+  private async users(channel: string): Promise<object> {
+    if (!isPresenceChannel(channel)) throw new ApiError(400, 'bad_request', 'users are only listed for presence- channels');
+    if (this.presence.service === undefined) return { users: [] };
+    const snapshot = await this.presence.service.query(channel);
+    return { users: snapshot.members.map((m) => ({ id: m.user })) };
   }
 
   /** Validates every event of a request before any is published: a bad one publishes nothing. */
@@ -168,6 +213,11 @@ export class PusherHttpApi {
       req.once('error', reject);
     });
   }
+}
+
+/** `info=a,b` as a set. */
+function infoFields(query: URLSearchParams): Set<string> {
+  return new Set((query.get('info') ?? '').split(',').filter((s) => s !== ''));
 }
 
 function parseJson(body: Buffer): unknown {

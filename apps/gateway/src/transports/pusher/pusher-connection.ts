@@ -1,10 +1,11 @@
 import type { PusherApp } from '@switchboard/config';
-import type { MessageEncoder, StoredMessage } from '@switchboard/engine';
+import type { MessageEncoder, PresenceListener, PresenceService, PresenceSignal, StoredMessage } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { channelNameError, isSwitchboardError, UnsubscribeReason } from '@switchboard/protocol';
 import type { WebSocket } from 'ws';
 import { ClientSession } from '../../hub/client-session';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
+import { CHANNEL_SUBSCRIBER, isPresenceChannel, isPrivateChannel, presenceData } from '../../pusher/pusher-presence';
 import { channelAuthValid } from '../../pusher/pusher-signing';
 import { errorFrame, parsePusherFrame, PONG_FRAME, PusherClientFrame, PusherCode, switchboardData } from '../../pusher/pusher-protocol';
 
@@ -31,6 +32,8 @@ export interface PusherContext {
   readonly logger: Logger;
   /** One Pusher event frame per message, shared by every Pusher recipient. */
   readonly encoder: MessageEncoder<Buffer>;
+  /** Occupancy of every channel and the members of `presence-` ones (undefined: no Pusher apps). */
+  readonly presence?: PresenceService;
   unregister(connection: PusherConnection): void;
 }
 
@@ -46,6 +49,8 @@ export class PusherConnection implements SessionTransport {
   lastSeen = Date.now();
   /** Channels this connection holds or is subscribing to. */
   private readonly channels = new Set<string>();
+  /** Presence channels: this connection's user there, its join/leave listener, signals held until subscription_succeeded. */
+  private readonly members = new Map<string, { user: string; listener?: PresenceListener; held?: PresenceSignal[] }>();
   /** True once this connection sent a client event: only then can a message be its own echo. */
   private sentClientEvent = false;
   private pending = 0;
@@ -80,7 +85,7 @@ export class PusherConnection implements SessionTransport {
   }
 
   unsubscribed(channel: string, reason: UnsubscribeReason): void {
-    this.channels.delete(channel);
+    this.release(channel);
     this.send(subscriptionError(channel, 403, `subscription ended (${reason})`));
   }
 
@@ -96,6 +101,7 @@ export class PusherConnection implements SessionTransport {
   terminate(): void {
     this.closed = true;
     this.session.close();
+    this.releaseAll();
     this.ws.terminate();
   }
 
@@ -115,6 +121,7 @@ export class PusherConnection implements SessionTransport {
     this.send(errorFrame(code, reason));
     this.closed = true;
     this.session.close();
+    this.releaseAll();
     this.ws.close(code, reason);
     setTimeout(() => this.ws.terminate(), graceMs).unref();
   }
@@ -183,27 +190,91 @@ export class PusherConnection implements SessionTransport {
     }
     if (this.channels.has(channel)) return; // Pusher answers a repeated subscribe with nothing.
     const channelData = typeof d?.channel_data === 'string' ? d.channel_data : undefined;
-    if (isPrivate(channel) || isPresence(channel)) {
-      if (!channelAuthValid(this.app, this.socketId, channel, d?.auth, isPresence(channel) ? channelData : undefined)) {
-        this.send(subscriptionError(channel, 401, `invalid signature for ${channel}: expected HMAC-SHA256 of "<socket_id>:<channel>"`));
+    const presence = isPresenceChannel(channel);
+    if (isPrivateChannel(channel) || presence) {
+      if (!channelAuthValid(this.app, this.socketId, channel, d?.auth, presence ? channelData : undefined)) {
+        const signed = presence ? '"<socket_id>:<channel>:<channel_data>"' : '"<socket_id>:<channel>"';
+        this.send(subscriptionError(channel, 401, `invalid signature for ${channel}: expected <key>:<hex HMAC-SHA256 of ${signed}>`));
+        return;
+      }
+    }
+    let member: { user: string; info: Record<string, unknown> } | undefined;
+    if (presence) {
+      member = presenceMember(channelData);
+      if (member === undefined) {
+        this.send(
+          subscriptionError(channel, 400, 'channel_data must be JSON with user_id (string or number) and optional user_info (object)'),
+        );
         return;
       }
     }
     this.channels.add(channel);
     try {
+      let succeeded = '{}';
+      const store = this.ctx.presence;
+      if (store !== undefined && member !== undefined) {
+        // Listen before joining and read the members after: a member who comes or goes meanwhile
+        // is in the list or in a signal held until subscription_succeeded (pusher-js takes repeats).
+        const entry: { user: string; listener?: PresenceListener; held?: PresenceSignal[] } = { user: member.user, held: [] };
+        this.members.set(channel, entry);
+        entry.listener = await store.listen(channel, (signal) => this.presenceSignal(channel, signal));
+        await store.join(channel, this.socketId, member);
+        succeeded = presenceData(await store.query(channel));
+      } else if (store !== undefined) {
+        await store.join(channel, this.socketId, { user: CHANNEL_SUBSCRIBER, info: {} });
+      }
+      if (!this.channels.has(channel)) {
+        this.release(channel); // closed meanwhile: leave what was joined
+        return;
+      }
       await this.session.subscribe(channel, undefined, () =>
-        this.send(JSON.stringify({ event: 'pusher_internal:subscription_succeeded', channel, data: '{}' })),
+        this.send(JSON.stringify({ event: 'pusher_internal:subscription_succeeded', channel, data: succeeded })),
       );
+      const entry = this.members.get(channel);
+      if (entry?.held !== undefined) {
+        const held = entry.held;
+        entry.held = undefined;
+        for (const signal of held) this.presenceSignal(channel, signal);
+      }
     } catch (err) {
-      this.channels.delete(channel);
+      this.release(channel);
       if (!isSwitchboardError(err)) throw err;
       this.send(subscriptionError(channel, err.httpStatus, err.message));
     }
   }
 
+  /** A member came or went (from any gateway): `pusher_internal:member_added|removed`, never about this client's own user. */
+  private presenceSignal(channel: string, signal: PresenceSignal): void {
+    const entry = this.members.get(channel);
+    if (entry === undefined || signal.user === entry.user) return;
+    if (entry.held !== undefined) {
+      entry.held.push(signal);
+      return;
+    }
+    const data =
+      signal.op === 'join'
+        ? JSON.stringify({ user_id: signal.user, user_info: signal.info ?? {} })
+        : JSON.stringify({ user_id: signal.user });
+    this.send(
+      JSON.stringify({ event: signal.op === 'join' ? 'pusher_internal:member_added' : 'pusher_internal:member_removed', channel, data }),
+    );
+  }
+
+  /** Leaves the channel's presence (and its join/leave listener); the session's subscription is ended by the caller. */
+  private release(channel: string): void {
+    this.channels.delete(channel);
+    const entry = this.members.get(channel);
+    this.members.delete(channel);
+    entry?.listener?.close();
+    this.ctx.presence
+      ?.leave(channel, this.socketId)
+      .catch((err: unknown) => this.ctx.logger.warn({ err, channel }, 'pusher presence leave failed; retried'));
+  }
+
   private unsubscribe(data: unknown): void {
     const channel = asObject(data)?.channel;
-    if (typeof channel !== 'string' || !this.channels.delete(channel)) return;
+    if (typeof channel !== 'string' || !this.channels.has(channel)) return;
+    this.release(channel);
     try {
       this.session.unsubscribe(channel);
     } catch (err) {
@@ -218,7 +289,7 @@ export class PusherConnection implements SessionTransport {
       this.send(errorFrame(null, 'client events are not enabled for this app'));
       return;
     }
-    if (channel === undefined || !(isPrivate(channel) || isPresence(channel))) {
+    if (channel === undefined || !(isPrivateChannel(channel) || isPresenceChannel(channel))) {
       this.send(errorFrame(null, 'client events are only allowed on private and presence channels'));
       return;
     }
@@ -236,6 +307,17 @@ export class PusherConnection implements SessionTransport {
     }
   }
 
+  /** The connection is gone: it leaves every channel's presence (idempotent). */
+  private releaseAll(): void {
+    if (this.channels.size === 0 && this.members.size === 0) return;
+    for (const entry of this.members.values()) entry.listener?.close();
+    this.members.clear();
+    this.channels.clear();
+    this.ctx.presence
+      ?.leaveAll(this.socketId)
+      .catch((err: unknown) => this.ctx.logger.warn({ err }, 'pusher presence leave failed; retried'));
+  }
+
   /** Every reply and notice counts against the send queue. */
   private send(text: string): void {
     if (this.closed) return;
@@ -246,16 +328,9 @@ export class PusherConnection implements SessionTransport {
   private onClose(): void {
     this.closed = true;
     this.session.close();
+    this.releaseAll();
     this.ctx.unregister(this);
   }
-}
-
-function isPrivate(channel: string): boolean {
-  return channel.startsWith('private-');
-}
-
-function isPresence(channel: string): boolean {
-  return channel.startsWith('presence-');
 }
 
 function asObject(data: unknown): Record<string, unknown> | undefined {
@@ -267,6 +342,18 @@ function asObject(data: unknown): Record<string, unknown> | undefined {
     }
   }
   return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
+}
+
+/** A presence channel's member from its `channel_data` (`{"user_id", "user_info"?}`), or undefined when malformed. */
+function presenceMember(channelData: string | undefined): { user: string; info: Record<string, unknown> } | undefined {
+  const d = asObject(channelData);
+  const id = d?.user_id;
+  if (typeof id !== 'string' && typeof id !== 'number') return undefined;
+  const user = String(id);
+  if (user.length === 0 || user.length > 128) return undefined;
+  const info = d?.user_info ?? {};
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) return undefined;
+  return { user, info: info as Record<string, unknown> };
 }
 
 /** `pusher:subscription_error` as pusher-js reads it (`data.type`, `data.error`, `data.status`). */

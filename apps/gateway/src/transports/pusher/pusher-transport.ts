@@ -12,6 +12,8 @@ import { Principal } from '../../auth/principal';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
 import { PUSHER_APPS, PusherApps } from '../../pusher/pusher-apps';
+import { PUSHER_PRESENCE } from '../../pusher/pusher-presence';
+import type { PusherPresence } from '../../pusher/pusher-presence';
 import { encodePusherEvent, PUSHER_PROTOCOL, PusherCode } from '../../pusher/pusher-protocol';
 import { PusherConnection, PusherContext } from './pusher-connection';
 
@@ -34,6 +36,7 @@ export class PusherTransport implements OnApplicationShutdown {
     private readonly hub: Hub,
     private readonly registry: ConnectionRegistry,
     @Inject(PUSHER_APPS) private readonly apps: PusherApps,
+    @Inject(PUSHER_PRESENCE) private readonly presence: PusherPresence,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.wss = new WebSocketServer({
@@ -43,7 +46,7 @@ export class PusherTransport implements OnApplicationShutdown {
       clientTracking: false,
     });
     const encoder: MessageEncoder<Buffer> = hub.timedEncoder('pusher', encodePusherEvent);
-    this.context = { logger, encoder, unregister: (c) => this.connections.delete(c) };
+    this.context = { logger, encoder, presence: presence.service, unregister: (c) => this.connections.delete(c) };
     this.heartbeat = setInterval(() => this.beat(), hub.options.wsPingMs);
     this.heartbeat.unref();
   }
@@ -59,10 +62,12 @@ export class PusherTransport implements OnApplicationShutdown {
     return this.connections.size;
   }
 
-  onApplicationShutdown(): void {
+  /** After the drain: what is left is told 4200 (reconnect elsewhere), then presence hands its entries back. */
+  async onApplicationShutdown(): Promise<void> {
     clearInterval(this.heartbeat);
     for (const c of this.connections) c.session.end('shutdown');
     this.wss.close();
+    await this.presence.service?.close();
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, key: string): void {
