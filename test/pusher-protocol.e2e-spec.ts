@@ -290,6 +290,75 @@ describe('Pusher protocol compatibility (memory engine)', () => {
     expect(await empty.json()).toEqual({ channels: {} });
   });
 
+  it('Laravel Echo (Pusher connector): public and private listen, presence here/joining, whisper', async () => {
+    // The ES module build: laravel-echo's `require` build is CommonJS in a "type": "module" package, which Node cannot load.
+    const { default: Echo } = await import('laravel-echo');
+    const signer = new PusherServer({
+      appId: APP.id,
+      key: APP.key,
+      secret: APP.secret,
+      host: '127.0.0.1',
+      port: String(gw.port),
+      useTLS: false,
+    });
+    const echo = (user: string) =>
+      new Echo({
+        broadcaster: 'pusher',
+        key: APP.key,
+        cluster: 'local',
+        wsHost: '127.0.0.1',
+        wsPort: gw.port,
+        forceTLS: false,
+        enabledTransports: ['ws'],
+        disableStats: true,
+        Pusher: PusherJs as never,
+        // What Laravel's /broadcasting/auth answers, signed by the official library.
+        authorizer: (channel: { name: string }) => ({
+          authorize: (socketId: string, callback: (error: Error | null, data: { auth: string; channel_data?: string }) => void) =>
+            callback(
+              null,
+              signer.authorizeChannel(
+                socketId,
+                channel.name,
+                channel.name.startsWith('presence-') ? { user_id: user, user_info: { user } } : undefined,
+              ),
+            ),
+        }),
+      });
+    const [a, b] = [echo('ann'), echo('ben')];
+    try {
+      const id = uniqueName('order').replace(/-/g, '_');
+      // Echo prefixes "private-"/"presence-" and, with a leading dot, listens to the raw event name.
+      const shipped = deferred<unknown>();
+      a.private(`orders.${id}`).listen('.OrderShipped', (e: unknown) => shipped.resolve(e));
+      const publicEvent = deferred<unknown>();
+      a.channel(`news.${id}`).listen('.Published', (e: unknown) => publicEvent.resolve(e));
+      const here = deferred<unknown[]>();
+      const joining = deferred<unknown>();
+      const whisper = deferred<unknown>();
+      a.join(`room.${id}`)
+        .here((members: unknown[]) => here.resolve(members))
+        .joining((m: unknown) => joining.resolve(m))
+        .listenForWhisper('typing', (e: unknown) => whisper.resolve(e));
+      expect(await here.promise).toEqual([{ user: 'ann' }]);
+      const room = b.join(`room.${id}`);
+      const bHere = deferred<unknown[]>();
+      room.here((m: unknown[]) => bHere.resolve(m));
+      expect((await bHere.promise).length).toBe(2);
+      expect(await joining.promise).toEqual({ user: 'ben' });
+      room.whisper('typing', { who: 'ben' });
+      expect(await whisper.promise).toEqual({ who: 'ben' });
+      // Subscriptions are in place once the presence channel answered (one connection, frames in order).
+      await server.trigger(`private-orders.${id}`, 'OrderShipped', { order: id });
+      await server.trigger(`news.${id}`, 'Published', { title: 't' });
+      expect(await shipped.promise).toEqual({ order: id });
+      expect(await publicEvent.promise).toEqual({ title: 't' });
+    } finally {
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+
   describe('HTTP API request signing', () => {
     const path = `/apps/${APP.id}/events`;
     const body = JSON.stringify({ name: 'e', channels: ['signed'], data: '{}' });
