@@ -18,6 +18,12 @@ export class PusherApps {
     }
   }
 
+  /** Some app wants `client_event` webhooks. */
+  get clientEventWebhooks(): boolean {
+    for (const app of this.byKey.values()) if (app.webhooks.some((w) => w.events.includes('client_event'))) return true;
+    return false;
+  }
+
   get enabled(): boolean {
     return this.byKey.size > 0;
   }

@@ -7,7 +7,15 @@ import { ClientSession } from '../../hub/client-session';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
 import { CHANNEL_SUBSCRIBER, isPresenceChannel, isPrivateChannel, presenceData } from '../../pusher/pusher-presence';
 import { channelAuthValid } from '../../pusher/pusher-signing';
-import { errorFrame, parsePusherFrame, PONG_FRAME, PusherClientFrame, PusherCode, switchboardData } from '../../pusher/pusher-protocol';
+import {
+  errorFrame,
+  parsePusherFrame,
+  PONG_FRAME,
+  PusherClientFrame,
+  PusherCode,
+  pusherData,
+  switchboardData,
+} from '../../pusher/pusher-protocol';
 
 /** Requests a connection may have in flight (as for /v1/ws). */
 const MAX_PENDING_REQUESTS = 256;
@@ -32,6 +40,8 @@ export interface PusherContext {
   readonly logger: Logger;
   /** One Pusher event frame per message, shared by every Pusher recipient. */
   readonly encoder: MessageEncoder<Buffer>;
+  /** Records a client event for the `client_event` webhook (set when an app asks for it). */
+  readonly clientEventHook?: (e: { channel: string; event: string; data: string; socket_id: string; user_id?: string }) => void;
   /** Occupancy of every channel and the members of `presence-` ones (undefined: no Pusher apps). */
   readonly presence?: PresenceService;
   unregister(connection: PusherConnection): void;
@@ -299,7 +309,16 @@ export class PusherConnection implements SessionTransport {
     }
     this.sentClientEvent = true;
     try {
-      await this.session.publish(channel, switchboardData(frame.data), undefined, frame.event);
+      const data = switchboardData(frame.data);
+      await this.session.publish(channel, data, undefined, frame.event);
+      const user = this.members.get(channel)?.user;
+      this.ctx.clientEventHook?.({
+        channel,
+        event: frame.event,
+        data: pusherData(data),
+        socket_id: this.socketId,
+        ...(user === undefined ? {} : { user_id: user }),
+      });
     } catch (err) {
       if (!isSwitchboardError(err)) throw err;
       const code = err.code === 'rate_limited' ? PusherCode.ClientEventRejected : null;

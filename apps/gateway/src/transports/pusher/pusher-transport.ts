@@ -1,9 +1,9 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import type { MessageEncoder } from '@switchboard/engine';
+import type { EventBus, MessageEncoder } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
-import { LOGGER } from '@switchboard/platform';
+import { EVENT_BUS, LOGGER } from '@switchboard/platform';
 import { isSwitchboardError } from '@switchboard/protocol';
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -38,6 +38,7 @@ export class PusherTransport implements OnApplicationShutdown {
     @Inject(PUSHER_APPS) private readonly apps: PusherApps,
     @Inject(PUSHER_PRESENCE) private readonly presence: PusherPresence,
     @Inject(LOGGER) logger: Logger,
+    @Inject(EVENT_BUS) bus: EventBus,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -46,7 +47,8 @@ export class PusherTransport implements OnApplicationShutdown {
       clientTracking: false,
     });
     const encoder: MessageEncoder<Buffer> = hub.timedEncoder('pusher', encodePusherEvent);
-    this.context = { logger, encoder, presence: presence.service, unregister: (c) => this.connections.delete(c) };
+    const clientEventHook = apps.clientEventWebhooks ? clientEventPublisher(bus, logger) : undefined;
+    this.context = { logger, encoder, presence: presence.service, clientEventHook, unregister: (c) => this.connections.delete(c) };
     this.heartbeat = setInterval(() => this.beat(), hub.options.wsPingMs);
     this.heartbeat.unref();
   }
@@ -119,6 +121,29 @@ export class PusherTransport implements OnApplicationShutdown {
       else c.ws.ping();
     }
   }
+}
+
+/**
+ * Client events as CloudEvents `switchboard.pusher.client_event` on EVENTS, where the
+ * notifier's outbound engine turns them into Pusher `client_event` webhooks. A failed store
+ * is logged: the event itself was delivered; only its webhook is missing.
+ */
+function clientEventPublisher(bus: EventBus, logger: Logger) {
+  return (data: { channel: string; event: string; data: string; socket_id: string; user_id?: string }): void => {
+    const id = randomUUID();
+    const event = {
+      specversion: '1.0',
+      id,
+      source: 'switchboard/gateway',
+      type: 'switchboard.pusher.client_event',
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      data,
+    };
+    bus
+      .publish(`${bus.names.eventsSubjectPrefix}.switchboard.pusher.client_event`, event, { msgId: id })
+      .catch((err: unknown) => logger.warn({ err, channel: data.channel }, 'client_event webhook not stored'));
+  };
 }
 
 function reject(socket: Duplex, status: number, code: string, message: string): void {
