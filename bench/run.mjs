@@ -92,6 +92,12 @@ if (wants('fanout')) {
     }
   }
 }
+if (wants('pusher')) {
+  // The Pusher transport (/app/<key>, events published through /v1/publish) against the bare `ws` broadcast server.
+  for (const n of quick ? [200] : [2000]) {
+    await deliveryScenario(`fan-out pusher ×${fmt(n)} (memory)`, { transport: 'pusher', engine: 'memory', connections: n, channels: 1, perConnection: 1 });
+  }
+}
 if (wants('many')) {
   const { connections, channels } = P.many;
   await deliveryScenario(`${fmt(connections)} ws × 5 of ${fmt(channels)} channels`, { transport: 'ws', engine: 'real', connections, channels, perConnection: 5 });

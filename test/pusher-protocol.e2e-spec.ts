@@ -160,6 +160,17 @@ describe('Pusher protocol compatibility (memory engine)', () => {
     await after;
     expect(echoed).toEqual([]);
 
+    // A trigger naming a socket_id (Laravel's toOthers()) skips that connection only.
+    const others = nextEvent(chB, 'from-a');
+    const skipped: unknown[] = [];
+    chA.bind('from-a', (d: unknown) => skipped.push(d));
+    await server.trigger(channel, 'from-a', { n: 1 }, { socket_id: a.connection.socket_id });
+    expect(await others).toEqual({ n: 1 });
+    const marker = nextEvent(chA, 'marker');
+    await server.trigger(channel, 'marker', {});
+    await marker;
+    expect(skipped).toEqual([]);
+
     // CLIENT_PUBLISH_RATE=5: the sixth in a burst is refused with 4301.
     const raw = await RawPusher.connect(gw.port, APP.key);
     raw.send({ event: 'pusher:subscribe', data: { channel, auth: server.authorizeChannel(raw.socketId, channel).auth } });

@@ -61,8 +61,6 @@ export class PusherConnection implements SessionTransport {
   private readonly channels = new Set<string>();
   /** Presence channels: this connection's user there, its join/leave listener, signals held until subscription_succeeded. */
   private readonly members = new Map<string, { user: string; listener?: PresenceListener; held?: PresenceSignal[] }>();
-  /** True once this connection sent a client event: only then can a message be its own echo. */
-  private sentClientEvent = false;
   private pending = 0;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
@@ -81,11 +79,13 @@ export class PusherConnection implements SessionTransport {
     ws.on('error', (err: Error) => ctx.logger.debug({ err: err.message }, 'pusher connection error'));
   }
 
-  /** Hot path: the shared frame of the message; a client's own client event is not echoed back to it. */
+  /** Hot path: the shared frame of the message; nothing that names this socket as its sender is echoed back to it. */
   deliver(message: StoredMessage): void {
     if (this.closed) return;
     const frame = message.encoded(this.ctx.encoder);
-    if (this.sentClientEvent && message.message.from === this.socketId) return;
+    // Its own client events, and triggers that name its socket_id (Laravel's toOthers()), skip it.
+    // (`message` was parsed once by the encoder: a property read and a string compare per recipient.)
+    if (message.message.from === this.socketId) return;
     this.ws.send(frame, TEXT_FRAME);
   }
 
@@ -307,7 +307,6 @@ export class PusherConnection implements SessionTransport {
       this.send(errorFrame(null, `subscribe to ${channel} before sending client events on it`));
       return;
     }
-    this.sentClientEvent = true;
     try {
       const data = switchboardData(frame.data);
       await this.session.publish(channel, data, undefined, frame.event);
