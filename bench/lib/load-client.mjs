@@ -126,7 +126,10 @@ function open(o, channels, localAddress) {
       ws.on('close', () => closed++);
     } else if (o.transport === 'pusher') {
       // pusher-js's wire protocol: /app/<key>, pusher:subscribe, events with a JSON-text `data`.
-      const ws = new WebSocket(`${o.base.replace('http', 'ws')}/app/${o.pusherKey}?protocol=7&client=bench&version=1`, { perMessageDeflate: false, localAddress });
+      const ws = new WebSocket(`${o.base.replace('http', 'ws')}/app/${o.pusherKey}?protocol=7&client=bench&version=1`, {
+        perMessageDeflate: false,
+        localAddress,
+      });
       sockets.push(ws);
       let pending = channels.length;
       ws.on('message', (raw) => {
