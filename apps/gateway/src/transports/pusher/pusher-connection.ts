@@ -44,6 +44,8 @@ export interface PusherContext {
   readonly clientEventHook?: (e: { channel: string; event: string; data: string; socket_id: string; user_id?: string }) => void;
   /** Occupancy of every channel and the members of `presence-` ones (undefined: no Pusher apps). */
   readonly presence?: PresenceService;
+  /** Counts a limit hit (`max_message_bytes`, `requests_in_flight`) for the pusher transport. */
+  limitHit(limit: 'max_message_bytes' | 'requests_in_flight'): void;
   unregister(connection: PusherConnection): void;
 }
 
@@ -76,7 +78,10 @@ export class PusherConnection implements SessionTransport {
     ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     ws.on('pong', () => (this.lastSeen = Date.now()));
     ws.on('close', () => this.onClose());
-    ws.on('error', (err: Error) => ctx.logger.debug({ err: err.message }, 'pusher connection error'));
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') ctx.limitHit('max_message_bytes');
+      ctx.logger.debug({ err: err.message }, 'pusher connection error');
+    });
   }
 
   /** Hot path: the shared frame of the message; nothing that names this socket as its sender is echoed back to it. */
@@ -144,6 +149,7 @@ export class PusherConnection implements SessionTransport {
       return;
     }
     if (++this.pending > MAX_PENDING_REQUESTS) {
+      this.ctx.limitHit('requests_in_flight');
       this.close(PusherCode.OverCapacity, `at most ${MAX_PENDING_REQUESTS} requests in flight`);
       return;
     }

@@ -48,7 +48,14 @@ export class PusherTransport implements OnApplicationShutdown {
     });
     const encoder: MessageEncoder<Buffer> = hub.timedEncoder('pusher', encodePusherEvent);
     const clientEventHook = apps.clientEventWebhooks ? clientEventPublisher(bus, logger) : undefined;
-    this.context = { logger, encoder, presence: presence.service, clientEventHook, unregister: (c) => this.connections.delete(c) };
+    this.context = {
+      logger,
+      encoder,
+      presence: presence.service,
+      clientEventHook,
+      limitHit: (limit) => hub.metrics.limitHits.inc({ limit, transport: 'pusher' }),
+      unregister: (c) => this.connections.delete(c),
+    };
     this.heartbeat = setInterval(() => this.beat(), hub.options.wsPingMs);
     this.heartbeat.unref();
   }
