@@ -67,9 +67,14 @@ export function switchboardData(data: unknown): unknown {
   }
 }
 
-/** The event name of a Switchboard message on Pusher: its `type`, else `message`. */
+/**
+ * The event name of a Switchboard message on Pusher: its `type`, else `message`. A type in
+ * the protocol's own namespaces (`pusher:`, `pusher_internal:`) is `message` too, so no
+ * publisher can forge a member list or an error for pusher-js.
+ */
 export function pusherEventName(type: string | undefined): string {
-  return type === undefined || type === '' ? 'message' : type;
+  if (type === undefined || type === '' || type.startsWith('pusher:') || type.startsWith('pusher_internal:')) return 'message';
+  return type;
 }
 
 /** A channel message as one Pusher event frame (built once per message, shared by every Pusher recipient). */
