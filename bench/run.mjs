@@ -93,9 +93,12 @@ if (wants('fanout')) {
   }
 }
 if (wants('pusher')) {
-  // The Pusher transport (/app/<key>, events published through /v1/publish) against the bare `ws` broadcast server.
+  // The Pusher transport (/app/<key>, events published through /v1/publish) against the bare `ws` broadcast server,
+  // with /v1/ws measured in the same run (a loaded machine moves both ratios together).
   for (const n of quick ? [200] : [2000]) {
-    await deliveryScenario(`fan-out pusher ×${fmt(n)} (memory)`, { transport: 'pusher', engine: 'memory', connections: n, channels: 1, perConnection: 1 });
+    for (const transport of ['ws', 'pusher']) {
+      await deliveryScenario(`fan-out ${transport} ×${fmt(n)} (memory)`, { transport, engine: 'memory', connections: n, channels: 1, perConnection: 1 });
+    }
   }
 }
 if (wants('many')) {
