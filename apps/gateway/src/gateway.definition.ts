@@ -4,6 +4,7 @@ import { GatewayConfig, gatewaySchema } from '@switchboard/config';
 import { CoreModule, HealthController, Platform, ServiceDefinition } from '@switchboard/platform';
 import { GatewayModule } from './gateway.module';
 import { serveAheadOfExpress } from './transports/http/fast-routes';
+import { PRESENCE_PATH, PresenceRoute } from './transports/http/presence-route';
 import { PollTransport } from './transports/longpoll/poll-transport';
 import { SwitchboardIoAdapter } from './transports/socketio/socketio.adapter';
 import { SseTransport } from './transports/sse/sse-transport';
@@ -23,8 +24,15 @@ export function configureGateway(app: NestExpressApplication, platform: Platform
   app.get(PusherTransport).attach(server);
   const sse = app.get(SseTransport);
   const poll = app.get(PollTransport);
-  serveAheadOfExpress(server, { '/v1/sse': (req, res) => sse.handle(req, res), '/v1/poll': (req, res) => poll.handle(req, res) }, (err) =>
-    platform.logger.error({ err }, 'HTTP transport request failed'),
+  const presence = app.get(PresenceRoute);
+  serveAheadOfExpress(
+    server,
+    {
+      '/v1/sse': (req, res) => sse.handle(req, res),
+      '/v1/poll': (req, res) => poll.handle(req, res),
+      [PRESENCE_PATH]: (req, res) => presence.handle(req, res),
+    },
+    (err) => platform.logger.error({ err }, 'HTTP transport request failed'),
   );
   app.get(PusherHttpApi).attach(server);
 }

@@ -1,11 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { GatewayConfig } from '@switchboard/config';
-import { CoreModule, Platform } from '@switchboard/platform';
+import { CoreModule, Platform, presenceService } from '@switchboard/platform';
 import { GatewayTokenVerifier } from './auth/token-verifier';
 import { DrainService } from './drain/drain.service';
 import { ConnectionRegistry } from './hub/connection-registry';
 import { GATEWAY_OPTIONS, gatewayOptions } from './hub/gateway-options';
 import { Hub } from './hub/hub';
+import { PRESENCE_SERVICE, PresenceHub } from './hub/presence-hub';
+import { PresenceRoute } from './transports/http/presence-route';
 import { PollTransport } from './transports/longpoll/poll-transport';
 import { SocketIoGateway } from './transports/socketio/socketio.gateway';
 import { SseTransport } from './transports/sse/sse-transport';
@@ -29,11 +31,14 @@ export class GatewayModule {
         { provide: GATEWAY_OPTIONS, useValue: gatewayOptions(platform.config as GatewayConfig) },
         GatewayTokenVerifier,
         ConnectionRegistry,
+        { provide: PRESENCE_SERVICE, useFactory: () => presenceService(platform as Platform<GatewayConfig>) },
+        PresenceHub,
         Hub,
         WsTransport,
         SseTransport,
         PollTransport,
         SocketIoGateway,
+        PresenceRoute,
         DrainService,
         {
           provide: PUSHER_APPS,

@@ -3,6 +3,7 @@ import { engineEnv, refineEngine, refineService, serviceEnv } from './common.con
 import { envInt, envOptionalString } from './env';
 import { loadConfigFile } from './load-config';
 import { outboundEnv, refineOutbound } from './outbound.config';
+import { presenceEnv, refinePresence } from './presence.config';
 import { pusherEnv } from './pusher.config';
 
 /** Settings of the notifier (SPEC "Event bus and notifier"). */
@@ -37,6 +38,8 @@ export const notifierEnv = {
   /** Events one replica processes at once (events sharing a channel still go one after another). */
   NOTIFIER_CONCURRENCY: envInt(32, 1, 1024),
   ...outboundEnv,
+  // CHANNEL_CONFIG and PRESENCE_*: the server-side presence query (GET /v1/channels/<channel>/presence).
+  ...presenceEnv,
   // Pusher webhooks are sent by the outbound engine (pusher.config.ts).
   ...pusherEnv,
 };
@@ -45,6 +48,7 @@ export const notifierSchema = z.object({ ...serviceEnv, ...engineEnv, ...notifie
   refineService(c, ctx);
   refineEngine(c, ctx);
   refineNotifier(c, ctx);
+  refinePresence(c, ctx);
 });
 
 export type NotifierConfig = z.output<typeof notifierSchema>;

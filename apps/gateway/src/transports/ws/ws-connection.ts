@@ -12,6 +12,7 @@ import type { Logger } from '@switchboard/observability';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { ClientSession } from '../../hub/client-session';
+import type { PresenceNotice } from '../../hub/presence-hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
 
 /** Requests a connection may have in flight; past it the client breaks the protocol's flow control. */
@@ -78,6 +79,11 @@ export class WsConnection implements SessionTransport {
   /** Hot path: one shared Buffer per message, a frame header per recipient. */
   deliver(message: StoredMessage): void {
     if (!this.closed) this.ws.send(message.encoded(this.ctx.encoder), TEXT_FRAME);
+  }
+
+  /** One shared Buffer per join/leave, as for messages. */
+  presenceNotice(notice: PresenceNotice): void {
+    if (!this.closed) this.ws.send(notice.ws, TEXT_FRAME);
   }
 
   lost(channel: string): void {
@@ -184,9 +190,12 @@ export class WsConnection implements SessionTransport {
           this.send({ op: 'refreshed', id: frame.id, expiresAt });
           return;
         }
-        case 'presence':
-          this.send({ op: 'presence', id: frame.id, ...(await session.presence(frame.channel)) });
+        case 'presence': {
+          // `{"op":"presence","id":…,` + the answer's fields: its member list is not serialised again.
+          const answer = await session.presenceJson(frame.channel);
+          this.sendText('{"op":"presence","id":' + frame.id + ',' + answer.slice(1));
           return;
+        }
       }
     } catch (err) {
       if (isSwitchboardError(err)) {
@@ -200,8 +209,12 @@ export class WsConnection implements SessionTransport {
 
   /** Every reply and notice goes through here, so each counts against the send queue. */
   private send(frame: ServerFrame): void {
+    this.sendText(JSON.stringify(frame));
+  }
+
+  private sendText(text: string): void {
     if (this.closed) return;
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(text);
     this.session.sent();
   }
 
