@@ -73,6 +73,8 @@ describe('Pusher protocol compatibility (memory engine)', () => {
     gw = await startGateway({
       PUSHER_APPS: JSON.stringify([{ ...APP, clientEvents: true }, QUIET]),
       CLIENT_PUBLISH_RATE: '5',
+      // The gateway's own presence on the same channels: Pusher connections must not be entered twice.
+      CHANNEL_CONFIG: '[{"match":"presence-*","presence":true,"joinLeave":true},{"match":"occupancy-*","presence":true}]',
     });
     server = new PusherServer({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(gw.port), useTLS: false });
   });

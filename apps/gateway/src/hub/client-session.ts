@@ -36,6 +36,11 @@ export interface SubscribeOptions {
    * member data (a Pusher presence channel) passes it here.
    */
   member?: StoreMember;
+  /**
+   * The transport keeps this channel's presence itself (the Pusher transport: every Pusher
+   * channel, under its own rules): the session neither joins nor watches it.
+   */
+  ownPresence?: true;
 }
 
 /** What sessions share: the engine, limits, token verification, the expiry wheel, the registry. */
@@ -180,7 +185,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
       this.endSubscription(channel, handle);
       return;
     }
-    await this.enterPresence(channel, options.member ?? this.member());
+    if (options.ownPresence !== true) await this.enterPresence(channel, options.member ?? this.member());
   }
 
   unsubscribe(channel: string): void {

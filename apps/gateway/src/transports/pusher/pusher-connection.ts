@@ -243,8 +243,12 @@ export class PusherConnection implements SessionTransport {
         this.release(channel); // closed meanwhile: leave what was joined
         return;
       }
-      await this.session.subscribe(channel, undefined, () =>
-        this.send(JSON.stringify({ event: 'pusher_internal:subscription_succeeded', channel, data: succeeded })),
+      // Presence of Pusher channels is this transport's (above): the session's stays out of it.
+      await this.session.subscribe(
+        channel,
+        undefined,
+        () => this.send(JSON.stringify({ event: 'pusher_internal:subscription_succeeded', channel, data: succeeded })),
+        { ownPresence: true },
       );
       const entry = this.members.get(channel);
       if (entry?.held !== undefined) {
