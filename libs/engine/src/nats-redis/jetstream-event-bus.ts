@@ -1,3 +1,4 @@
+import { applyStreamReplicas } from './stream-replicas';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -172,7 +173,6 @@ export class JetStreamEventBus implements EventBus {
     };
     try {
       await this.jsm.streams.info(name);
-      await this.jsm.streams.update(name, settings);
     } catch (err) {
       if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
       await this.jsm.streams.add({
@@ -182,8 +182,11 @@ export class JetStreamEventBus implements EventBus {
         discard: DiscardPolicy.Old,
         num_replicas: this.options.replicas,
       });
-      this.logger.info({ stream: name, subjects: settings.subjects }, 'stream created');
+      this.logger.info({ stream: name, subjects: settings.subjects, replicas: this.options.replicas }, 'stream created');
+      return;
     }
+    await this.jsm.streams.update(name, settings);
+    await applyStreamReplicas(this.jsm, name, this.options.replicas, this.logger);
   }
 }
 

@@ -1,5 +1,5 @@
 import { StreamPosition } from '@switchboard/protocol';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connections';
 import { ChannelNotFoundError, ChannelPosition, HistoryResult, PublishRequest, ReadOptions } from '../channel-engine';
 import { ChannelStore, isCompleteRecovery, JsonParts, RetentionOptions, StoreWriteResult } from '../channel-store';
 import { newEpoch } from '../epoch';
@@ -18,7 +18,7 @@ export class RedisChannelStore implements ChannelStore {
   private readonly scripts: ScriptCommands;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly retention: RetentionOptions,
     /** Prefix of every key (tests use their own). */
     private readonly keyPrefix = 'sb:',
