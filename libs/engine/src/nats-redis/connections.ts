@@ -116,6 +116,8 @@ export function createRedisClient(target: RedisTarget, name: string): RedisClien
     enableOfflineQueue: false,
     // Sharded pub/sub (SSUBSCRIBE) for the Socket.IO adapter goes to each slot's owner.
     shardedSubscribers: true,
+    // Commands issued together are sent as one pipeline per node.
+    enableAutoPipelining: true,
     clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
     // MOVED / failover: re-read the slot map, then retry the command once it is known.
     retryDelayOnFailover: 100,

@@ -1,4 +1,5 @@
 import { StreamPosition } from '@switchboard/protocol';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './connections';
 import { ChannelNotFoundError, ChannelPosition, HistoryResult, PublishRequest, ReadOptions } from '../channel-engine';
 import { ChannelStore, isCompleteRecovery, JsonParts, RetentionOptions, StoreWriteResult } from '../channel-store';
@@ -64,6 +65,13 @@ export class RedisChannelStore implements ChannelStore {
   }
 
   async positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]> {
+    if (this.redis instanceof Cluster) {
+      // A Cluster pipeline must stay on one node; one command per channel instead, which the
+      // client's auto-pipelining batches per node.
+      return Promise.all(
+        channels.map(async (channel) => this.toPosition(channel, await this.scripts.sbRead(...this.readArgs(channel, undefined, false, options)))),
+      );
+    }
     if (channels.length === 1) {
       const reply = await this.scripts.sbRead(...this.readArgs(channels[0], undefined, false, options));
       return [this.toPosition(channels[0], reply)];
