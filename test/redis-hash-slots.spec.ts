@@ -40,7 +40,19 @@ class RecordingRedis {
 }
 
 // Channel names allow [A-Za-z0-9_:@=./-]{1,128}; no braces, so a `{channel}` tag cannot be broken.
-const CHANNELS = ['a', 'chat:room-1', 'user@example.com', 'x=y.z/w', '_', ':::', '...', '-', 'a'.repeat(128), 'presence-u:42', 'private-ü'.replace('ü', 'u')];
+const CHANNELS = [
+  'a',
+  'chat:room-1',
+  'user@example.com',
+  'x=y.z/w',
+  '_',
+  ':::',
+  '...',
+  '-',
+  'a'.repeat(128),
+  'presence-u:42',
+  'private-ü'.replace('ü', 'u'),
+];
 const PREFIXES = ['sb:', 'test-1234:', 'app/prod:', ''];
 const SOURCES = ['github', 'stripe', 'src_with-dash', 'a'];
 const ENDPOINTS = ['ep_01HZY', 'x', 'endpoint-with.many:colons'];
@@ -52,7 +64,11 @@ async function ignore(p: Promise<unknown>): Promise<void> {
 
 async function driveEveryScript(redis: RecordingRedis, prefix: string): Promise<void> {
   const client = redis as unknown as RedisClient;
-  const store = new RedisChannelStore(client, { historySize: 100, historyTtlSeconds: 300, channelMetaTtlSeconds: 3600, idempotencyWindowSeconds: 120 }, prefix);
+  const store = new RedisChannelStore(
+    client,
+    { historySize: 100, historyTtlSeconds: 300, channelMetaTtlSeconds: 3600, idempotencyWindowSeconds: 120 },
+    prefix,
+  );
   const presence = new RedisPresenceStore(client, { keyPrefix: prefix });
   const ledger = new RedisDeliveryLedger(client, prefix, 3600);
   const sourceLimiter = new WebhookRateLimiter(client, (source) => `${prefix}webhook:{${source}}:rate`);
@@ -80,7 +96,16 @@ async function driveEveryScript(redis: RecordingRedis, prefix: string): Promise<
   for (const endpointId of ENDPOINTS) {
     await ignore(outboundLimiter.acquire(endpointId, 5));
     await ignore(
-      attempts.record({ webhookId: 'w', endpointId, eventId: 'e', eventType: 't', attempt: 1, status: 'failed', at: new Date(0).toISOString(), durationMs: 1 }),
+      attempts.record({
+        webhookId: 'w',
+        endpointId,
+        eventId: 'e',
+        eventType: 't',
+        attempt: 1,
+        status: 'failed',
+        at: new Date(0).toISOString(),
+        durationMs: 1,
+      }),
     );
   }
 }
@@ -96,14 +121,26 @@ describe('Redis keys of every script share one hash slot (Redis Cluster)', () =>
       expect(crossSlot).toEqual([]);
       // Multi-key scripts were really seen (the check above is not vacuous).
       expect(redis.calls.filter((c) => c.keys.length > 1).map((c) => c.script)).toEqual(
-        expect.arrayContaining(['sbPublish', 'sbRead', 'sbPresenceJoin', 'sbPresenceLeave', 'sbPresenceMembers', 'sbPresenceHeartbeat', 'sbWebhookAdmit']),
+        expect.arrayContaining([
+          'sbPublish',
+          'sbRead',
+          'sbPresenceJoin',
+          'sbPresenceLeave',
+          'sbPresenceMembers',
+          'sbPresenceHeartbeat',
+          'sbWebhookAdmit',
+        ]),
       );
     });
   }
 
   it('spreads channels over the slots (the tag is the channel, not the prefix)', async () => {
     const redis = new RecordingRedis();
-    const store = new RedisChannelStore(redis as unknown as RedisClient, { historySize: 1, historyTtlSeconds: 1, channelMetaTtlSeconds: 1, idempotencyWindowSeconds: 1 }, 'sb:');
+    const store = new RedisChannelStore(
+      redis as unknown as RedisClient,
+      { historySize: 1, historyTtlSeconds: 1, channelMetaTtlSeconds: 1, idempotencyWindowSeconds: 1 },
+      'sb:',
+    );
     for (let i = 0; i < 1000; i++) await ignore(store.history(`room-${i}`));
     const slots = new Set(redis.calls.map((c) => calculateSlot(c.keys[0])));
     // 1000 names over 16384 slots: about 970 distinct; far below that means a shared tag.

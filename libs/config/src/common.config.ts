@@ -150,7 +150,11 @@ export function refineEngine(
   ].filter((m) => m !== undefined);
   const redisNames = 'REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS';
   if (redisModes.length > 1) {
-    ctx.addIssue({ code: 'custom', path: [redisModes[1]], message: `must not be set together with ${redisModes[0]}: set one of ${redisNames}` });
+    ctx.addIssue({
+      code: 'custom',
+      path: [redisModes[1]],
+      message: `must not be set together with ${redisModes[0]}: set one of ${redisNames}`,
+    });
   }
   if ((c.NATS_URL === undefined) !== (redisModes.length === 0)) {
     ctx.addIssue({
@@ -161,13 +165,21 @@ export function refineEngine(
     });
   }
   if (c.REDIS_SENTINELS.length > 0 && c.REDIS_SENTINEL_NAME === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_NAME'], message: 'must be set with REDIS_SENTINELS: the master name the sentinels monitor' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_SENTINEL_NAME'],
+      message: 'must be set with REDIS_SENTINELS: the master name the sentinels monitor',
+    });
   }
   if (c.REDIS_SENTINEL_NAME !== undefined && c.REDIS_SENTINELS.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_NAME'], message: 'is only used with REDIS_SENTINELS (set them, or unset this)' });
   }
   if (c.REDIS_PASSWORD !== undefined && redisModes[0] === 'REDIS_URL') {
-    ctx.addIssue({ code: 'custom', path: ['REDIS_PASSWORD'], message: 'is for REDIS_CLUSTER_NODES / REDIS_SENTINELS; put the password in REDIS_URL (redis://:<password>@host:port)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_PASSWORD'],
+      message: 'is for REDIS_CLUSTER_NODES / REDIS_SENTINELS; put the password in REDIS_URL (redis://:<password>@host:port)',
+    });
   }
   if (/[{}]/.test(c.REDIS_KEY_PREFIX)) {
     // A brace in the prefix would become every key's hash tag: one Redis Cluster slot for everything.

@@ -166,7 +166,9 @@ export function envHostPorts() {
               .filter((s) => s.length > 0),
       )
       .superRefine((list, ctx) => {
-        const bad = list.filter((s) => !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) > 65535);
+        const bad = list.filter(
+          (s) => !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) > 65535,
+        );
         if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `must be comma-separated host:port entries (bad: ${bad.join(', ')})` });
       }),
   );

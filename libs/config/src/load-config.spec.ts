@@ -57,7 +57,12 @@ describe('loadConfig', () => {
     });
 
     it('takes sentinels with the master name', () => {
-      const c = loadConfig(gatewaySchema, { ...nats, REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'sb', REDIS_PASSWORD: 'pw' });
+      const c = loadConfig(gatewaySchema, {
+        ...nats,
+        REDIS_SENTINELS: 's1:26379,s2:26379',
+        REDIS_SENTINEL_NAME: 'sb',
+        REDIS_PASSWORD: 'pw',
+      });
       expect(c).toMatchObject({ REDIS_SENTINELS: ['s1:26379', 's2:26379'], REDIS_SENTINEL_NAME: 'sb', REDIS_PASSWORD: 'pw' });
     });
 
@@ -83,7 +88,9 @@ describe('loadConfig', () => {
       expect(() => loadConfig(gatewaySchema, { ...nats, REDIS_CLUSTER_NODES: 'r1:7000', REDIS_KEY_PREFIX: 'sb{x}:' })).toThrow(
         /REDIS_KEY_PREFIX must not contain { or }/,
       );
-      expect(() => loadConfig(gatewaySchema, { ...nats, REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'sb', REDIS_PASSWORD: '' })).not.toThrow();
+      expect(() =>
+        loadConfig(gatewaySchema, { ...nats, REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'sb', REDIS_PASSWORD: '' }),
+      ).not.toThrow();
     });
 
     it('never echoes REDIS_PASSWORD', () => {

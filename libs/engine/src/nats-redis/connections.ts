@@ -130,8 +130,18 @@ export function createRedisClient(target: RedisTarget, name: string): RedisClien
  * A Redis connection for commands (`createRedisClient`), resolved once ready, or rejected
  * after `timeoutMs`. A string is a `REDIS_URL`.
  */
-export async function connectRedis(target: string | { url: string }, name: string, timeoutMs: number, logger?: EngineLogger): Promise<Redis>;
-export async function connectRedis(target: RedisTarget | string, name: string, timeoutMs: number, logger?: EngineLogger): Promise<RedisClient>;
+export async function connectRedis(
+  target: string | { url: string },
+  name: string,
+  timeoutMs: number,
+  logger?: EngineLogger,
+): Promise<Redis>;
+export async function connectRedis(
+  target: RedisTarget | string,
+  name: string,
+  timeoutMs: number,
+  logger?: EngineLogger,
+): Promise<RedisClient>;
 export async function connectRedis(
   target: RedisTarget | string,
   name: string,

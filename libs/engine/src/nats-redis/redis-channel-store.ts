@@ -69,7 +69,9 @@ export class RedisChannelStore implements ChannelStore {
       // A Cluster pipeline must stay on one node; one command per channel instead, which the
       // client's auto-pipelining batches per node.
       return Promise.all(
-        channels.map(async (channel) => this.toPosition(channel, await this.scripts.sbRead(...this.readArgs(channel, undefined, false, options)))),
+        channels.map(async (channel) =>
+          this.toPosition(channel, await this.scripts.sbRead(...this.readArgs(channel, undefined, false, options))),
+        ),
       );
     }
     if (channels.length === 1) {

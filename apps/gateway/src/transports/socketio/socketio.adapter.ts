@@ -46,8 +46,12 @@ export class SwitchboardIoAdapter extends IoAdapter {
     const redis = this.platform.runtime.redis;
     if (redis !== undefined) {
       const cluster = redis instanceof Cluster;
-      const pub = cluster ? redis.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false }) : redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-      const sub = cluster ? redis.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false }) : redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const pub = cluster
+        ? redis.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false })
+        : redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const sub = cluster
+        ? redis.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false })
+        : redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
       for (const client of [pub, sub])
         client.on('error', (err: Error) => this.platform.logger.warn({ err: err.message }, 'Socket.IO Redis adapter error'));
       this.redisClients.push(pub, sub);
