@@ -111,7 +111,9 @@ export class JetStreamEventBus implements EventBus {
       this.logger.info({ durable: options.durable }, 'durable consumer created');
     }
     const consumer = await this.js.consumers.get(stream, options.durable);
-    const messages = await consumer.consume({ max_messages: options.batch ?? 64 });
+    // Short pulls (heartbeat every 2.5 s): when the consumer's leader moves to another server
+    // of a JetStream cluster, missed heartbeats re-issue the pull within seconds, not 30.
+    const messages = await consumer.consume({ max_messages: options.batch ?? 64, expires: 5000 });
     return {
       [Symbol.asyncIterator]: async function* (): AsyncGenerator<EventDelivery> {
         for await (const m of messages) yield toDelivery(m);
