@@ -157,6 +157,28 @@ export function describeScaleOut(title: string, start: () => Promise<ScaleBacken
       publisher.close();
     });
 
+    it('drains a fourth gateway: its client is told to reconnect (1012) and resumes on another with nothing missed', async () => {
+      const channel = `sc:${uniqueName('drain')}`;
+      const extra = await startGateway({ ...env, INSTANCE_NAME: 'gw-drain', DRAIN_SECONDS: '1' });
+      const publisher = await WsTestClient.connect(wsUrl(gateways[0], token));
+      const onExtra = await WsTestClient.connect(wsUrl(extra, token));
+      await onExtra.request('subscribe', { channel });
+      for (let n = 1; n <= 5; n++) await publisher.request('publish', { channel, data: n });
+      await eventually(() => expect(onExtra.offsets(channel)).toEqual([1, 2, 3, 4, 5]));
+      const stopping = extra.stop();
+      expect(await onExtra.waitClosed(10_000)).toBe(1012);
+      for (let n = 6; n <= 10; n++) await publisher.request('publish', { channel, data: n });
+      await stopping;
+      const last = onExtra.messages(channel).at(-1)!;
+      const moved = await WsTestClient.connect(wsUrl(gateways[1], token));
+      expect(await moved.request('subscribe', { channel, since: { offset: last.offset, epoch: last.epoch } })).toMatchObject({
+        recovered: true,
+      });
+      await eventually(() => expect(moved.offsets(channel)).toEqual([6, 7, 8, 9, 10]));
+      publisher.close();
+      moved.close();
+    }, 30_000);
+
     it('carries a signed webhook through webhook-ingest → EVENTS (replicated) → notifier → an SSE client on another gateway, once', async () => {
       const { sign } = await import('@octokit/webhooks-methods');
       const dir = mkdtempSync(join(tmpdir(), 'sb-scale-'));
