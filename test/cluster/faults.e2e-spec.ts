@@ -100,7 +100,7 @@ describe('scale-out faults: 3 gateways, 3-node NATS JetStream cluster, 3+3 Redis
     expect(report.reconnects).toBeGreaterThan(0);
   }, 60_000);
 
-  it('webhooks while the EVENTS stream leader and then the metadata leader are killed: every delivery stored once, no 2xx for one not stored, each routed once', async () => {
+  it('webhooks while the EVENTS stream leader, the metadata leader and then the notifier are killed: every delivery stored once, no 2xx for one not stored, each routed once', async () => {
     const { sign } = await import('@octokit/webhooks-methods');
     const dir = mkdtempSync(join(tmpdir(), 'sb-scale-wh-'));
     const routes = join(dir, 'routes.yaml');
@@ -122,7 +122,7 @@ describe('scale-out faults: 3 gateways, 3-node NATS JetStream cluster, 3+3 Redis
     };
     cluster = await ScaleTestCluster.start(1, env, { clusterNodes: redis.nodeList.split(',') });
     const ingest = await ServiceProcess.start('webhook-ingest', env);
-    const notifier = await ServiceProcess.start('notifier', env);
+    let notifier = await ServiceProcess.start('notifier', env);
     const nc = await connect({ servers: nats.url.split(',') });
     try {
       const repo = uniqueName('r').replace(/[^A-Za-z0-9_-]/g, '');
@@ -178,6 +178,11 @@ describe('scale-out faults: 3 gateways, 3-node NATS JetStream cluster, 3+3 Redis
       await new Promise((r) => setTimeout(r, 3000));
       await metaLeader.start();
       await new Promise((r) => setTimeout(r, 2000));
+      // And the notifier itself, SIGKILLed with events in flight and restarted.
+      notifier.kill('SIGKILL');
+      await notifier.exited();
+      notifier = await ServiceProcess.start('notifier', env);
+      await new Promise((r) => setTimeout(r, 2000));
       stop = true;
       await Promise.all(senders);
       const total = accepted.size;
@@ -205,7 +210,7 @@ describe('scale-out faults: 3 gateways, 3-node NATS JetStream cluster, 3+3 Redis
       expect(client.offsets(channel)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
       console.log(
         `[reliability] jetstream-leaders-kill (webhooks): ${total} deliveries accepted, ${refused} answers that were not 2xx (retried), ` +
-          `stored ${stored.size} once each, routed ${ns.length}, lost 0, duplicates 0; stream leader ${streamLeader.serverName}, meta leader ${metaLeader.serverName}`,
+          `stored ${stored.size} once each, routed ${ns.length}, lost 0, duplicates 0; stream leader ${streamLeader.serverName}, meta leader ${metaLeader.serverName}, then the notifier`,
       );
       client.close();
     } finally {
