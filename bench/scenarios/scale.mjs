@@ -6,7 +6,7 @@
 // heartbeat CPU while idle, deliveries/s of the broadcast and publish→deliver p50/p99.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -128,7 +128,7 @@ export async function measureScale(o, log) {
   const gateways = [];
   const clients = [];
   let notifier;
-  const conditions = { ...o };
+  const conditions = { ...o, cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: loadavg().map((l) => +l.toFixed(1)), started: new Date().toISOString() };
   try {
     const [natsUrl, redisNodes] = await Promise.all([natsCluster(dirs), redisCluster(dirs)]);
     log(`scale: NATS ${natsUrl}, Redis Cluster ${redisNodes}`);
@@ -215,6 +215,7 @@ export async function measureScale(o, log) {
     const reports = await Promise.all(clients.map((c) => c.report()));
     const p99Ms = Math.max(...reports.map((r) => r.p99Ms));
     const p50Ms = Math.max(...reports.map((r) => r.p50Ms));
+    conditions.loadAverageAtEnd = loadavg().map((l) => +l.toFixed(1));
     const result = {
       conditions,
       connections: total,
