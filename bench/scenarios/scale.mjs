@@ -128,7 +128,14 @@ export async function measureScale(o, log) {
   const gateways = [];
   const clients = [];
   let notifier;
-  const conditions = { ...o, cores: availableParallelism(), memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: loadavg().map((l) => +l.toFixed(1)), started: new Date().toISOString() };
+  const conditions = {
+    ...o,
+    cores: availableParallelism(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadAverageAtStart: loadavg().map((l) => +l.toFixed(1)),
+    started: new Date().toISOString(),
+  };
   try {
     const [natsUrl, redisNodes] = await Promise.all([natsCluster(dirs), redisCluster(dirs)]);
     log(`scale: NATS ${natsUrl}, Redis Cluster ${redisNodes}`);
