@@ -42,6 +42,8 @@ export interface WsContext {
   readonly encoder: MessageEncoder<Buffer>;
   /** Counts a frame refused for MAX_MESSAGE_BYTES. */
   tooBig(): void;
+  /** Counts a connection closed 1008 for too many requests waiting for their reply. */
+  tooManyRequests(): void;
   unregister(connection: WsConnection): void;
 }
 
@@ -130,6 +132,7 @@ export class WsConnection implements SessionTransport {
     }
     if (++this.pending > MAX_PENDING_REQUESTS) {
       this.ctx.logger.info({ sub: this.session.principal.sub }, 'ws client exceeded the requests in flight');
+      this.ctx.tooManyRequests();
       this.close(CloseCode.Policy, `at most ${MAX_PENDING_REQUESTS} requests in flight`);
       return;
     }
