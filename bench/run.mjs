@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only fanout,idle,outbound,…] [-- --reps 3]`
+// `npm run bench [-- --quick] [-- --only fanout,idle,outbound,…] [-- --reps 3]`, or `npm run bench -- --scale` (bench/scenarios/scale.mjs)
 // Every figure is a ratio against a bare baseline measured in the same run, interleaved
 // (baseline, ours, baseline, ours, …), reported as median (range). See docs/BENCHMARKS.md.
 import { connect } from '@nats-io/transport-node';
@@ -12,6 +12,7 @@ import { measureDelivery } from './scenarios/delivery.mjs';
 import { measureOutbound } from './scenarios/outbound.mjs';
 import { measureEndToEnd, measureIngest } from './scenarios/webhooks.mjs';
 import { measureGatewayQueries, measurePresenceQueries, measureRenewal } from './scenarios/presence.mjs';
+import { runScaleCli } from './scenarios/scale.mjs';
 import { ROOT } from './lib/harness.mjs';
 import { fmt, median, ratioText, table } from './lib/stats.mjs';
 
@@ -70,6 +71,12 @@ const rows = [];
 const problems = [];
 const started = Date.now();
 const log = (...a) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s]`, ...a);
+
+if (args.includes('--scale')) {
+  // Its own run: private clusters, 100,000 connections, minutes of idle (not mixed with the ratios below).
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  process.exit((await runScaleCli(args, log)) ? 0 : 1);
+}
 
 /** Runs `measure(side)` for bare and ours, interleaved `reps` times. */
 async function compare(label, measure) {

@@ -75,6 +75,14 @@ describe('the dev overlay', () => {
     const nats = manifests.find((m) => m.kind === 'StatefulSet' && m.metadata.name === 'nats')!;
     const natsPod = podTemplates([nats])[0].spec.containers[0];
     expect(natsPod.args).toContain('--jetstream');
+    // A 3-node JetStream cluster: routes to every pod, streams with 3 replicas.
+    expect((nats.spec as { replicas: number }).replicas).toBe(3);
+    expect(natsPod.args).toEqual(
+      expect.arrayContaining([
+        '--cluster_name=switchboard',
+        expect.stringMatching(/^--routes=(nats:\/\/nats-[0-2]\.nats-headless:6222,?){3}$/),
+      ]),
+    );
     expect((nats.spec as { volumeClaimTemplates: unknown[] }).volumeClaimTemplates).toHaveLength(1);
     expect(manifests.find((m) => m.kind === 'StatefulSet' && m.metadata.name === 'redis')).toBeDefined();
     const secret = manifests.find((m) => m.kind === 'Secret' && m.metadata.name.startsWith('switchboard-secrets'))!;

@@ -81,6 +81,8 @@ export class TestCluster {
  */
 export class TestPublisher {
   acked = 0;
+  /** The `n` of every acknowledged publish, per channel. */
+  readonly ackedByChannel = new Map<string, number[]>();
   failures = 0;
   private stopped = false;
   private ws?: WebSocket;
@@ -114,7 +116,11 @@ export class TestPublisher {
           this.failures++;
           await new Promise((r) => setTimeout(r, 100));
         }
-        if (!this.stopped) this.acked++;
+        if (!this.stopped) {
+          this.acked++;
+          if (!this.ackedByChannel.has(channel)) this.ackedByChannel.set(channel, []);
+          this.ackedByChannel.get(channel)!.push(n);
+        }
       }
       await new Promise((r) => setTimeout(r, this.intervalMs));
     }

@@ -5,6 +5,8 @@ export interface Received {
   channel: string;
   offset: number;
   epoch: string;
+  /** The publisher's sequence number (`data.n`), when the message carries one. */
+  n?: number;
 }
 
 /**
@@ -61,6 +63,37 @@ export class Ledger {
       }
     }
     return problems;
+  }
+
+  /**
+   * What the offset check cannot see: messages the publisher had acknowledged that a
+   * client never received (an offset reused after a store lost writes looks complete by
+   * offsets). `announced` when the client was told recovered:false on that channel,
+   * `silent` otherwise; `duplicates` counts a publisher message received twice.
+   */
+  contentCheck(acked: Map<string, number[]>): { announced: number; silent: number; duplicates: number; silentDetail: string[] } {
+    let announced = 0;
+    let silent = 0;
+    let duplicates = 0;
+    const silentDetail: string[] = [];
+    for (const client of this.clients) {
+      for (const [channel, ns] of acked) {
+        const got = new Map<number, number>();
+        for (const r of client.received) if (r.channel === channel && r.n !== undefined) got.set(r.n, (got.get(r.n) ?? 0) + 1);
+        for (const count of got.values()) if (count > 1) duplicates += count - 1;
+        // The client's stream starts at its first subscribe: publisher messages before it are not its to miss.
+        const first = Math.min(...[...got.keys()]);
+        for (const n of ns) {
+          if (n < first || got.has(n)) continue;
+          if (client.notices.includes(channel)) announced++;
+          else {
+            silent++;
+            if (silentDetail.length < 5) silentDetail.push(`${client.name}: ${channel} n=${n}`);
+          }
+        }
+      }
+    }
+    return { announced, silent, duplicates, silentDetail };
   }
 }
 
@@ -135,7 +168,7 @@ export class LedgerClient {
         }
         return;
       case 'message': {
-        const r = { channel, offset: f.offset as number, epoch: f.epoch as string };
+        const r = { channel, offset: f.offset as number, epoch: f.epoch as string, n: (f.data as { n?: number } | null)?.n };
         // Any later epoch starts from its first offset.
         if (!this.startOffsets.has(`${channel}@${r.epoch}`)) this.startOffsets.set(`${channel}@${r.epoch}`, 0);
         this.received.push(r);

@@ -1,4 +1,4 @@
-import { ChannelListener, createEngineRuntime, EngineRuntime, StoredMessage } from '@switchboard/engine';
+import { ChannelListener, createEngineRuntime, EngineRuntime, redisTargetFromConfig, StoredMessage } from '@switchboard/engine';
 import { cleanupIsolatedEnv, eventually, isolatedEnv as namesOnSharedServers } from '@switchboard/testing';
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -17,7 +17,11 @@ export function isolatedEnv(natsUrl: string, redisUrl: string, overrides: Record
 export function testRuntime(env: Record<string, string>): Promise<EngineRuntime> {
   return createEngineRuntime({
     natsUrl: env.NATS_URL,
-    redisUrl: env.REDIS_URL,
+    redis: redisTargetFromConfig({
+      ...env,
+      REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES?.split(','),
+      REDIS_SENTINELS: env.REDIS_SENTINELS?.split(','),
+    }),
     redisKeyPrefix: env.REDIS_KEY_PREFIX,
     natsSubjectPrefix: env.NATS_SUBJECT_PREFIX,
     retention: { historySize: 2000, historyTtlSeconds: 300, channelMetaTtlSeconds: 3600, idempotencyWindowSeconds: 120 },

@@ -106,6 +106,9 @@ Environment of a component: the chart's settings, then `env` and `<component>.en
   "STARTUP_TIMEOUT_SECONDS" $v.startupTimeoutSeconds
   "REDIS_KEY_PREFIX" $v.redis.keyPrefix
   "NATS_STREAM_REPLICAS" $v.nats.streamReplicas
+  "REDIS_CLUSTER_NODES" (join "," $v.redis.clusterNodes)
+  "REDIS_SENTINELS" (join "," $v.redis.sentinels)
+  "REDIS_SENTINEL_NAME" $v.redis.sentinelName
   "HISTORY_SIZE" $v.engine.historySize
   "HISTORY_TTL_SECONDS" $v.engine.historyTtlSeconds
   "CHANNEL_META_TTL_SECONDS" $v.engine.channelMetaTtlSeconds
@@ -134,7 +137,13 @@ Environment of a component: the chart's settings, then `env` and `<component>.en
       fieldPath: metadata.name
 {{- end }}
 {{ include "switchboard.secretEnv" (dict "root" $root "env" "NATS_URL" "given" (ne $v.nats.url "") "secret" (include "switchboard.backendsSecretName" $root)) }}
+{{- if or $v.redis.clusterNodes $v.redis.sentinels }}
+{{- if or $v.redis.password $v.existingSecret }}
+{{ include "switchboard.secretEnv" (dict "root" $root "env" "REDIS_PASSWORD" "given" (ne $v.redis.password "") "optional" true "secret" (include "switchboard.backendsSecretName" $root)) }}
+{{- end }}
+{{- else }}
 {{ include "switchboard.secretEnv" (dict "root" $root "env" "REDIS_URL" "given" (ne $v.redis.url "") "secret" (include "switchboard.backendsSecretName" $root)) }}
+{{- end }}
 {{- end -}}
 
 {{/* Seconds Kubernetes waits before SIGKILL: preStop, then the drain, then a margin. */}}
@@ -254,8 +263,18 @@ resources:
 {{- if and (not $v.nats.url) (not $v.existingSecret) -}}
 {{- fail "nats.url is empty and there is no existingSecret holding NATS_URL: Switchboard needs NATS with JetStream" -}}
 {{- end -}}
-{{- if and (not $v.redis.url) (not $v.existingSecret) -}}
-{{- fail "redis.url is empty and there is no existingSecret holding REDIS_URL: Switchboard needs Redis" -}}
+{{- $redisModes := 0 -}}
+{{- if $v.redis.url }}{{ $redisModes = add1 $redisModes }}{{ end -}}
+{{- if $v.redis.clusterNodes }}{{ $redisModes = add1 $redisModes }}{{ end -}}
+{{- if $v.redis.sentinels }}{{ $redisModes = add1 $redisModes }}{{ end -}}
+{{- if gt (int $redisModes) 1 -}}
+{{- fail "set one of redis.url, redis.clusterNodes or redis.sentinels (set redis.url to \"\" when using a Redis Cluster or Sentinel)" -}}
+{{- end -}}
+{{- if and (eq (int $redisModes) 0) (not $v.existingSecret) -}}
+{{- fail "redis.url is empty and there is no existingSecret holding REDIS_URL: Switchboard needs Redis (redis.url, redis.clusterNodes or redis.sentinels)" -}}
+{{- end -}}
+{{- if and $v.redis.sentinels (not $v.redis.sentinelName) -}}
+{{- fail "redis.sentinels needs redis.sentinelName: the master name the sentinels monitor" -}}
 {{- end -}}
 {{- end -}}
 {{- with $v.gateway.auth.jwksUrl -}}

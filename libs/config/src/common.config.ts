@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBool, envInt, envList, envOptionalInt, envOptionalString, envString, envUrl } from './env';
+import { envBool, envHostPorts, envInt, envList, envOptionalInt, envOptionalString, envString, envUrl } from './env';
 import { parseCidr } from './webhook-sources.schema';
 
 const DAY = 86400;
@@ -44,8 +44,19 @@ export function refineService(c: { PORT: number; METRICS_PORT?: number }, ctx: z
 export const engineEnv = {
   /** NATS server(s), comma-separated, e.g. nats://nats:4222. Set together with REDIS_URL. */
   NATS_URL: envUrl(['nats', 'tls', 'ws', 'wss'], { list: true }),
-  /** Redis URL, e.g. redis://redis:6379/0. Set together with NATS_URL. */
+  /** Redis URL, e.g. redis://redis:6379/0, for one Redis node. Set together with NATS_URL. */
   REDIS_URL: envUrl(['redis', 'rediss']),
+  /**
+   * Redis Cluster instead of REDIS_URL: some of its nodes, comma-separated `host:port`
+   * (the client discovers the rest). Every key of one channel shares one hash slot.
+   */
+  REDIS_CLUSTER_NODES: envHostPorts(),
+  /** Redis Sentinel instead of REDIS_URL: the sentinels, comma-separated `host:port`; with REDIS_SENTINEL_NAME. */
+  REDIS_SENTINELS: envHostPorts(),
+  /** The master's name the sentinels monitor (`sentinel monitor <name> …`). */
+  REDIS_SENTINEL_NAME: envOptionalString(),
+  /** Password of the Redis nodes with REDIS_CLUSTER_NODES or REDIS_SENTINELS (REDIS_URL carries its own). */
+  REDIS_PASSWORD: envOptionalString(),
   /** Prefix of every Redis key the engine writes. */
   REDIS_KEY_PREFIX: envString('sb:'),
   /** Prefix of the per-channel NATS core subjects. */
@@ -120,6 +131,11 @@ export function refineEngine(
   c: {
     NATS_URL?: string;
     REDIS_URL?: string;
+    REDIS_CLUSTER_NODES: string[];
+    REDIS_SENTINELS: string[];
+    REDIS_SENTINEL_NAME?: string;
+    REDIS_PASSWORD?: string;
+    REDIS_KEY_PREFIX: string;
     HISTORY_TTL_SECONDS: number;
     CHANNEL_META_TTL_SECONDS: number;
     EVENTS_SUBJECT_PREFIX: string;
@@ -127,13 +143,47 @@ export function refineEngine(
   },
   ctx: z.RefinementCtx,
 ): void {
-  if ((c.NATS_URL === undefined) !== (c.REDIS_URL === undefined)) {
+  const redisModes = [
+    c.REDIS_URL !== undefined ? 'REDIS_URL' : undefined,
+    c.REDIS_CLUSTER_NODES.length > 0 ? 'REDIS_CLUSTER_NODES' : undefined,
+    c.REDIS_SENTINELS.length > 0 ? 'REDIS_SENTINELS' : undefined,
+  ].filter((m) => m !== undefined);
+  const redisNames = 'REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS';
+  if (redisModes.length > 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [redisModes[1]],
+      message: `must not be set together with ${redisModes[0]}: set one of ${redisNames}`,
+    });
+  }
+  if ((c.NATS_URL === undefined) !== (redisModes.length === 0)) {
     ctx.addIssue({
       code: 'custom',
       path: [c.NATS_URL === undefined ? 'NATS_URL' : 'REDIS_URL'],
       message:
-        'must be set together with ' + (c.NATS_URL === undefined ? 'REDIS_URL' : 'NATS_URL') + ' (or neither, for the in-memory engine)',
+        'must be set together with ' + (c.NATS_URL === undefined ? redisNames : 'NATS_URL') + ' (or neither, for the in-memory engine)',
     });
+  }
+  if (c.REDIS_SENTINELS.length > 0 && c.REDIS_SENTINEL_NAME === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_SENTINEL_NAME'],
+      message: 'must be set with REDIS_SENTINELS: the master name the sentinels monitor',
+    });
+  }
+  if (c.REDIS_SENTINEL_NAME !== undefined && c.REDIS_SENTINELS.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_NAME'], message: 'is only used with REDIS_SENTINELS (set them, or unset this)' });
+  }
+  if (c.REDIS_PASSWORD !== undefined && redisModes[0] === 'REDIS_URL') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_PASSWORD'],
+      message: 'is for REDIS_CLUSTER_NODES / REDIS_SENTINELS; put the password in REDIS_URL (redis://:<password>@host:port)',
+    });
+  }
+  if (/[{}]/.test(c.REDIS_KEY_PREFIX)) {
+    // A brace in the prefix would become every key's hash tag: one Redis Cluster slot for everything.
+    ctx.addIssue({ code: 'custom', path: ['REDIS_KEY_PREFIX'], message: 'must not contain { or } (keys carry their own hash tags)' });
   }
   if (c.CHANNEL_META_TTL_SECONDS < c.HISTORY_TTL_SECONDS) {
     ctx.addIssue({ code: 'custom', path: ['CHANNEL_META_TTL_SECONDS'], message: 'must be ≥ HISTORY_TTL_SECONDS' });

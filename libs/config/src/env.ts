@@ -149,3 +149,27 @@ export function envOptionalInt(min: number, max = Number.MAX_SAFE_INTEGER) {
       .optional(),
   );
 }
+
+/** A comma-separated list of `host:port` (Redis Cluster nodes, sentinels); empty when unset. */
+export function envHostPorts() {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v) =>
+        v === undefined
+          ? []
+          : v
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s.length > 0),
+      )
+      .superRefine((list, ctx) => {
+        const bad = list.filter(
+          (s) => !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) > 65535,
+        );
+        if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `must be comma-separated host:port entries (bad: ${bad.join(', ')})` });
+      }),
+  );
+}

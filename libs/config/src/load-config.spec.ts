@@ -46,6 +46,65 @@ describe('loadConfig', () => {
     expect(ok.NATS_URL).toBe('nats://a:4222,nats://b:4222');
   });
 
+  describe('Redis Cluster and Sentinel', () => {
+    const nats = { JWT_SECRET: SECRET, NATS_URL: 'nats://a:4222,nats://b:4222,nats://c:4222' };
+
+    it('takes cluster nodes as host:port and the one Redis target from them', () => {
+      const c = loadConfig(gatewaySchema, { ...nats, REDIS_CLUSTER_NODES: ' r1:7000, r2:7001,[::1]:7002 ', NATS_STREAM_REPLICAS: '3' });
+      expect(c.REDIS_CLUSTER_NODES).toEqual(['r1:7000', 'r2:7001', '[::1]:7002']);
+      expect(c.REDIS_URL).toBeUndefined();
+      expect(c.NATS_STREAM_REPLICAS).toBe(3);
+    });
+
+    it('takes sentinels with the master name', () => {
+      const c = loadConfig(gatewaySchema, {
+        ...nats,
+        REDIS_SENTINELS: 's1:26379,s2:26379',
+        REDIS_SENTINEL_NAME: 'sb',
+        REDIS_PASSWORD: 'pw',
+      });
+      expect(c).toMatchObject({ REDIS_SENTINELS: ['s1:26379', 's2:26379'], REDIS_SENTINEL_NAME: 'sb', REDIS_PASSWORD: 'pw' });
+    });
+
+    it('names the variable and what is allowed', () => {
+      expect(() => loadConfig(gatewaySchema, { ...nats, REDIS_CLUSTER_NODES: 'r1:7000,redis://r2:7001' })).toThrow(
+        /REDIS_CLUSTER_NODES must be comma-separated host:port entries \(bad: redis:\/\/r2:7001\)/,
+      );
+      expect(() => loadConfig(gatewaySchema, { ...nats, REDIS_SENTINELS: 's1:99999', REDIS_SENTINEL_NAME: 'sb' })).toThrow(
+        /REDIS_SENTINELS must be comma-separated host:port entries \(bad: s1:99999\)/,
+      );
+      expect(() => loadConfig(gatewaySchema, { ...nats, REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'r1:7000' })).toThrow(
+        /REDIS_CLUSTER_NODES must not be set together with REDIS_URL: set one of REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS/,
+      );
+      expect(() => loadConfig(gatewaySchema, { ...nats, REDIS_SENTINELS: 's1:26379' })).toThrow(
+        /REDIS_SENTINEL_NAME must be set with REDIS_SENTINELS/,
+      );
+      expect(() => loadConfig(gatewaySchema, { ...nats, REDIS_URL: 'redis://r:6379', REDIS_SENTINEL_NAME: 'sb' })).toThrow(
+        /REDIS_SENTINEL_NAME is only used with REDIS_SENTINELS/,
+      );
+      expect(() => loadConfig(gatewaySchema, { JWT_SECRET: SECRET, REDIS_CLUSTER_NODES: 'r1:7000' })).toThrow(
+        /NATS_URL must be set together with REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS/,
+      );
+      expect(() => loadConfig(gatewaySchema, { ...nats, REDIS_CLUSTER_NODES: 'r1:7000', REDIS_KEY_PREFIX: 'sb{x}:' })).toThrow(
+        /REDIS_KEY_PREFIX must not contain { or }/,
+      );
+      expect(() =>
+        loadConfig(gatewaySchema, { ...nats, REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'sb', REDIS_PASSWORD: '' }),
+      ).not.toThrow();
+    });
+
+    it('never echoes REDIS_PASSWORD', () => {
+      let message = '';
+      try {
+        loadConfig(gatewaySchema, { ...nats, REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'hunter2' });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/REDIS_PASSWORD is for REDIS_CLUSTER_NODES/);
+      expect(message).not.toContain('hunter2');
+    });
+  });
+
   it('refuses overlapping event and dead-letter subjects', () => {
     expect(() =>
       loadConfig(

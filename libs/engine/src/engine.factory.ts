@@ -1,5 +1,4 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { Redis } from 'ioredis';
 import { RetentionOptions } from './channel-store';
 import { Engine } from './engine';
 import { EngineLogger, EngineMetrics, noopLogger, noopMetrics } from './engine-options';
@@ -7,16 +6,16 @@ import { EventBus, EventBusNames, EventBusRetention } from './event-bus';
 import { MemoryChannelStore } from './memory/memory-channel-store';
 import { MemoryEventBus } from './memory/memory-event-bus';
 import { MemoryFanoutBus } from './memory/memory-fanout-bus';
-import { connectNats, connectRedis } from './nats-redis/connections';
+import { connectNats, connectRedis, RedisClient, RedisTarget } from './nats-redis/connections';
 import { JetStreamEventBus } from './nats-redis/jetstream-event-bus';
 import { NatsFanoutBus } from './nats-redis/nats-fanout-bus';
 import { NatsHealth } from './nats-redis/nats-health';
 import { RedisChannelStore } from './nats-redis/redis-channel-store';
 
 export interface EngineSettings {
-  /** With both URLs the engine runs on NATS + Redis; without, in memory. */
+  /** With both the engine runs on NATS + Redis; without, in memory. */
   natsUrl?: string;
-  redisUrl?: string;
+  redis?: RedisTarget;
   redisKeyPrefix: string;
   natsSubjectPrefix: string;
   retention: RetentionOptions;
@@ -37,7 +36,7 @@ export interface EngineRuntime {
   readonly engine: Engine;
   readonly eventBus: EventBus;
   readonly nats?: NatsConnection;
-  readonly redis?: Redis;
+  readonly redis?: RedisClient;
   /** Backend reachability by name: `nats` and `redis`, or `memory`. */
   readiness(): Record<string, boolean>;
   close(): Promise<void>;
@@ -55,7 +54,7 @@ export async function createEngineRuntime(
     logger,
     metrics,
   };
-  if (settings.natsUrl === undefined || settings.redisUrl === undefined) {
+  if (settings.natsUrl === undefined || settings.redis === undefined) {
     const engine = new Engine(new MemoryChannelStore(settings.retention), new MemoryFanoutBus(), engineOptions);
     const eventBus = new MemoryEventBus(settings.eventBusRetention, settings.eventBusNames);
     await eventBus.ensureStreams();
@@ -72,7 +71,7 @@ export async function createEngineRuntime(
   }
   const [nats, redis] = await Promise.all([
     connectNats(settings.natsUrl, settings.clientName, settings.startupTimeoutMs, logger),
-    connectRedis(settings.redisUrl, settings.clientName, settings.startupTimeoutMs, logger),
+    connectRedis(settings.redis, settings.clientName, settings.startupTimeoutMs, logger),
   ]);
   try {
     const health = new NatsHealth(nats, logger);

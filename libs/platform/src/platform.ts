@@ -1,5 +1,5 @@
 import { CommonConfig } from '@switchboard/config';
-import { createEngineRuntime, EngineRuntime } from '@switchboard/engine';
+import { createEngineRuntime, EngineRuntime, redisTargetFromConfig } from '@switchboard/engine';
 import { createLogger, engineMetrics, Lifecycle, Logger, createMetrics, Metrics } from '@switchboard/observability';
 import { hostname } from 'node:os';
 
@@ -24,7 +24,7 @@ export async function createPlatform<C extends CommonConfig>(service: string, co
   const runtime = await createEngineRuntime(
     {
       natsUrl: config.NATS_URL,
-      redisUrl: config.REDIS_URL,
+      redis: redisTargetFromConfig(config),
       redisKeyPrefix: config.REDIS_KEY_PREFIX,
       natsSubjectPrefix: config.NATS_SUBJECT_PREFIX,
       retention: {

@@ -4,3 +4,4 @@ export * from './tokens';
 export * from './ws-client';
 export * from './coturn';
 export * from './isolated-env';
+export * from './clusters';

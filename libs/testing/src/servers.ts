@@ -71,7 +71,15 @@ export class PrivateServer {
     private readonly dataDir: string,
     /** Extra command-line arguments (e.g. NATS cluster routes). */
     private readonly extraArgs: string[] = [],
+    /** The whole command line instead (e.g. `redis-server <conf> --sentinel`). */
+    private readonly command?: string[],
   ) {}
+
+  /** Started and not exited. */
+  isRunning(): boolean {
+    const child = this.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
 
   get url(): string {
     return this.kind === 'nats' ? `nats://127.0.0.1:${this.port}` : `redis://127.0.0.1:${this.port}`;
@@ -98,8 +106,8 @@ export class PrivateServer {
             this.dataDir,
             ...this.extraArgs,
           ];
-    const bin = this.kind === 'nats' ? '/usr/sbin/nats-server' : 'redis-server';
-    const child = spawn(bin, args, { stdio: 'ignore' });
+    const bin = this.command?.[0] ?? (this.kind === 'nats' ? '/usr/sbin/nats-server' : 'redis-server');
+    const child = spawn(bin, this.command?.slice(1) ?? args, { stdio: 'ignore' });
     this.child = child;
     const deadline = Date.now() + 10_000;
     while (!(await canConnect('127.0.0.1', this.port, 200))) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@switchboard/engine';
 import { createHash } from 'node:crypto';
 import { Admission, DeliveryLedger } from './delivery-ledger';
 
@@ -31,7 +31,7 @@ export class RedisDeliveryLedger implements DeliveryLedger {
   private readonly commands: Commands;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     private readonly windowSeconds: number,
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@switchboard/engine';
 import { RateLimit, RateLimiter } from './rate-limiter';
 
 /** GCRA on the Redis clock (replicas' clocks may differ): returns the wait in ms, 0 = allowed. */
@@ -42,7 +42,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly commands: Commands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keyOf: (key: string) => string,
   ) {
     redis.defineCommand('sbWebhookRateTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });

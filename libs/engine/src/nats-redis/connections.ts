@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineLogger, noopLogger } from '../engine-options';
 
@@ -45,27 +45,121 @@ export async function connectNats(
 }
 
 /**
- * A Redis connection for commands: no offline queue (a command while disconnected fails
- * at once, so callers answer `unavailable` instead of hanging), reconnecting forever.
- * Resolves once ready, or rejects after `timeoutMs`.
+ * Where Redis is: one node (`url`), a Redis Cluster (`clusterNodes`, some of its nodes as
+ * `host:port`) or a master watched by sentinels (`sentinels` + `sentinelName`).
  */
-export async function connectRedis(url: string, name: string, timeoutMs: number, logger: EngineLogger = noopLogger): Promise<Redis> {
-  const redis = new Redis(url, {
+export type RedisTarget =
+  | { url: string }
+  | { clusterNodes: readonly string[]; password?: string }
+  | { sentinels: readonly string[]; sentinelName: string; password?: string };
+
+/** A Redis connection of any shape: every store works on either (their keys are hash-tagged). */
+export type RedisClient = Redis | Cluster;
+
+/** `REDIS_URL` / `REDIS_CLUSTER_NODES` / `REDIS_SENTINELS` as a target; undefined when none is set. */
+export function redisTargetFromConfig(c: {
+  REDIS_URL?: string;
+  REDIS_CLUSTER_NODES?: readonly string[];
+  REDIS_SENTINELS?: readonly string[];
+  REDIS_SENTINEL_NAME?: string;
+  REDIS_PASSWORD?: string;
+}): RedisTarget | undefined {
+  if (c.REDIS_CLUSTER_NODES !== undefined && c.REDIS_CLUSTER_NODES.length > 0) {
+    return { clusterNodes: c.REDIS_CLUSTER_NODES, password: c.REDIS_PASSWORD };
+  }
+  if (c.REDIS_SENTINELS !== undefined && c.REDIS_SENTINELS.length > 0 && c.REDIS_SENTINEL_NAME !== undefined) {
+    return { sentinels: c.REDIS_SENTINELS, sentinelName: c.REDIS_SENTINEL_NAME, password: c.REDIS_PASSWORD };
+  }
+  return c.REDIS_URL === undefined ? undefined : { url: c.REDIS_URL };
+}
+
+/** The target in words for logs and errors (no password). */
+export function describeRedisTarget(target: RedisTarget): string {
+  if ('url' in target) return redactUrl(target.url);
+  if ('clusterNodes' in target) return `Redis Cluster ${target.clusterNodes.join(',')}`;
+  return `Redis Sentinel master ${target.sentinelName} via ${target.sentinels.join(',')}`;
+}
+
+function hostPort(entry: string): { host: string; port: number } {
+  const i = entry.lastIndexOf(':');
+  return { host: entry.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(entry.slice(i + 1)) };
+}
+
+/**
+ * The one place a Redis client is made, for every store (channel engine, presence, the
+ * webhook ledger and rate limiters, outbound attempts) and, through `duplicate()`, the
+ * Socket.IO adapter. Commands get no offline queue (a command while disconnected fails at
+ * once, so callers answer `unavailable` instead of hanging) and reconnect forever.
+ */
+export function createRedisClient(target: RedisTarget, name: string): RedisClient {
+  const common: RedisOptions = {
     connectionName: name,
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 100, 2000),
+  };
+  if ('url' in target) return new Redis(target.url, common);
+  if ('sentinels' in target) {
+    return new Redis({
+      ...common,
+      sentinels: target.sentinels.map(hostPort),
+      name: target.sentinelName,
+      password: target.password,
+      // After a failover the client asks the sentinels again and follows the new master.
+      sentinelRetryStrategy: (times) => Math.min(times * 100, 2000),
+      failoverDetector: true,
+    });
+  }
+  return new Cluster(target.clusterNodes.map(hostPort), {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    // Sharded pub/sub (SSUBSCRIBE) for the Socket.IO adapter goes to each slot's owner.
+    shardedSubscribers: true,
+    // Commands issued together are sent as one pipeline per node.
+    enableAutoPipelining: true,
+    clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
+    // MOVED / failover: re-read the slot map, then retry the command once it is known.
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 200,
+    redisOptions: { connectionName: name, password: target.password, maxRetriesPerRequest: 1 },
   });
+}
+
+/**
+ * A Redis connection for commands (`createRedisClient`), resolved once ready, or rejected
+ * after `timeoutMs`. A string is a `REDIS_URL`.
+ */
+export async function connectRedis(
+  target: string | { url: string },
+  name: string,
+  timeoutMs: number,
+  logger?: EngineLogger,
+): Promise<Redis>;
+export async function connectRedis(
+  target: RedisTarget | string,
+  name: string,
+  timeoutMs: number,
+  logger?: EngineLogger,
+): Promise<RedisClient>;
+export async function connectRedis(
+  target: RedisTarget | string,
+  name: string,
+  timeoutMs: number,
+  logger: EngineLogger = noopLogger,
+): Promise<RedisClient> {
+  const where = typeof target === 'string' ? { url: target } : target;
+  const shown = describeRedisTarget(where);
+  const redis = createRedisClient(where, name);
   let lastError: Error | undefined;
   let logged = 0;
   redis.on('error', (err: Error) => {
     lastError = err;
     // Reconnect errors repeat every retry: log the first and then every 30th.
-    if (logged++ % 30 === 0) logger.warn({ url: redactUrl(url), err: err.message }, 'Redis connection error');
+    if (logged++ % 30 === 0) logger.warn({ redis: shown, err: err.message }, 'Redis connection error');
   });
   redis.on('ready', () => {
-    if (logged > 0) logger.info({ url: redactUrl(url) }, 'Redis connected');
+    if (logged > 0) logger.info({ redis: shown }, 'Redis connected');
     logged = 0;
   });
   redis.connect().catch(() => undefined);
@@ -73,7 +167,7 @@ export async function connectRedis(url: string, name: string, timeoutMs: number,
   while (redis.status !== 'ready') {
     if (Date.now() >= deadline) {
       redis.disconnect();
-      throw new Error(`cannot connect to Redis at ${redactUrl(url)} within ${timeoutMs} ms: ${lastError?.message ?? 'timeout'}`);
+      throw new Error(`cannot connect to ${shown} within ${timeoutMs} ms: ${lastError?.message ?? 'timeout'}`);
     }
     await sleep(50);
   }

@@ -1,3 +1,4 @@
+import { applyStreamReplicas } from './stream-replicas';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -110,7 +111,9 @@ export class JetStreamEventBus implements EventBus {
       this.logger.info({ durable: options.durable }, 'durable consumer created');
     }
     const consumer = await this.js.consumers.get(stream, options.durable);
-    const messages = await consumer.consume({ max_messages: options.batch ?? 64 });
+    // Short pulls (heartbeat every 2.5 s): when the consumer's leader moves to another server
+    // of a JetStream cluster, missed heartbeats re-issue the pull within seconds, not 30.
+    const messages = await consumer.consume({ max_messages: options.batch ?? 64, expires: 5000 });
     return {
       [Symbol.asyncIterator]: async function* (): AsyncGenerator<EventDelivery> {
         for await (const m of messages) yield toDelivery(m);
@@ -172,7 +175,6 @@ export class JetStreamEventBus implements EventBus {
     };
     try {
       await this.jsm.streams.info(name);
-      await this.jsm.streams.update(name, settings);
     } catch (err) {
       if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
       await this.jsm.streams.add({
@@ -182,8 +184,11 @@ export class JetStreamEventBus implements EventBus {
         discard: DiscardPolicy.Old,
         num_replicas: this.options.replicas,
       });
-      this.logger.info({ stream: name, subjects: settings.subjects }, 'stream created');
+      this.logger.info({ stream: name, subjects: settings.subjects, replicas: this.options.replicas }, 'stream created');
+      return;
     }
+    await this.jsm.streams.update(name, settings);
+    await applyStreamReplicas(this.jsm, name, this.options.replicas, this.logger);
   }
 }
 

@@ -1,5 +1,6 @@
 import { StreamPosition } from '@switchboard/protocol';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from './connections';
 import { ChannelNotFoundError, ChannelPosition, HistoryResult, PublishRequest, ReadOptions } from '../channel-engine';
 import { ChannelStore, isCompleteRecovery, JsonParts, RetentionOptions, StoreWriteResult } from '../channel-store';
 import { newEpoch } from '../epoch';
@@ -18,7 +19,7 @@ export class RedisChannelStore implements ChannelStore {
   private readonly scripts: ScriptCommands;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly retention: RetentionOptions,
     /** Prefix of every key (tests use their own). */
     private readonly keyPrefix = 'sb:',
@@ -64,6 +65,15 @@ export class RedisChannelStore implements ChannelStore {
   }
 
   async positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]> {
+    if (this.redis instanceof Cluster) {
+      // A Cluster pipeline must stay on one node; one command per channel instead, which the
+      // client's auto-pipelining batches per node.
+      return Promise.all(
+        channels.map(async (channel) =>
+          this.toPosition(channel, await this.scripts.sbRead(...this.readArgs(channel, undefined, false, options))),
+        ),
+      );
+    }
     if (channels.length === 1) {
       const reply = await this.scripts.sbRead(...this.readArgs(channels[0], undefined, false, options));
       return [this.toPosition(channels[0], reply)];

@@ -1,20 +1,23 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import type { RedisClient } from '@switchboard/engine';
 import type { GatewayConfig } from '@switchboard/config';
 import type { Platform } from '@switchboard/platform';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { Server, ServerOptions } from 'socket.io';
 
 export const SOCKETIO_PATH = '/socket.io';
 
 /**
  * Socket.IO server options from config, and the Redis adapter for Socket.IO's own
- * cluster-wide operations (`fetchSockets`, `serverSideEmit`, …) when Redis is configured.
+ * cluster-wide operations (`fetchSockets`, `serverSideEmit`, …) when Redis is configured:
+ * on a Redis Cluster the sharded adapter (Redis 7 sharded pub/sub, SPUBLISH/SSUBSCRIBE,
+ * so adapter traffic reaches one shard instead of every node), else the classic one.
  * Channel messages never travel through the adapter: they come from the channel engine.
  */
 export class SwitchboardIoAdapter extends IoAdapter {
-  private readonly redisClients: Redis[] = [];
+  private readonly redisClients: RedisClient[] = [];
 
   constructor(
     app: INestApplicationContext,
@@ -42,12 +45,18 @@ export class SwitchboardIoAdapter extends IoAdapter {
     } as ServerOptions);
     const redis = this.platform.runtime.redis;
     if (redis !== undefined) {
-      const pub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-      const sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const cluster = redis instanceof Cluster;
+      const pub = cluster
+        ? redis.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false })
+        : redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const sub = cluster
+        ? redis.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: false })
+        : redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
       for (const client of [pub, sub])
         client.on('error', (err: Error) => this.platform.logger.warn({ err: err.message }, 'Socket.IO Redis adapter error'));
       this.redisClients.push(pub, sub);
-      server.adapter(createAdapter(pub, sub, { key: `${c.REDIS_KEY_PREFIX}socket.io` }));
+      const key = `${c.REDIS_KEY_PREFIX}socket.io`;
+      server.adapter(cluster ? createShardedAdapter(pub, sub, { channelPrefix: key }) : createAdapter(pub, sub, { key }));
     }
     return server;
   }

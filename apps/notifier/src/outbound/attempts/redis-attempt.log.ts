@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@switchboard/engine';
 import { AttemptLog, AttemptQuery, DeliveryAttempt, ListedAttempt } from './attempt-log';
 
 /** How often one endpoint's log is trimmed by age and has its expiry renewed (count is trimmed on every write). */
@@ -34,7 +34,7 @@ export class RedisAttemptLog implements AttemptLog {
   private readonly trimmedAt = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     private readonly maxAgeMs: number,
     private readonly maxPerStatus: number,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@switchboard/engine';
 
 /**
  * Per-endpoint attempt rate (`rateLimitPerSecond`), shared by every replica: a GCRA bucket
@@ -49,7 +49,7 @@ return 0
 
 export class RedisRateLimiter implements RateLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
   ) {}
 

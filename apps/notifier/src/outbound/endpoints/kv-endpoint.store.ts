@@ -1,6 +1,7 @@
-import { JetStreamApiError, StorageType } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { KV, KvEntry, KvWatchInclude, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { applyStreamReplicas } from '@switchboard/engine';
 import type { Endpoint } from './endpoint';
 import { EndpointChange, EndpointStore, EndpointWatch, RevisionConflict, StoredEndpoint } from './endpoint-store';
 
@@ -39,6 +40,8 @@ export class KvEndpointStore implements EndpointStore {
       storage: StorageType.File,
       description: 'Switchboard outbound webhook endpoints',
     });
+    // An existing bucket keeps its replicas through create(): bring them to NATS_STREAM_REPLICAS.
+    await applyStreamReplicas(await jetstreamManager(this.nc), `KV_${this.options.bucket}`, this.options.replicas);
   }
 
   async get(id: string): Promise<StoredEndpoint | undefined> {

@@ -1,3 +1,4 @@
+import { applyStreamReplicas } from '@switchboard/engine';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -317,8 +318,10 @@ export class JetStreamDeliveryQueue implements DeliveryQueue {
         discard: DiscardPolicy.Old,
         num_replicas: this.settings.replicas,
       });
-      this.logger.info({ stream: name }, 'stream created');
+      this.logger.info({ stream: name, replicas: this.settings.replicas }, 'stream created');
+      return;
     }
+    await applyStreamReplicas(jsm, name, this.settings.replicas, this.logger);
   }
 
   /** Creates the durable, or brings its limits up to date (settings changed since it was created). */

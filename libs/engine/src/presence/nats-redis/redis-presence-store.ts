@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../nats-redis/connections';
 import { newEpoch } from '../../epoch';
 import {
   HeldEntry,
@@ -60,7 +60,7 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly leaseKeys: [string, string];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     options: RedisPresenceStoreOptions = {},
   ) {
     this.keyPrefix = options.keyPrefix ?? 'sb:';
