@@ -1,6 +1,5 @@
-import type { PresenceService, PresenceTransition } from '@switchboard/engine';
+import type { PresenceService, PresenceTransition, RedisClient } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
-import type { Redis } from 'ioredis';
 
 /**
  * The occupied channels, cluster-wide, for `GET /apps/<id>/channels`: the presence store
@@ -15,7 +14,7 @@ export class PusherChannelIndex {
   constructor(
     private readonly presence: PresenceService,
     private readonly logger: Logger,
-    private readonly redis?: Redis,
+    private readonly redis?: RedisClient,
     private readonly key = 'sb:pusher:occupied',
   ) {
     presence.onTransition((t) => this.record(t));
