@@ -32,7 +32,9 @@ export function startOurs(engine, extraEnv = {}) {
     ...(engine === 'real' ? realEngineEnv() : {}),
     ...extraEnv,
   };
-  return ServerProcess.start(`switchboard (${engine})`, join(ROOT, 'dist/apps/standalone/main.js'), env, '/readyz');
+  // BENCH_OURS=<path of a built main.js>: another build of ours (a before/after comparison in one harness).
+  const main = process.env.BENCH_OURS ?? join(ROOT, 'dist/apps/standalone/main.js');
+  return ServerProcess.start(`switchboard (${engine})`, main, env, '/readyz');
 }
 
 export const BASELINES = { ws: 'ws-broadcast.mjs', sio: 'socketio.mjs', sse: 'sse.mjs', lp: 'longpoll.mjs', hmac: 'hmac-verify.mjs' };

@@ -147,6 +147,8 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
       throw this.readError(err);
     } finally {
       replies.delete(channel);
+      // An idle session keeps no empty map.
+      if (replies.size === 0 && this.replies === replies) this.replies = undefined;
     }
     if (this.closed || this.subscriptions.get(channel) !== null) {
       // Closed (or unsubscribed) while subscribing.
