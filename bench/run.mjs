@@ -12,6 +12,7 @@ import { measureDelivery } from './scenarios/delivery.mjs';
 import { measureOutbound } from './scenarios/outbound.mjs';
 import { measureEndToEnd, measureIngest } from './scenarios/webhooks.mjs';
 import { measurePresenceQueries, measureRenewal } from './scenarios/presence.mjs';
+import { measurePublish } from './scenarios/publish.mjs';
 import { ROOT } from './lib/harness.mjs';
 import { fmt, median, ratioText, table } from './lib/stats.mjs';
 
@@ -92,6 +93,11 @@ if (wants('fanout')) {
     }
   }
 }
+if ((wants('fanout') || only?.includes('sio-emit')) && P.fanout[quick ? 200 : 2000]?.memory.includes('sio')) {
+  // Socket.IO against the fastest broadcast a bare socket.io server has: io.emit to everyone.
+  const n = quick ? 200 : 2000;
+  await deliveryScenario(`fan-out sio ×${fmt(n)} (memory) vs io.emit`, { transport: 'sio', baseline: 'sio-emit', engine: 'memory', connections: n, channels: 1, perConnection: 1 });
+}
 if (wants('many')) {
   const { connections, channels } = P.many;
   await deliveryScenario(`${fmt(connections)} ws × 5 of ${fmt(channels)} channels`, { transport: 'ws', engine: 'real', connections, channels, perConnection: 5 });
@@ -99,13 +105,17 @@ if (wants('many')) {
 
 const connRows = [];
 if (wants('idle')) {
-  const runs = await compare('idle ws memory', (side) => measureIdle(side, { counts: P.idle, clientProcesses: 2 }));
-  connRows.push([
-    `idle ws, ${fmt(P.idle[0])}→${fmt(P.idle[1])} connections`,
-    `${fmt(med(runs.ours, 'bytesPerConnection') / 1024, 1)} KiB/conn (bare ${fmt(med(runs.bare, 'bytesPerConnection') / 1024, 1)})`,
-    ratioText(ratios(runs, 'bytesPerConnection')),
-    `${fmt(med(runs.ours, 'bytesPerConnectionAfterTraffic') / 1024, 1)} KiB/conn after traffic: ${ratioText(ratios(runs, 'bytesPerConnectionAfterTraffic'))}`,
-  ]);
+  // Socket.IO and SSE at a fifth of the WebSocket counts: each of their connections costs the client processes more.
+  for (const transport of ['ws', 'sio', 'sse']) {
+    const counts = transport === 'ws' ? P.idle : P.idle.map((n) => n / 5);
+    const runs = await compare(`idle ${transport} memory`, (side) => measureIdle(side, { transport, counts, clientProcesses: 2 }));
+    connRows.push([
+      `idle ${transport}, ${fmt(counts[0])}→${fmt(counts[1])} connections`,
+      `${fmt(med(runs.ours, 'bytesPerConnection') / 1024, 1)} KiB/conn (bare ${fmt(med(runs.bare, 'bytesPerConnection') / 1024, 1)})`,
+      ratioText(ratios(runs, 'bytesPerConnection')),
+      `${fmt(med(runs.ours, 'bytesPerConnectionAfterTraffic') / 1024, 1)} KiB/conn after traffic (bare ${fmt(med(runs.bare, 'bytesPerConnectionAfterTraffic') / 1024, 1)}): ${ratioText(ratios(runs, 'bytesPerConnectionAfterTraffic'))}`,
+    ]);
+  }
 }
 const openFileLimit = () => Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? Infinity);
 if (wants('idle') && P.idle50k && openFileLimit() < 55_000) {
@@ -127,6 +137,20 @@ if (wants('storm')) {
     `${fmt(med(runs.ours, 'acceptedPerSec'))} accepted/s, p99 ${fmt(med(runs.ours, 'handshakeP99Ms'))} ms`,
     ratioText(ratios(runs, 'acceptedPerSec')),
     `handshake p99 ${ratioText(ratios(runs, 'handshakeP99Ms'))}`,
+  ]);
+}
+
+const publishRows = [];
+if (wants('publish')) {
+  const o = { durationMs: P.ingestMs, connections: 32, channels: 100 };
+  const runs = await compare('publish API', (side) => measurePublish(side, o));
+  for (const r of runs.ours) if (r.non2xx > 0) problems.push(`publish API: ${r.non2xx} requests failed`);
+  publishRows.push([
+    `POST /v1/publish, ${o.connections} in flight, ${o.channels} channels (NATS+Redis)`,
+    `${fmt(med(runs.ours, 'publishesPerSec'))}/s (floor ${fmt(med(runs.bare, 'publishesPerSec'))}/s), ${fmt(med(runs.ours, 'cpuUsPerPublish'))} µs CPU each (floor ${fmt(med(runs.bare, 'cpuUsPerPublish'))})`,
+    ratioText(ratios(runs, 'publishesPerSec')),
+    ratioText(ratios(runs, 'cpuUsPerPublish')),
+    ratioText(ratios(runs, 'p99Ms')),
   ]);
 }
 
@@ -210,7 +234,8 @@ const out = [
 if (rows.length > 0) {
   out.push(table(['delivery', 'ours', 'deliveries/s vs bare', 'server CPU/delivery vs bare', `ours p99 @ ${fmt(P.latencyDeliveries)}/s`, 'p99 vs bare', 'lost+dup'], rows), '');
 }
-if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs bare ws', 'notes'], connRows), '');
+if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs its bare server', 'notes'], connRows), '');
+if (publishRows.length > 0) out.push(table(['publish path', 'ours', 'publishes/s vs floor', 'server CPU/publish vs floor', 'p99 vs floor'], publishRows), '');
 if (hookRows.length > 0) out.push(table(['webhooks', 'ours', 'throughput vs bare verify', 'p99 vs bare verify'], hookRows), '');
 if (presenceRows.length > 0) out.push(table(['presence query (Redis store)', 'count', 'list of ≤1,000 members'], presenceRows), '');
 if (renewalRows.length > 0) {

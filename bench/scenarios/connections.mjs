@@ -15,14 +15,15 @@ const addresses = (n) => (n <= 20_000 ? undefined : Array.from({ length: Math.ce
  * Connections open 100 at a time per client process, so the figure is what connections
  * hold, not the allocator's high-water mark from a burst of handshakes (the storm
  * scenario is the burst: 500 at a time left ours ~3 KiB/conn more RSS, not heap).
- * @param o {counts: [n1, n2], clientProcesses}
+ * @param o {counts: [n1, n2], clientProcesses, transport ('ws' default, 'sio', 'sse': against its own bare server)}
  */
 export async function measureIdle(side, o) {
-  const server = side === 'ours' ? await startOurs('memory') : await startBaseline('ws');
+  const transport = o.transport ?? 'ws';
+  const server = side === 'ours' ? await startOurs('memory') : await startBaseline(transport);
   const clients = await Clients.start(o.clientProcesses);
   try {
     const [n1, n2] = o.counts;
-    const options = { mode: side, transport: 'ws', base: server.url, token: await token(), addresses: addresses(n2), concurrency: 100, retries: 2 };
+    const options = { mode: side, transport, base: server.url, token: await token(), addresses: addresses(n2), concurrency: 100, retries: 2 };
     const base = await server.probe();
     let opened = await clients.open(options, Array.from({ length: n1 }, () => ['bench:idle']));
     if (opened.failed > 0) throw new Error(`idle: ${opened.failed} connections failed: ${opened.firstError}`);

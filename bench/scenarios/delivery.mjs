@@ -7,10 +7,11 @@ import { PUBLISH_API_KEY, startBaseline, startOurs, token } from '../lib/targets
 
 /**
  * @param side 'bare' | 'ours'
- * @param o {transport, engine, connections, channels (count), perConnection, windowMs, rate (msg/s), clientProcesses}
+ * @param o {transport, engine, connections, channels (count), perConnection, windowMs, rate (msg/s), clientProcesses,
+ *   baseline (the bare server, when not the transport's own: 'sio-emit')}
  */
 export async function measureDelivery(side, o) {
-  const server = side === 'ours' ? await startOurs(o.engine) : await startBaseline(o.transport);
+  const server = side === 'ours' ? await startOurs(o.engine) : await startBaseline(o.baseline ?? o.transport);
   const clients = await Clients.start(o.clientProcesses);
   try {
     const names = Array.from({ length: o.channels }, (_, i) => `bench:c${i}`);
