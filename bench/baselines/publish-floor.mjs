@@ -28,7 +28,7 @@ async function publish(channel, data) {
   return offset;
 }
 
-await new Promise((resolve) => redis.once('ready', resolve));
+if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 serve(() => undefined, (req, res) => {
   if (req.method !== 'POST' || req.url !== '/floor') return res.writeHead(404).end();
   const chunks = [];

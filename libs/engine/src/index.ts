@@ -9,7 +9,7 @@ export * from './stored-message';
 export { MemoryChannelStore } from './memory/memory-channel-store';
 export { MemoryEventBus } from './memory/memory-event-bus';
 export { MemoryFanoutBus } from './memory/memory-fanout-bus';
-export { connectNats, connectRedis, redactUrl } from './nats-redis/connections';
+export { coalesceWrites, connectNats, connectRedis, redactUrl } from './nats-redis/connections';
 export { JetStreamEventBus } from './nats-redis/jetstream-event-bus';
 export { channelSubject, NatsFanoutBus } from './nats-redis/nats-fanout-bus';
 export { NatsHealth } from './nats-redis/nats-health';

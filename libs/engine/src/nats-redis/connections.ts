@@ -82,3 +82,28 @@ export async function connectRedis(url: string, name: string, timeoutMs: number,
   }
   return redis;
 }
+
+const corked = new WeakSet<object>();
+
+/**
+ * Write coalescing for a command about to be sent on `redis`: the socket is corked until the
+ * event loop's check phase, so the commands of every publish started in this turn of the
+ * loop (concurrent HTTP requests, the channels of one request) leave in one `writev`
+ * instead of one write system call each (~20 % of a publish's CPU in the profile).
+ *
+ * Nothing else changes: each command still goes through ioredis's own queue, in order,
+ * with its own reply. This is not a pipeline (ioredis `pipeline()` / auto-pipelining
+ * resend and abort their queues on their own rules); a connection that drops while corked
+ * loses the buffered bytes exactly as it loses written, unanswered commands.
+ */
+export function coalesceWrites(redis: Redis): void {
+  const stream = redis.stream;
+  if (stream === undefined || corked.has(stream) || !stream.writable || redis.status !== 'ready') return;
+  corked.add(stream);
+  stream.cork();
+  setImmediate(() => {
+    corked.delete(stream);
+    stream.uncork();
+  });
+}
+
