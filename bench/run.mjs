@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { measureIdle, measureStorm } from './scenarios/connections.mjs';
+import { measureIdle, measureIdleSpread, measureStorm } from './scenarios/connections.mjs';
 import { measureDelivery } from './scenarios/delivery.mjs';
 import { measureOutbound } from './scenarios/outbound.mjs';
 import { measureEndToEnd, measureIngest } from './scenarios/webhooks.mjs';
@@ -128,6 +128,23 @@ if (wants('idle') && P.idle50k && openFileLimit() < 55_000) {
     connRows.push(['idle ws, 50,000 connections (ours)', `${fmt(r.bytesPerConnection / 1024, 1)} KiB/conn`, '', `RSS ${fmt(r.rssAtMax / 2 ** 20)} MiB, lost ${r.lost}`]);
   } catch (err) {
     problems.push(`50,000 idle connections: ${err.message}`);
+  }
+}
+// Opt-in (`--only idle51k`, run once, ~5 minutes): 51,000 idle WebSocket connections as
+// 3 gateway processes × 17,000 (one process may hold ~20,000 open files here).
+if (only?.includes('idle51k')) {
+  log('idle ws: 3 processes × 17,000 connections');
+  try {
+    const per = await measureIdleSpread({ servers: 3, perServer: 17_000, from: 2000, clientProcesses: 4, pingSeconds: 5, idleMs: 30_000 });
+    for (const [i, r] of per.entries()) log(`idle51k process ${i + 1}: ${JSON.stringify(r)}`);
+    connRows.push([
+      'idle ws, 3 processes × 17,000 connections (ours)',
+      `${fmt(median(per.map((r) => r.bytesPerConnection)) / 1024, 1)} KiB/conn (${per.map((r) => fmt(r.bytesPerConnection / 1024, 1)).join(', ')})`,
+      '',
+      `heartbeat (ping every 5 s): ${fmt(median(per.map((r) => r.heartbeatCpuMsPer10kPerRound)), 1)} ms CPU per ping round per 10,000 connections, ${fmt(median(per.map((r) => r.heartbeatCpuPercentPer10k)), 2)} % of a core; RSS ${per.map((r) => fmt(r.rss / 2 ** 20)).join(', ')} MiB; closed ${per[0].closed}`,
+    ]);
+  } catch (err) {
+    problems.push(`idle 3 × 17,000: ${err.message}`);
   }
 }
 if (wants('storm')) {

@@ -79,3 +79,48 @@ export async function measureStorm(side, o) {
     await server.stop();
   }
 }
+
+/**
+ * Idle connections spread over several gateway processes (one process may hold ~20,000
+ * open files here): `o.servers` processes × `o.perServer` WebSocket connections, opened
+ * `o.clientProcesses` client processes wide. Per process: memory per connection (the slope
+ * between `o.from` connections and all of them, after GC) and the heartbeat's CPU over an
+ * idle window at WS_PING_SECONDS=`o.pingSeconds`, per 10,000 connections and per ping round.
+ */
+export async function measureIdleSpread(o) {
+  const servers = [];
+  const clients = await Clients.start(o.clientProcesses);
+  try {
+    for (let i = 0; i < o.servers; i++) servers.push(await startOurs('memory', { WS_PING_SECONDS: String(o.pingSeconds) }));
+    const jwt = await token();
+    const open = async (server, n) => {
+      const opened = await clients.open({ mode: 'ours', transport: 'ws', base: server.url, token: jwt, concurrency: 100, retries: 2 }, Array.from({ length: n }, () => ['bench:idle']));
+      if (opened.failed > 0) throw new Error(`idle spread: ${opened.failed} connections failed: ${opened.firstError}`);
+    };
+    const at1 = [];
+    for (const server of servers) {
+      await open(server, o.from);
+      await sleep(500);
+      at1.push(await server.probe());
+    }
+    for (const server of servers) await open(server, o.perServer - o.from);
+    await sleep(1000);
+    const at2 = await Promise.all(servers.map((s) => s.probe()));
+    // Idle: nothing but the heartbeat (pings, pongs, the silence check) for the window.
+    await sleep(o.idleMs);
+    const at3 = await Promise.all(servers.map((s) => s.probe()));
+    const counted = await clients.count();
+    const rounds = o.idleMs / 1000 / o.pingSeconds;
+    return servers.map((_, i) => ({
+      bytesPerConnection: (at2[i].rss - at1[i].rss) / (o.perServer - o.from),
+      heapPerConnection: (at2[i].heapUsed - at1[i].heapUsed) / (o.perServer - o.from),
+      rss: at2[i].rss,
+      heartbeatCpuMsPer10kPerRound: (at3[i].cpuUs - at2[i].cpuUs) / 1000 / rounds / (o.perServer / 10_000),
+      heartbeatCpuPercentPer10k: ((at3[i].cpuUs - at2[i].cpuUs) / (o.idleMs * 1000)) * 100 / (o.perServer / 10_000),
+      closed: counted.closed,
+    }));
+  } finally {
+    await clients.close();
+    for (const s of servers) await s.stop();
+  }
+}
