@@ -11,7 +11,7 @@ import { measureIdle, measureIdleSpread, measureStorm } from './scenarios/connec
 import { measureDelivery } from './scenarios/delivery.mjs';
 import { measureOutbound } from './scenarios/outbound.mjs';
 import { measureEndToEnd, measureIngest } from './scenarios/webhooks.mjs';
-import { measurePresenceQueries, measureRenewal } from './scenarios/presence.mjs';
+import { measureGatewayQueries, measurePresenceQueries, measureRenewal } from './scenarios/presence.mjs';
 import { measurePublish } from './scenarios/publish.mjs';
 import { ROOT } from './lib/harness.mjs';
 import { fmt, median, ratioText, table } from './lib/stats.mjs';
@@ -29,10 +29,43 @@ const wants = (name) => only === undefined || only.includes(name);
  * transport through both engines at both sizes, 50,000 idle connections): ~30 minutes.
  */
 const P = quick
-  ? { fanout: { 200: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws'] } }, windowMs: 1500, latencyDeliveries: 10000, many: { connections: 200, channels: 40 }, idle: [200, 1000], idle50k: false, storm: 500, ingestMs: 2000, e2e: { clients: 100, rate: 50, durationMs: 2000 } }
+  ? {
+      fanout: { 200: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws'] } },
+      windowMs: 1500,
+      latencyDeliveries: 10000,
+      many: { connections: 200, channels: 40 },
+      idle: [200, 1000],
+      idle50k: false,
+      storm: 500,
+      ingestMs: 2000,
+      e2e: { clients: 100, rate: 50, durationMs: 2000 },
+    }
   : full
-    ? { fanout: { 2000: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws', 'sio', 'sse', 'lp'] }, 10000: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws', 'sse'] } }, windowMs: 3000, latencyDeliveries: 20000, many: { connections: 10000, channels: 2000 }, idle: [2000, 10000], idle50k: true, storm: 5000, ingestMs: 5000, e2e: { clients: 1000, rate: 50, durationMs: 5000 } }
-    : { fanout: { 2000: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws'] }, 10000: { memory: ['ws'], real: [] } }, windowMs: 2000, latencyDeliveries: 20000, many: { connections: 10000, channels: 2000 }, idle: [2000, 10000], idle50k: false, storm: 5000, ingestMs: 4000, e2e: { clients: 1000, rate: 20, durationMs: 4000 } };
+    ? {
+        fanout: {
+          2000: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws', 'sio', 'sse', 'lp'] },
+          10000: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws', 'sse'] },
+        },
+        windowMs: 3000,
+        latencyDeliveries: 20000,
+        many: { connections: 10000, channels: 2000 },
+        idle: [2000, 10000],
+        idle50k: true,
+        storm: 5000,
+        ingestMs: 5000,
+        e2e: { clients: 1000, rate: 50, durationMs: 5000 },
+      }
+    : {
+        fanout: { 2000: { memory: ['ws', 'sio', 'sse', 'lp'], real: ['ws'] }, 10000: { memory: ['ws'], real: [] } },
+        windowMs: 2000,
+        latencyDeliveries: 20000,
+        many: { connections: 10000, channels: 2000 },
+        idle: [2000, 10000],
+        idle50k: false,
+        storm: 5000,
+        ingestMs: 4000,
+        e2e: { clients: 1000, rate: 20, durationMs: 4000 },
+      };
 
 const rows = [];
 const problems = [];
@@ -100,7 +133,13 @@ if ((wants('fanout') || only?.includes('sio-emit')) && P.fanout[quick ? 200 : 20
 }
 if (wants('many')) {
   const { connections, channels } = P.many;
-  await deliveryScenario(`${fmt(connections)} ws × 5 of ${fmt(channels)} channels`, { transport: 'ws', engine: 'real', connections, channels, perConnection: 5 });
+  await deliveryScenario(`${fmt(connections)} ws × 5 of ${fmt(channels)} channels`, {
+    transport: 'ws',
+    engine: 'real',
+    connections,
+    channels,
+    perConnection: 5,
+  });
 }
 
 const connRows = [];
@@ -120,12 +159,22 @@ if (wants('idle')) {
 const openFileLimit = () => Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? Infinity);
 if (wants('idle') && P.idle50k && openFileLimit() < 55_000) {
   // bench.sh raises `ulimit -n`; where even root may not (a container without CAP_SYS_RESOURCE) this cannot run.
-  connRows.push(['idle ws, 50,000 connections (ours)', 'not run', '', `open-file limit ${openFileLimit()} < 55,000 and could not be raised`]);
+  connRows.push([
+    'idle ws, 50,000 connections (ours)',
+    'not run',
+    '',
+    `open-file limit ${openFileLimit()} < 55,000 and could not be raised`,
+  ]);
 } else if (wants('idle') && P.idle50k) {
   log('idle ws: 50,000 connections on ours');
   try {
     const r = await measureIdle('ours', { counts: [10_000, 50_000], clientProcesses: 2 });
-    connRows.push(['idle ws, 50,000 connections (ours)', `${fmt(r.bytesPerConnection / 1024, 1)} KiB/conn`, '', `RSS ${fmt(r.rssAtMax / 2 ** 20)} MiB, lost ${r.lost}`]);
+    connRows.push([
+      'idle ws, 50,000 connections (ours)',
+      `${fmt(r.bytesPerConnection / 1024, 1)} KiB/conn`,
+      '',
+      `RSS ${fmt(r.rssAtMax / 2 ** 20)} MiB, lost ${r.lost}`,
+    ]);
   } catch (err) {
     problems.push(`50,000 idle connections: ${err.message}`);
   }
@@ -205,19 +254,50 @@ if (wants('e2e')) {
   ]);
 }
 
-// Presence against the store only until the gateway integration: run on request (`--only presence`).
+// Presence: run on request (`--only presence`; `--only presence-gateway` for the 3-gateway queries alone).
 const presenceRows = [];
+const gatewayPresenceRows = [];
 const renewalRows = [];
+if (only?.includes('presence') || only?.includes('presence-gateway')) {
+  try {
+    log('presence queries through 3 gateways');
+    gatewayPresenceRows.push(
+      ...(await measureGatewayQueries(
+        quick
+          ? { members: 300, clientProcesses: 1, concurrency: [1], queries: 200 }
+          : { members: 10_000, clientProcesses: 2, concurrency: [1, 16], queries: 2000 },
+      )),
+    );
+  } catch (err) {
+    problems.push(`presence through gateways: ${err.message}`);
+  }
+}
 if (only?.includes('presence')) {
   try {
     log('presence queries');
-    presenceRows.push(...(await measurePresenceQueries(quick ? { members: [1000], concurrency: [1], queries: 500, listLimit: 1000 } : { members: [1000, 10_000], concurrency: [1, 16], queries: 4000, listLimit: 1000 })));
+    presenceRows.push(
+      ...(await measurePresenceQueries(
+        quick
+          ? { members: [1000], concurrency: [1], queries: 500, listLimit: 1000 }
+          : { members: [1000, 10_000], concurrency: [1, 16], queries: 4000, listLimit: 1000 },
+      )),
+    );
     log('presence lease renewal');
     renewalRows.push(
       ...(await measureRenewal(
         quick
           ? { cases: [[1, 1000]], ttlSeconds: 12, windowMs: 4000 }
-          : { cases: [[1, 1000], [1, 10_000], [1, 50_000], [2, 10_000], [4, 10_000]], ttlSeconds: 12, windowMs: 12_000 },
+          : {
+              cases: [
+                [1, 1000],
+                [1, 10_000],
+                [1, 50_000],
+                [2, 10_000],
+                [4, 10_000],
+              ],
+              ttlSeconds: 12,
+              windowMs: 12_000,
+            },
       )),
     );
   } catch (err) {
@@ -249,14 +329,46 @@ const out = [
   '',
 ];
 if (rows.length > 0) {
-  out.push(table(['delivery', 'ours', 'deliveries/s vs bare', 'server CPU/delivery vs bare', `ours p99 @ ${fmt(P.latencyDeliveries)}/s`, 'p99 vs bare', 'lost+dup'], rows), '');
+  out.push(
+    table(
+      [
+        'delivery',
+        'ours',
+        'deliveries/s vs bare',
+        'server CPU/delivery vs bare',
+        `ours p99 @ ${fmt(P.latencyDeliveries)}/s`,
+        'p99 vs bare',
+        'lost+dup',
+      ],
+      rows,
+    ),
+    '',
+  );
 }
 if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs its bare server', 'notes'], connRows), '');
 if (publishRows.length > 0) out.push(table(['publish path', 'ours', 'publishes/s vs floor', 'server CPU/publish vs floor', 'p99 vs floor'], publishRows), '');
 if (hookRows.length > 0) out.push(table(['webhooks', 'ours', 'throughput vs bare verify', 'p99 vs bare verify'], hookRows), '');
+if (gatewayPresenceRows.length > 0) {
+  out.push(
+    table(['presence query (GET /v1/presence, 3 gateways)', 'count', 'capped list (1,000 members)', 'notes'], gatewayPresenceRows),
+    '',
+  );
+}
 if (presenceRows.length > 0) out.push(table(['presence query (Redis store)', 'count', 'list of ≤1,000 members'], presenceRows), '');
 if (renewalRows.length > 0) {
-  out.push(table(['lease renewal, idle', 'round trips / heartbeat / gateway', 'server commands / heartbeat', 'server commands/s (TTL 12 s)', 'commands/s at PRESENCE_TTL_SECONDS=30'], renewalRows), '');
+  out.push(
+    table(
+      [
+        'lease renewal, idle',
+        'round trips / heartbeat / gateway',
+        'server commands / heartbeat',
+        'server commands/s (TTL 12 s)',
+        'commands/s at PRESENCE_TTL_SECONDS=30',
+      ],
+      renewalRows,
+    ),
+    '',
+  );
 }
 if (outboundRows.length > 0) {
   out.push(table(['outbound webhooks', 'ours', 'deliveries/s vs bare fetch', 'sender CPU/delivery vs bare', 'lost+dup'], outboundRows), '');
@@ -265,7 +377,10 @@ out.push(problems.length === 0 ? 'No message lost or duplicated.' : `PROBLEMS:\n
 const text = out.join('\n');
 console.log(text);
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench/results', `${quick ? 'quick' : full ? 'full' : 'default'}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`), text + '\n');
+writeFileSync(
+  join(ROOT, 'bench/results', `${quick ? 'quick' : full ? 'full' : 'default'}-${new Date().toISOString().replace(/[:.]/g, '-')}.md`),
+  text + '\n',
+);
 process.exit(problems.length === 0 ? 0 : 1);
 
 /** Deletes the streams and keys the runs on the real engine created. */

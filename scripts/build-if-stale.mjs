@@ -35,7 +35,8 @@ const TARGETS = [
     name: 'the single process',
     output: 'dist/apps/standalone/main.js',
     inputs: ['apps', 'libs', 'tsconfig.json', 'nest-cli.json', 'package-lock.json'],
-    exclude: ['libs/client', 'libs/publisher'],
+    // The console's UI is its own bundle (below), never in the single process's.
+    exclude: ['libs/client', 'libs/publisher', 'apps/gateway/src/console/ui'],
     build: [join(root, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'standalone'],
   },
   {
@@ -44,6 +45,19 @@ const TARGETS = [
     inputs: ['libs/client', 'package-lock.json'],
     exclude: [],
     build: [join(root, 'libs/client/build.mjs')],
+  },
+  {
+    name: 'the console',
+    output: 'dist/apps/standalone/public/console/console.js',
+    inputs: [
+      'apps/gateway/src/console/ui',
+      'apps/gateway/src/console/build.mjs',
+      'libs/client/src',
+      'libs/protocol/src',
+      'package-lock.json',
+    ],
+    exclude: [],
+    build: [join(root, 'apps/gateway/src/console/build.mjs')],
   },
 ];
 

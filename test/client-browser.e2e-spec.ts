@@ -7,11 +7,13 @@ import {
   signToken,
   TEST_JWT_SECRET,
   uniqueName,
+  WsTestClient,
 } from '@switchboard/testing';
 import type { Browser, Page } from 'playwright-core';
 import { testRuntime } from './support/notifier-harness';
 import { artifactPath, launchChromium } from './support/browser';
 
+import { PRESENCE_CHANNEL_CONFIG } from './support/presence';
 import { ServiceProcess } from './support/process';
 import { TestProxy } from './support/proxy';
 
@@ -43,6 +45,7 @@ describe('client SDK in a browser', () => {
       HISTORY_SIZE: '5000',
       // The pages load the SDK bundle from the inspector (off by default in the gateway service).
       INSPECTOR_ENABLED: 'true',
+      CHANNEL_CONFIG: PRESENCE_CHANNEL_CONFIG,
       ...(port === undefined ? {} : { PORT: String(port) }),
     });
     return gateway;
@@ -164,6 +167,26 @@ describe('client SDK in a browser', () => {
     await runtime.engine.publish({ channel, data: '<b>not markup</b>' });
     await page.locator('#messages td.data', { hasText: '"<b>not markup</b>"' }).waitFor();
     await page.screenshot({ path: artifactPath('inspector.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
+  it("shows a channel's members live in the inspector", async () => {
+    const channel = `room:${uniqueName('inspect')}`;
+    const page = await browser.newPage();
+    await page.goto(`${gateway!.url}/inspect`);
+    await page.fill('#token', token);
+    await page.click('#connect');
+    await page.locator('#state', { hasText: 'connected' }).waitFor();
+    await page.fill('#channel', channel);
+    await page.click('#subscribe');
+    await page.locator('#subscriptions li', { hasText: '1 online: browser' }).waitFor();
+    const guestToken = await signToken({ sub: 'guest', channels: ['room:*'] });
+    const guest = await WsTestClient.connect(`${gateway!.url.replace(/^http/, 'ws')}/v1/ws?token=${guestToken}`);
+    expect((await guest.request('subscribe', { channel })).op).toBe('subscribed');
+    await page.locator('#subscriptions li', { hasText: '2 online: browser, guest' }).waitFor();
+    guest.close();
+    await page.locator('#subscriptions li', { hasText: '1 online: browser' }).waitFor();
+    await page.locator('#log', { hasText: `leave ${channel} guest` }).waitFor();
     await page.close();
   }, 60_000);
 });

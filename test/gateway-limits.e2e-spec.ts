@@ -185,6 +185,21 @@ describe('gateway limits (memory engine, in process)', () => {
       expect(await metricValue(gw.url, 'switchboard_limit_hits_total', 'limit="max_message_bytes",transport="ws"')).toBe(1),
     );
   });
+
+  it('WebSocket: more than 256 requests waiting for their reply closes 1008, counted', async () => {
+    const ws = new WebSocket(wsUrl(gw, token));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => ws.once('close', resolve));
+    // 300 requests in one TCP write: the gateway reads them all before it can answer one.
+    const socket = (ws as unknown as { _socket: net.Socket })._socket;
+    socket.cork();
+    for (let id = 1; id <= 300; id++) ws.send(JSON.stringify({ op: 'ping', id }));
+    socket.uncork();
+    expect(await closed).toBe(1008);
+    await eventually(async () =>
+      expect(await metricValue(gw.url, 'switchboard_limit_hits_total', 'limit="requests_in_flight",transport="ws"')).toBe(1),
+    );
+  });
 });
 
 describe('gateway limits (built process)', () => {

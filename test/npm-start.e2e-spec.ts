@@ -35,6 +35,8 @@ describe('npm start builds only what is stale (scripts/build-if-stale.mjs)', () 
       'package-lock.json',
       'dist/apps/standalone/main.js',
       'dist/apps/standalone/public/switchboard-client.js',
+      'apps/gateway/src/console/ui/main.ts',
+      'dist/apps/standalone/public/console/console.js',
     ];
     for (const file of files) {
       mkdirSync(dirname(join(tree, file)), { recursive: true });
@@ -63,6 +65,14 @@ describe('npm start builds only what is stale (scripts/build-if-stale.mjs)', () 
     expect(check(tree).stdout).toContain(
       'stale: the SDK bundle of the inspector: libs/client/src/client.ts is newer than dist/apps/standalone/public/switchboard-client.js',
     );
+  });
+
+  it("rebuilds only the console's bundle when only its UI changed", () => {
+    utimesSync(join(tree, 'apps/gateway/src/console/ui/main.ts'), T0 + 120, T0 + 120);
+    expect(check(tree)).toEqual({
+      status: 1,
+      stdout: 'stale: the console: apps/gateway/src/console/ui/main.ts is newer than dist/apps/standalone/public/console/console.js\n',
+    });
   });
 
   it('takes a new spec for no change, and a missing build for a stale one', () => {

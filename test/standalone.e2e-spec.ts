@@ -131,13 +131,41 @@ describe('single process (npm start)', () => {
     expect(await s.stop()).toBe(0);
   });
 
-  it('sends a browser from / to the inspector', async () => {
+  it('sends a browser from / to the console, and to the inspector when the console is off', async () => {
     const s = await start(workdir(), { LOG_LEVEL: 'warn' });
     await s.waitFor(BANNER);
     const res = await fetch(`${s.url}/`, { redirect: 'manual' });
-    expect([res.status, res.headers.get('location')]).toEqual([302, '/inspect']);
+    expect([res.status, res.headers.get('location')]).toEqual([302, '/console']);
     const page = await fetch(`${s.url}/`);
-    expect([page.status, page.url, page.headers.get('content-type')]).toEqual([200, `${s.url}/inspect`, 'text/html; charset=utf-8']);
+    expect([page.status, page.url, page.headers.get('content-type')]).toEqual([200, `${s.url}/console`, 'text/html; charset=utf-8']);
+    expect(await s.stop()).toBe(0);
+
+    const off = await start(workdir(), { LOG_LEVEL: 'warn', CONSOLE_ENABLED: 'false' });
+    await off.waitFor(BANNER);
+    const old = await fetch(`${off.url}/`, { redirect: 'manual' });
+    expect([old.status, old.headers.get('location')]).toEqual([302, '/inspect']);
+    expect((await fetch(`${off.url}/console`)).status).toBe(404);
+  });
+
+  it('a second Ctrl-C during a drain says it forces, and exits at once', async () => {
+    // A client stays connected, so the drain would take its whole window (30 s).
+    const s = await start(workdir(), { DRAIN_SECONDS: '30' });
+    await s.waitFor(/^ {2}TOKEN=/m);
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/v1/ws?token=${s.key('TOKEN')}`);
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = reject;
+    });
+    try {
+      s.child.kill('SIGINT');
+      await s.waitFor(/draining connections/);
+      s.child.kill('SIGINT');
+      expect(await s.exited).toBe(1);
+      expect(s.output).toMatch(/second signal: forcing exit without finishing the drain/);
+      expect(s.output).not.toMatch(/drain complete/);
+    } finally {
+      ws.close();
+    }
   });
 
   it('prints no token, no key and no secret that the operator supplied', async () => {

@@ -1,7 +1,6 @@
-// Presence against the store directly (`npm run bench -- --only presence`): query latency
-// (exact count, capped member list) on Redis, and what lease renewal costs Redis as
-// connections and gateways grow. The 3-gateway, 10,000-member measurement through the
-// gateways' transports comes with the gateway integration.
+// Presence (`npm run bench -- --only presence`): query latency (exact count, capped member
+// list) against the Redis store directly and through 3 gateway processes holding 10,000
+// members, and what lease renewal costs Redis as connections and gateways grow.
 import { build } from 'esbuild';
 import hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
@@ -12,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, ROOT } from '../lib/harness.mjs';
+import { Clients, freePort, ROOT, ServerProcess } from '../lib/harness.mjs';
 import { fmt } from '../lib/stats.mjs';
+import { JWT_SECRET, realEngineEnv, token } from '../lib/targets.mjs';
 
 /** The presence module, bundled from source (it is not an entry point of any built app). */
 async function loadPresence() {
@@ -97,14 +97,24 @@ export async function measurePresenceQueries(o) {
       for (let i = 0; i < members; i += 500) {
         await Promise.all(
           Array.from({ length: Math.min(500, members - i) }, (_, k) =>
-            store.join('bench', channel, `c${i + k}`, { user: `user-${i + k}`, info: { name: `User ${i + k}`, n: i + k } }, { outbox: false, at: Date.now() }),
+            store.join(
+              'bench',
+              channel,
+              `c${i + k}`,
+              { user: `user-${i + k}`, info: { name: `User ${i + k}`, n: i + k } },
+              { outbox: false, at: Date.now() },
+            ),
           ),
         );
       }
       for (const concurrency of o.concurrency) {
         const count = await latency(() => store.count(channel), o.queries, concurrency);
         const list = await latency(() => store.members(channel, o.listLimit), Math.ceil(o.queries / 4), concurrency);
-        rows.push([`${fmt(members)} members, ${concurrency} concurrent`, `p50 ${fmt(count.p50Ms, 2)} / p99 ${fmt(count.p99Ms, 2)} ms`, `p50 ${fmt(list.p50Ms, 2)} / p99 ${fmt(list.p99Ms, 2)} ms`]);
+        rows.push([
+          `${fmt(members)} members, ${concurrency} concurrent`,
+          `p50 ${fmt(count.p50Ms, 2)} / p99 ${fmt(count.p99Ms, 2)} ms`,
+          `p50 ${fmt(list.p50Ms, 2)} / p99 ${fmt(list.p99Ms, 2)} ms`,
+        ]);
       }
     }
   } finally {
@@ -122,7 +132,8 @@ export async function measurePresenceQueries(o) {
 /** Commands the server ran, those inside scripts included (INFO commandstats, INFO itself excluded). */
 async function serverCommands(admin) {
   let total = 0;
-  for (const m of (await admin.info('commandstats')).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) if (m[1] !== 'info') total += Number(m[2]);
+  for (const m of (await admin.info('commandstats')).matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm))
+    if (m[1] !== 'info') total += Number(m[2]);
   return total;
 }
 
@@ -199,4 +210,88 @@ export async function measureRenewal(o) {
     server.stop();
   }
   return rows;
+}
+
+/**
+ * The issue's acceptance figure: `members` WebSocket connections of distinct users in one
+ * channel, spread over 3 gateway processes on the shared NATS and Redis; presence queries
+ * (`GET /v1/presence`, the client token) spread over the gateways while they hold them.
+ * "capped list": the usual answer (exact counts, PRESENCE_MAX_MEMBERS=1000 members);
+ * "count": a 4th gateway with PRESENCE_MAX_MEMBERS=1, so its answer is the counts alone.
+ * The channel has presence only: join/leave to 10,000 subscribers would be 50 million
+ * notices while they connect, which measures fan-out, not queries.
+ */
+export async function measureGatewayQueries(o) {
+  const env = {
+    ...realEngineEnv(),
+    JWT_SECRET,
+    MAX_CONNECTIONS: '200000',
+    CHANNEL_CONFIG: JSON.stringify([{ match: 'room:*', presence: true }]),
+  };
+  const main = join(ROOT, 'dist/apps/gateway/main.js');
+  const servers = [];
+  const clients = await Clients.start(o.clientProcesses);
+  try {
+    for (let g = 0; g < 3; g++)
+      servers.push(await ServerProcess.start(`gateway ${g}`, main, { ...env, INSTANCE_NAME: `bench-gw${g}` }, '/readyz'));
+    const counter = await ServerProcess.start(
+      'gateway (counts)',
+      main,
+      { ...env, INSTANCE_NAME: 'bench-gw-count', PRESENCE_MAX_MEMBERS: '1' },
+      '/readyz',
+    );
+    servers.push(counter);
+    const channel = `room:bench-${Date.now()}`;
+    const tokens = await Promise.all(Array.from({ length: o.members }, (_, i) => token(`member-${i}`)));
+    const connectStarted = performance.now();
+    for (let g = 0; g < 3; g++) {
+      const mine = tokens.filter((_, i) => i % 3 === g);
+      const r = await clients.open(
+        { mode: 'ours', transport: 'ws', base: servers[g].url, concurrency: 100 },
+        mine.map(() => [channel]),
+        mine,
+      );
+      if (r.failed > 0) throw new Error(`${r.failed} member connections failed: ${r.firstError}`);
+    }
+    const reader = await token('reader');
+    const ask = async (base) => {
+      const res = await fetch(`${base}/v1/presence?channel=${channel}`, { headers: { Authorization: `Bearer ${reader}` } });
+      if (res.status !== 200) throw new Error(`presence query answered ${res.status}: ${await res.text()}`);
+      return res.json();
+    };
+    // Joins are written after the subscribe reply: wait until the store has every member.
+    for (let i = 0; ; i++) {
+      const answer = await ask(servers[0].url);
+      if (answer.count === o.members) break;
+      if (i > 600) throw new Error(`presence counts ${answer.count} of ${o.members} members`);
+      await sleep(100);
+    }
+    const joinedMs = performance.now() - connectStarted;
+    let next = 0;
+    const rows = [];
+    for (const concurrency of o.concurrency) {
+      const count = await latency(() => ask(counter.url), o.queries, concurrency);
+      const list = await latency(
+        async () => {
+          const answer = await ask(servers[next++ % 3].url);
+          const listed = Math.min(1000, o.members);
+          if (answer.members.length !== listed || (answer.truncated === true) !== o.members > 1000 || answer.count !== o.members) {
+            throw new Error(`unexpected presence answer: count ${answer.count}, ${answer.members.length} members`);
+          }
+        },
+        o.queries,
+        concurrency,
+      );
+      rows.push([
+        `${fmt(o.members)} members on 3 gateways, ${concurrency} concurrent`,
+        `p50 ${fmt(count.p50Ms, 2)} / p99 ${fmt(count.p99Ms, 2)} ms`,
+        `p50 ${fmt(list.p50Ms, 2)} / p99 ${fmt(list.p99Ms, 2)} ms`,
+        `${fmt(joinedMs / 1000, 1)} s to connect and join all`,
+      ]);
+    }
+    return rows;
+  } finally {
+    await clients.close();
+    for (const s of servers) await s.stop();
+  }
 }

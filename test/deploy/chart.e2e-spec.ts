@@ -225,6 +225,10 @@ describe('settings the chart cannot work with', () => {
     [['nats.url='], 'nats.url is empty and there is no existingSecret holding NATS_URL'],
     [['redis.url='], 'redis.url is empty and there is no existingSecret holding REDIS_URL'],
     [['gateway.ingress.enabled=true'], 'the gateway ingress needs at least one host'],
+    [
+      ['gateway.console.enabled=true'],
+      'gateway.console.enabled needs the admin key: notifier.adminApiKey, or ADMIN_API_KEY in existingSecret',
+    ],
   ])('%j fail the render saying what to set', (set, message) => {
     const result = helm(['template', 'sb', chartDir, ...set.flatMap((pair) => ['--set', pair])]);
     expect(result.status).not.toBe(0);
@@ -239,6 +243,16 @@ describe('settings the chart cannot work with', () => {
     const result = helm(['template', 'sb', chartDir, ...set.flatMap((pair) => ['--set', pair])]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(message);
+  });
+
+  it("give the console the notifier's admin key, from the notifier's Secret", () => {
+    const manifests = helmTemplate([], ['gateway.console.enabled=true', 'notifier.adminApiKey=admin-key']);
+    const env = serviceDeployments(manifests).get('gateway')!.spec.containers[0].env!;
+    expect(env).toContainEqual({ name: 'CONSOLE_ENABLED', value: 'true' });
+    const admin = env.find((e: { name: string }) => e.name === 'ADMIN_API_KEY');
+    const secret = find(manifests, 'Secret', '-notifier')!;
+    expect(admin?.valueFrom?.secretKeyRef).toEqual({ name: secret.metadata.name, key: 'ADMIN_API_KEY' });
+    expect(Buffer.from((secret.data as Record<string, string>).ADMIN_API_KEY, 'base64').toString()).toBe('admin-key');
   });
 
   it('allow an http JWKS URL only with the development flag', () => {

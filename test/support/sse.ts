@@ -7,7 +7,7 @@ export interface SseEvent {
   lastEventId: string;
 }
 
-/** An `eventsource` client recording every event (message, ping, recovery). */
+/** An `eventsource` client recording every event (message, ping, recovery, join, leave). */
 export class SseTestClient {
   readonly events: SseEvent[] = [];
   errors = 0;
@@ -21,7 +21,7 @@ export class SseTestClient {
       fetch: (input, requestInit) =>
         fetch(input, { ...requestInit, headers: { ...(requestInit?.headers as Record<string, string>), ...headers } }),
     });
-    for (const type of ['message', 'ping', 'recovery']) {
+    for (const type of ['message', 'ping', 'recovery', 'join', 'leave']) {
       this.source.addEventListener(type, (e) => this.events.push({ type, data: e.data as string, lastEventId: e.lastEventId }));
     }
     this.source.onerror = () => this.errors++;

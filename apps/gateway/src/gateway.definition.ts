@@ -2,8 +2,9 @@ import { Module } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { GatewayConfig, gatewaySchema } from '@switchboard/config';
 import { CoreModule, HealthController, Platform, ServiceDefinition } from '@switchboard/platform';
-import { GatewayModule } from './gateway.module';
+import { consoleServed, GatewayModule } from './gateway.module';
 import { serveAheadOfExpress } from './transports/http/fast-routes';
+import { PRESENCE_PATH, PresenceRoute } from './transports/http/presence-route';
 import { PollTransport } from './transports/longpoll/poll-transport';
 import { SwitchboardIoAdapter } from './transports/socketio/socketio.adapter';
 import { SseTransport } from './transports/sse/sse-transport';
@@ -15,13 +16,27 @@ class GatewayRootModule {}
 /** Per-app setup that the single process repeats: Socket.IO's adapter, the /v1/ws upgrade route, SSE and long-poll. */
 export function configureGateway(app: NestExpressApplication, platform: Platform): void {
   warnIfAnyOrigin(platform as Platform<GatewayConfig>);
+  const config = platform.config as GatewayConfig;
+  if (config.CONSOLE_ENABLED && !consoleServed(config)) {
+    platform.logger.warn(
+      { setting: 'ADMIN_API_KEY' },
+      'CONSOLE_ENABLED is on but ADMIN_API_KEY is not set: the console (/console) is not served',
+    );
+  }
   app.useWebSocketAdapter(new SwitchboardIoAdapter(app, platform as Platform<GatewayConfig>));
   const server = app.getHttpServer();
   app.get(WsTransport).attach(server);
   const sse = app.get(SseTransport);
   const poll = app.get(PollTransport);
-  serveAheadOfExpress(server, { '/v1/sse': (req, res) => sse.handle(req, res), '/v1/poll': (req, res) => poll.handle(req, res) }, (err) =>
-    platform.logger.error({ err }, 'HTTP transport request failed'),
+  const presence = app.get(PresenceRoute);
+  serveAheadOfExpress(
+    server,
+    {
+      '/v1/sse': (req, res) => sse.handle(req, res),
+      '/v1/poll': (req, res) => poll.handle(req, res),
+      [PRESENCE_PATH]: (req, res) => presence.handle(req, res),
+    },
+    (err) => platform.logger.error({ err }, 'HTTP transport request failed'),
   );
 }
 

@@ -1,3 +1,3 @@
 // What other processes compose (the single process, tests): the gateway's module and setup.
 export { configureGateway, gatewayDefinition } from './gateway.definition';
-export { GatewayModule } from './gateway.module';
+export { consoleServed, GatewayModule } from './gateway.module';

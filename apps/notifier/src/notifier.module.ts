@@ -2,12 +2,13 @@ import { DynamicModule, Inject, MiddlewareConsumer, Module, NestModule } from '@
 import { adminApiKey, loadRoutesFile } from '@switchboard/config';
 import type { ChannelEngine, EventBus } from '@switchboard/engine';
 import type { Metrics } from '@switchboard/observability';
-import { CHANNEL_ENGINE, CoreModule, EVENT_BUS, METRICS, Platform } from '@switchboard/platform';
+import { CHANNEL_ENGINE, CoreModule, EVENT_BUS, METRICS, Platform, presenceService, type PresenceConfig } from '@switchboard/platform';
 import { requireBearerKey } from './api/bearer-key.middleware';
 import { DlqController } from './api/dlq.controller';
 import { DocsController, OPENAPI_DOCUMENT } from './api/docs.controller';
 import { jsonBody } from './api/json-body.middleware';
 import { openApiDocument } from './api/openapi';
+import { NOTIFIER_PRESENCE, PresenceController } from './api/presence.controller';
 import { PublishController } from './api/publish.controller';
 import { MAX_PUBLISH_DEPTH } from './api/publish-request';
 import { PublishService } from './api/publish.service';
@@ -69,9 +70,10 @@ export class NotifierModule implements NestModule {
     return {
       module: NotifierModule,
       imports: [CoreModule.forPlatform(platform)],
-      controllers: [PublishController, DlqController, EndpointsController, DocsController],
+      controllers: [PublishController, PresenceController, DlqController, EndpointsController, DocsController],
       providers: [
         { provide: NOTIFIER_SETTINGS, useValue: settings },
+        { provide: NOTIFIER_PRESENCE, useFactory: () => presenceService(platform as Platform<PresenceConfig>) },
         {
           provide: OUTBOUND,
           useFactory: (bus: EventBus, metrics: Metrics) =>
@@ -119,6 +121,7 @@ export class NotifierModule implements NestModule {
     const settings = this.settings;
     const body = jsonBody(settings.MAX_MESSAGE_BYTES, { maxDepth: MAX_PUBLISH_DEPTH, onTooLarge: () => countTooLarge(this.metrics) });
     consumer.apply(requireBearerKey(settings.PUBLISH_API_KEY, 'publish'), body).forRoutes(PublishController);
+    consumer.apply(requireBearerKey(settings.PUBLISH_API_KEY, 'publish')).forRoutes(PresenceController);
     // Every admin route takes ADMIN_API_KEY, never the publish key.
     const admin = requireBearerKey(adminApiKey(settings), 'admin', 'the admin API is disabled: set ADMIN_API_KEY');
     consumer.apply(admin).forRoutes(DlqController);

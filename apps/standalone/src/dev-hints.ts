@@ -39,6 +39,17 @@ const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Text inside shell double quotes. */
 const dq = (s: string): string => s.replace(/[\\$`"]/g, '\\$&');
 
+/** Where to point a browser: the console (signed in by the link when the admin key was generated), else the inspector. */
+function consoleLines(b: BannerInput): string[] {
+  const { url } = b;
+  if (b.consolePath !== '/console') return [`Open ${url}/ in a browser: the inspector (${url}${b.consolePath}).`];
+  if (b.adminKey !== undefined) {
+    // The key rides in the fragment, which browsers never send: the page keeps it for the tab and drops it from the address bar.
+    return [`Open ${url}/console#key=${encodeURIComponent(b.adminKey)} in a browser: the console, signed in with the admin key below.`];
+  }
+  return [`Open ${url}/console in a browser and sign in with your ADMIN_API_KEY.`];
+}
+
 /**
  * The banner `npm start` prints once the server listens: the console URL, the generated
  * development keys and commands for every route that work with what the project installs
@@ -47,13 +58,7 @@ const dq = (s: string): string => s.replace(/[\\$`"]/g, '\\$&');
 export function devBanner(b: BannerInput): string {
   const { url } = b;
   const ws = url.replace(/^http/, 'ws');
-  const lines = [
-    '',
-    `Switchboard is running at ${url} (engine: ${b.engine}).`,
-    '',
-    `Open ${url}/ in a browser: the inspector (${url}${b.consolePath}).`,
-    '',
-  ];
+  const lines = ['', `Switchboard is running at ${url} (engine: ${b.engine}).`, '', ...consoleLines(b), ''];
 
   if (b.token !== undefined || b.publishKey !== undefined || b.adminKey !== undefined) {
     const where =

@@ -4,7 +4,7 @@ import { loadWebhookSources } from '@switchboard/config';
 import { runMain } from '@switchboard/platform';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { CONSOLE_PATH } from './console-redirect.controller';
+import { consolePath } from './console-redirect.controller';
 import { DEV_SECRET_NAMES, isProduction, provideDevSecrets } from './dev-secrets';
 import { devBanner, devToken } from './dev-hints';
 import { standaloneDefinition } from './standalone.definition';
@@ -31,7 +31,7 @@ runMain(standaloneDefinition, (service) => {
     const banner = devBanner({
       url: service.url,
       engine: service.platform.runtime.mode,
-      consolePath: CONSOLE_PATH,
+      consolePath: consolePath(config),
       token,
       publishKey: dev.generated.PUBLISH_API_KEY,
       adminKey: dev.generated.ADMIN_API_KEY,

@@ -25,7 +25,10 @@ export const standaloneDefinition: ServiceDefinition<StandaloneConfig> = {
       NotifierModule.forPlatform(platform),
     ],
     // `/` leads a browser to the page to watch the process from, when that page is served.
-    controllers: [HealthController, ...(platform.config.INSPECTOR_ENABLED ? [ConsoleRedirectController] : [])],
+    controllers: [
+      HealthController,
+      ...(platform.config.INSPECTOR_ENABLED || platform.config.CONSOLE_ENABLED ? [ConsoleRedirectController] : []),
+    ],
   }),
   configure: (app, platform) => {
     configureGateway(app, platform);

@@ -1,3 +1,4 @@
+import type { JoinNotice, LeaveNotice } from '@switchboard/protocol';
 import { BackoffOptions, backoffDelay } from './backoff';
 import { PositionStore } from './position-store';
 import { Subscription } from './subscription';
@@ -137,6 +138,10 @@ export class ChannelBook implements Omit<ChannelHandlers, 'channelError'> {
     if (stored === undefined || stored.epoch !== m.epoch || m.offset > stored.offset)
       this.#store.set(m.channel, { offset: m.offset, epoch: m.epoch });
     c.subscription.deliver(m);
+  }
+
+  presence(notice: JoinNotice | LeaveNotice): void {
+    this.#channels.get(notice.channel)?.subscription.presenceNotice(notice);
   }
 
   recovery(channel: string): void {

@@ -6,6 +6,7 @@ import { Subscription } from './subscription';
 import { Message } from './types';
 
 const message = (offset: number): Message => ({ channel: 'c', offset, epoch: 'e', data: offset, ts: 0 });
+const noPresence = (): Promise<never> => Promise.reject(new Error('no presence here'));
 
 describe('backoffDelay', () => {
   it('draws uniformly below min(cap, base·2ⁿ)', () => {
@@ -19,7 +20,7 @@ describe('backoffDelay', () => {
 
 describe('Subscription', () => {
   it('drops the oldest buffered message when the iterator falls behind, and says so', async () => {
-    const sub = new Subscription('c', { bufferSize: 2 }, () => undefined);
+    const sub = new Subscription('c', { bufferSize: 2 }, () => undefined, noPresence);
     const overflows: number[] = [];
     sub.on('overflow', (o) => overflows.push(o.dropped));
     const it = sub[Symbol.asyncIterator]();
@@ -31,7 +32,7 @@ describe('Subscription', () => {
 
   it("ends the iterator with an error under the 'error' policy", async () => {
     const ended: string[] = [];
-    const sub = new Subscription('c', { bufferSize: 1, overflow: 'error' }, (s) => ended.push(s.channel));
+    const sub = new Subscription('c', { bufferSize: 1, overflow: 'error' }, (s) => ended.push(s.channel), noPresence);
     const it = sub[Symbol.asyncIterator]();
     sub.deliver(message(1));
     sub.deliver(message(2));
@@ -42,7 +43,7 @@ describe('Subscription', () => {
 
   it('ends on an AbortSignal and on await using', async () => {
     const controller = new AbortController();
-    const aborted = new Subscription('c', { signal: controller.signal }, () => undefined);
+    const aborted = new Subscription('c', { signal: controller.signal }, () => undefined, noPresence);
     const it = aborted[Symbol.asyncIterator]();
     const next = it.next();
     controller.abort();
@@ -50,7 +51,7 @@ describe('Subscription', () => {
 
     let disposed: Subscription | undefined;
     {
-      await using sub = new Subscription('c', {}, () => undefined);
+      await using sub = new Subscription('c', {}, () => undefined, noPresence);
       disposed = sub;
       expect(sub.active).toBe(true);
     }

@@ -103,7 +103,13 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   subscribe<T = unknown>(channel: string, options: SubscriptionOptions = {}): Subscription<T> {
     if (this.state === 'closed') throw this.#failure ?? new SwitchboardClientError('closed', 'client is closed', channel);
     if (this.#book.has(channel)) throw new SwitchboardClientError('already_subscribed', `already subscribed to ${channel}`, channel);
-    const subscription = new Subscription<T>(channel, options, (s) => this.#book.remove(s as Subscription));
+    const subscription = new Subscription<T>(
+      channel,
+      options,
+      (s) => this.#book.remove(s as Subscription),
+      // GET /v1/presence on any transport (the token must allow subscribing to the channel).
+      (c) => this.#get('/v1/presence?channel=' + encodeURIComponent(c), c),
+    );
     this.#book.add(subscription as Subscription, options.since);
     return subscription;
   }
@@ -145,17 +151,21 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   /** `GET /v1/webrtc/ice-servers`: STUN servers and short-lived TURN credentials for this client. */
-  async iceServers(): Promise<{ iceServers: RTCIceServer[]; ttl: number }> {
+  iceServers(): Promise<{ iceServers: RTCIceServer[]; ttl: number }> {
+    return this.#get('/v1/webrtc/ice-servers');
+  }
+
+  async #get<R>(path: string, channel?: string): Promise<R> {
     const got = await this.#tokens.forConnect();
     if ('error' in got) throw got.error;
-    const res = await (this.#options.fetch ?? globalThis.fetch)(`${this.url.replace(/\/+$/, '')}/v1/webrtc/ice-servers`, {
+    const res = await (this.#options.fetch ?? globalThis.fetch)(`${this.url.replace(/\/+$/, '')}${path}`, {
       headers: { Authorization: `Bearer ${got.token}` },
     });
     if (res.status !== 200) {
       const err = await readError(res);
-      throw new SwitchboardClientError(err.code, `ice-servers answered ${res.status}: ${err.message}`);
+      throw new SwitchboardClientError(err.code, `${res.status}: ${err.message}`, channel);
     }
-    return (await res.json()) as { iceServers: RTCIceServer[]; ttl: number };
+    return (await res.json()) as R;
   }
 
   /** Joins the WebRTC room `rtc:<room>` (perfect negotiation with one peer); see RtcRoom. */

@@ -269,6 +269,9 @@ export class Connection {
       recovery: (channel) => {
         if (current()) this.#book.recovery(channel);
       },
+      presence: (notice) => {
+        if (current()) this.#book.presence(notice);
+      },
       channelError: (channel, code, message) => {
         if (!current()) return;
         const transport = owner();

@@ -9,7 +9,18 @@ export type { SubscriptionEvents, SubscriptionOptions } from './subscription';
 export { tokenExpiry, tokenSubject } from './token-source';
 export type { GetToken } from './token-source';
 export { SwitchboardClientError } from './types';
-export type { ClientErrorCode, ClientState, Message, Position, TokenReason, TransportName } from './types';
+export type {
+  ClientErrorCode,
+  ClientState,
+  JoinNotice,
+  LeaveNotice,
+  Message,
+  Position,
+  PresenceMember,
+  PresenceResult,
+  TokenReason,
+  TransportName,
+} from './types';
 export { RtcRoom } from './rtc-room';
 export type { RtcRoomOptions, SignalingClient, SignalMessage } from './rtc-room';
 // The wire format the SDK speaks, from the protocol library (inlined in the bundles).

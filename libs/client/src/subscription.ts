@@ -1,5 +1,5 @@
 import { Emitter } from './emitter';
-import { Message, Position, SwitchboardClientError } from './types';
+import { JoinNotice, LeaveNotice, Message, Position, PresenceMember, PresenceResult, SwitchboardClientError } from './types';
 
 export interface SubscriptionEvents<T = unknown> {
   message: Message<T>;
@@ -11,6 +11,12 @@ export interface SubscriptionEvents<T = unknown> {
   /** The async iterator's buffer overflowed and dropped its oldest message. */
   overflow: { channel: string; dropped: number };
   closed: { channel: string };
+  /** A user's first connection joined the channel (channels with join/leave). */
+  join: JoinNotice;
+  /** A user's last connection left it. */
+  leave: LeaveNotice;
+  /** `members` changed (with `presence: true`). */
+  members: ReadonlyMap<string, PresenceMember>;
 }
 
 export interface SubscriptionOptions {
@@ -25,6 +31,12 @@ export interface SubscriptionOptions {
    * the newest messages and emits `overflow`; `error` ends the iterator with an error.
    */
   overflow?: 'drop-oldest' | 'error';
+  /**
+   * Keep `members`, the channel's live member set: queried after every (re)subscribe (so
+   * after every reconnect) and kept from join/leave in between. The channel needs presence
+   * and join/leave on the gateway (CHANNEL_CONFIG).
+   */
+  presence?: boolean;
 }
 
 /**
@@ -40,21 +52,38 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
   #ended = false;
   #dropped = 0;
 
+  readonly #members = new Map<string, PresenceMember>();
+  /** Join/leave that arrived while a query was out: applied on top of its answer. */
+  #held?: Array<JoinNotice | LeaveNotice>;
+
   readonly #options: SubscriptionOptions;
   readonly #onEnd: (sub: Subscription<T>) => void;
+  readonly #query: (channel: string) => Promise<PresenceResult>;
   constructor(
     readonly channel: string,
     options: SubscriptionOptions,
     onEnd: (sub: Subscription<T>) => void,
+    query: (channel: string) => Promise<PresenceResult>,
   ) {
     super();
     this.#options = options;
     this.#onEnd = onEnd;
+    this.#query = query;
     options.signal?.addEventListener('abort', () => this.unsubscribe(), { once: true });
   }
 
   get active(): boolean {
     return !this.#ended;
+  }
+
+  /** Who is in the channel now (`GET /v1/presence`, whatever the transport). */
+  presence(): Promise<PresenceResult> {
+    return this.#query(this.channel);
+  }
+
+  /** The live member set (with `presence: true`), by user. */
+  get members(): ReadonlyMap<string, PresenceMember> {
+    return this.#members;
   }
 
   unsubscribe(): void {
@@ -114,7 +143,43 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> im
 
   /** @internal */
   notify<K extends keyof SubscriptionEvents<T>>(event: K, value: SubscriptionEvents<T>[K]): void {
-    if (!this.#ended) this.emit(event, value);
+    if (this.#ended) return;
+    this.emit(event, value);
+    // Join/leave are not replayed: after every (re)subscribe the member set is read again.
+    if (event === 'subscribed' && this.#options.presence === true) void this.#resync();
+  }
+
+  /** @internal A join/leave of this channel. */
+  presenceNotice(n: JoinNotice | LeaveNotice): void {
+    if (this.#ended) return;
+    this.emit(n.op, n);
+    if (this.#options.presence !== true) return;
+    if (this.#held !== undefined) this.#held.push(n);
+    else this.#apply([n]);
+  }
+
+  async #resync(): Promise<void> {
+    const held: Array<JoinNotice | LeaveNotice> = (this.#held = []);
+    try {
+      const r = await this.presence();
+      if (this.#held !== held) return;
+      this.#members.clear();
+      for (const m of r.members) this.#members.set(m.user, m);
+      this.#apply(held);
+    } catch {
+      // No presence there (not_found, forbidden) or no answer: the set stays as it was
+      // (`presence()` tells why); the next subscribe reads it again.
+    }
+    if (this.#held === held) this.#held = undefined;
+  }
+
+  /** Applies join/leave to the member set and tells the app. */
+  #apply(notices: Array<JoinNotice | LeaveNotice>): void {
+    for (const n of notices) {
+      if (n.op === 'leave') this.#members.delete(n.user);
+      else this.#members.set(n.user, { user: n.user, info: n.info, connections: 1 });
+    }
+    this.emit('members', this.#members);
   }
 
   /** @internal The channel was refused (forbidden, …): the subscription ends with the error. */

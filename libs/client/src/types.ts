@@ -1,4 +1,14 @@
-import type { ChannelMessage, ErrorCode, StreamPosition } from '@switchboard/protocol';
+import type { ChannelMessage, ErrorCode, PresenceMember, StreamPosition } from '@switchboard/protocol';
+export type { JoinNotice, LeaveNotice, PresenceMember } from '@switchboard/protocol';
+
+/** Who is in a channel (`channel.presence()`): counts exact, `members` capped by the gateway (`truncated`). */
+export interface PresenceResult {
+  channel: string;
+  count: number;
+  connections: number;
+  members: PresenceMember[];
+  truncated?: true;
+}
 
 /** A position in a channel: the offset of the last message received, in an epoch. */
 export type Position = StreamPosition;

@@ -47,6 +47,13 @@ describe('TURN and inspector defaults', () => {
     expect(loadConfig(standaloneSchema, { JWT_SECRET: SECRET }).INSPECTOR_ENABLED).toBe(true);
     expect(loadConfig(standaloneSchema, { JWT_SECRET: SECRET, INSPECTOR_ENABLED: 'false' }).INSPECTOR_ENABLED).toBe(false);
   });
+
+  it("serves the console with the inspector's defaults: off in the gateway service, on in the single process", () => {
+    expect(loadConfig(gatewaySchema, { JWT_SECRET: SECRET }).CONSOLE_ENABLED).toBe(false);
+    expect(loadConfig(gatewaySchema, { JWT_SECRET: SECRET, CONSOLE_ENABLED: 'true' }).CONSOLE_ENABLED).toBe(true);
+    expect(loadConfig(standaloneSchema, { JWT_SECRET: SECRET }).CONSOLE_ENABLED).toBe(true);
+    expect(loadConfig(standaloneSchema, { JWT_SECRET: SECRET, CONSOLE_ENABLED: 'false' }).CONSOLE_ENABLED).toBe(false);
+  });
 });
 
 describe('METRICS_PORT', () => {

@@ -72,6 +72,16 @@ export const gatewayEnv = {
    * process (`npm start`), which is for development.
    */
   INSPECTOR_ENABLED: envBool(false),
+  /**
+   * Serve the console (`/console`: live channels, cluster, webhooks), behind ADMIN_API_KEY.
+   * Same defaults as the inspector: off in the gateway service, on in the single process.
+   * Served only when ADMIN_API_KEY is set (`npm start` generates one in development).
+   */
+  CONSOLE_ENABLED: envBool(false),
+  /** Key of the admin routes (`Authorization: Bearer <key>`): the console's on a gateway. */
+  ADMIN_API_KEY: envOptionalString(),
+  /** Seconds between two stats messages a gateway publishes for the console's cluster view (NATS `<NATS_SUBJECT_PREFIX>_stats.gateway`). */
+  STATS_INTERVAL_SECONDS: envInt(2, 1, 60),
   // Presence, join/leave and lifecycle events (presence.config.ts).
   ...presenceEnv,
 };

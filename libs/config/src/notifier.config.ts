@@ -3,6 +3,7 @@ import { engineEnv, refineEngine, refineService, serviceEnv } from './common.con
 import { envInt, envOptionalString } from './env';
 import { loadConfigFile } from './load-config';
 import { outboundEnv, refineOutbound } from './outbound.config';
+import { presenceEnv, refinePresence } from './presence.config';
 
 /** Settings of the notifier (SPEC "Event bus and notifier"). */
 export const notifierEnv = {
@@ -36,12 +37,15 @@ export const notifierEnv = {
   /** Events one replica processes at once (events sharing a channel still go one after another). */
   NOTIFIER_CONCURRENCY: envInt(32, 1, 1024),
   ...outboundEnv,
+  // CHANNEL_CONFIG and PRESENCE_*: the server-side presence query (GET /v1/channels/<channel>/presence).
+  ...presenceEnv,
 };
 
 export const notifierSchema = z.object({ ...serviceEnv, ...engineEnv, ...notifierEnv }).superRefine((c, ctx) => {
   refineService(c, ctx);
   refineEngine(c, ctx);
   refineNotifier(c, ctx);
+  refinePresence(c, ctx);
 });
 
 export type NotifierConfig = z.output<typeof notifierSchema>;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gatewaySchema } from './gateway.config';
 import { ConfigError, loadConfig } from './load-config';
+import { notifierSchema } from './notifier.config';
 import { channelPatternError, loadChannelConfig } from './presence.config';
 import { standaloneSchema } from './standalone.config';
 
@@ -35,12 +36,13 @@ describe('presence settings', () => {
     expect(loadChannelConfig(undefined)).toEqual([]);
   });
 
-  it('refuses bad values at startup in the gateway and the single process', () => {
+  it('refuses bad values at startup in the gateway, the notifier and the single process', () => {
     expect(() => loadConfig(gatewaySchema, { JWT_SECRET: SECRET, PRESENCE_TTL_SECONDS: '0' })).toThrow(/PRESENCE_TTL_SECONDS must be ≥ 1/);
     expect(() => loadConfig(gatewaySchema, { JWT_SECRET: SECRET, PRESENCE_MAX_MEMBERS: 'lots' })).toThrow(
       /PRESENCE_MAX_MEMBERS must be an integer/,
     );
-    for (const schema of [gatewaySchema, standaloneSchema]) {
+    expect(() => loadConfig(notifierSchema, { PRESENCE_TTL_SECONDS: '0' })).toThrow(/PRESENCE_TTL_SECONDS must be ≥ 1/);
+    for (const schema of [gatewaySchema, notifierSchema, standaloneSchema]) {
       expect(() => loadConfig(schema, { JWT_SECRET: SECRET, CHANNEL_CONFIG: '[{"match":"a:*","presense":true}]' })).toThrow(
         /CHANNEL_CONFIG channels\[0\] \("a:\*"\): unknown field\(s\) presense/,
       );

@@ -14,6 +14,8 @@ export const standaloneSchema = z
     ...gatewayEnv,
     /** Serve the inspector page (`GET /inspect`): on in the single process, which is for development. */
     INSPECTOR_ENABLED: envBool(true),
+    /** Serve the console (`/console`), behind ADMIN_API_KEY: on in the single process. */
+    CONSOLE_ENABLED: envBool(true),
     ...webhookIngestEnv,
     ...notifierEnv,
   })

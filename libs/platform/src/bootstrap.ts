@@ -106,8 +106,19 @@ export function runMain<C extends CommonConfig>(definition: ServiceDefinition<C>
           },
         );
       };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
+      // The first signal drains; a second one (Ctrl-C again) says so and leaves at once.
+      let stopping = false;
+      const onSignal = (signal: string): void => {
+        if (!stopping) {
+          stopping = true;
+          shutdown(signal);
+          return;
+        }
+        service.platform.logger.warn({ signal }, 'second signal: forcing exit without finishing the drain');
+        service.platform.logger.flush(() => process.exit(1));
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
       afterStart?.(service);
     })
     .catch((err: unknown) => {

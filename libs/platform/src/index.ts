@@ -10,3 +10,4 @@ export * from './http-error.filter';
 export * from './node-version';
 export * from './net/address-list';
 export * from './net/forwarding';
+export * from './presence';

@@ -11,11 +11,17 @@ export interface TestClaims {
   expiresIn?: number;
   iss?: string;
   aud?: string;
+  /** `info` claim (what presence shows of the user). */
+  info?: unknown;
 }
 
 /** An HS256 client token as the gateway expects it. */
 export function signToken(claims: TestClaims = {}, secret = TEST_JWT_SECRET): Promise<string> {
-  const jwt = new SignJWT({ channels: claims.channels ?? ['*'], publish: claims.publish ?? [] })
+  const jwt = new SignJWT({
+    channels: claims.channels ?? ['*'],
+    publish: claims.publish ?? [],
+    ...(claims.info === undefined ? {} : { info: claims.info }),
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.sub ?? 'tester')
     .setIssuedAt()

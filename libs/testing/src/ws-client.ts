@@ -12,12 +12,15 @@ export class WsTestClient {
   readonly frames: Frame[] = [];
   closeCode?: number;
   closeReason?: string;
+  /** `Date.now()` when the close arrived. */
+  closedAt?: number;
   private nextId = 1;
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => this.frames.push(JSON.parse((data as Buffer).toString('utf8')) as Frame));
     ws.on('close', (code, reason) => {
       this.closeCode = code;
+      this.closedAt = Date.now();
       this.closeReason = reason.toString();
     });
   }

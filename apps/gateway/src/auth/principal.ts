@@ -10,6 +10,8 @@ export interface Principal {
   readonly publish: readonly string[];
   /** Token expiry, ms since the epoch (undefined: no `exp`). */
   readonly expiresAt?: number;
+  /** `info` claim: what presence shows of this user (a JSON object of at most 1 KiB). */
+  readonly info?: Readonly<Record<string, unknown>>;
 }
 
 /** `user:<sub>` is always subscribable; other channels need a matching `channels` pattern. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { GatewayConfig } from '@switchboard/config';
+import { presenceInfoError } from '@switchboard/engine';
 import { PLATFORM, type Platform } from '@switchboard/platform';
 import { MAX_TOKEN_LENGTH, SwitchboardError } from '@switchboard/protocol';
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
@@ -119,11 +120,17 @@ function toPrincipal(payload: JWTPayload): Principal {
   if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
     throw new SwitchboardError('unauthorized', 'token claim "sub" is invalid');
   }
+  const info = payload.info;
+  if (info !== undefined) {
+    const problem = presenceInfoError(info);
+    if (problem !== undefined) throw new SwitchboardError('unauthorized', `token claim "info" is invalid: ${problem}`);
+  }
   return {
     sub: payload.sub,
     channels: patterns(payload.channels, 'channels'),
     publish: patterns(payload.publish, 'publish'),
     expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+    info: info as Record<string, unknown> | undefined,
   };
 }
 

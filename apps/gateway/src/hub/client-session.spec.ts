@@ -1,4 +1,14 @@
-import { Engine, MemoryChannelStore, MemoryFanoutBus, StoredMessage } from '@switchboard/engine';
+import {
+  ChannelOptionsResolver,
+  Engine,
+  MemoryChannelStore,
+  MemoryEventBus,
+  MemoryFanoutBus,
+  MemoryPresenceSignalBus,
+  MemoryPresenceStore,
+  PresenceService,
+  StoredMessage,
+} from '@switchboard/engine';
 import { createLogger, createMetrics } from '@switchboard/observability';
 import { SwitchboardError } from '@switchboard/protocol';
 import { signToken, TEST_JWT_SECRET } from '@switchboard/testing';
@@ -9,6 +19,7 @@ import { ClientSession, SessionServices } from './client-session';
 import { ConnectionRegistry } from './connection-registry';
 import { ExpiryWheel } from './expiry-wheel';
 import { GatewayOptions } from './gateway-options';
+import { PresenceHub, PresenceNotice } from './presence-hub';
 import { EndReason, SessionTransport, TransportName } from './session-transport';
 
 /** A transport that records what the session core asks of it. */
@@ -33,6 +44,14 @@ class RecordingTransport implements SessionTransport {
   }
   end(reason: EndReason, reconnectAfterMs?: number): void {
     this.ended = { reason, reconnectAfterMs };
+  }
+}
+
+/** A transport with join/leave (WS, SSE, Socket.IO). */
+class PresenceTransport extends RecordingTransport {
+  readonly notices: string[] = [];
+  presenceNotice(n: PresenceNotice): void {
+    this.notices.push(n.json);
   }
 }
 
@@ -220,5 +239,95 @@ describe('ClientSession (the session core)', () => {
     expect(services.registry.size).toBe(0);
     session.drain(700);
     expect(transport.ended).toEqual({ reason: 'drain', reconnectAfterMs: 700 });
+  });
+
+  describe('presence (session state)', () => {
+    let presence: PresenceService;
+    let withPresence: SessionServices;
+    const openP = (p: Principal = principal(), transport: RecordingTransport = new PresenceTransport()) => {
+      const session = new ClientSession(p, transport, withPresence);
+      session.register();
+      return { session, transport: transport as PresenceTransport };
+    };
+    const noop = (): void => undefined;
+
+    beforeEach(async () => {
+      const bus = new MemoryEventBus({ eventsMaxAgeSeconds: 60, duplicateWindowSeconds: 120, dlqMaxAgeSeconds: 60 });
+      await bus.ensureStreams();
+      presence = new PresenceService(new MemoryPresenceStore(), new MemoryPresenceSignalBus(), bus, {
+        ttlMs: 30_000,
+        maxMembers: 2,
+        channels: new ChannelOptionsResolver([{ match: 'room:*', presence: true, joinLeave: true, lifecycleEvents: false }]),
+      });
+      await presence.start();
+      withPresence = { ...services, presence: new PresenceHub(presence, services.logger) };
+    });
+    afterEach(() => presence.close());
+
+    it('joins on subscribe as the token user with its info, one member per user, and leaves on unsubscribe and close', async () => {
+      const a = openP(principal({ info: { name: 'Ann' } }));
+      await a.session.subscribe('room:1', undefined, noop);
+      const b = openP(principal({ info: { name: 'Ann' } }));
+      await b.session.subscribe('room:1', undefined, noop);
+      const bob = openP(principal({ sub: 'bob' }));
+      await bob.session.subscribe('room:1', undefined, noop);
+      expect(await a.session.presence('room:1')).toEqual({
+        channel: 'room:1',
+        count: 2,
+        connections: 3,
+        members: expect.arrayContaining([
+          { user: 'ann', info: { name: 'Ann' }, connections: 2 },
+          { user: 'bob', info: {}, connections: 1 },
+        ]),
+      });
+      a.session.unsubscribe('room:1');
+      b.session.close();
+      await new Promise((r) => setTimeout(r, 10));
+      expect(await bob.session.presence('room:1')).toMatchObject({ count: 1, connections: 1, members: [{ user: 'bob' }] });
+      // bob hears his own join (like his own messages), not ann's (it came before), and ann's leave once.
+      expect(bob.transport.notices).toEqual([
+        '{"op":"join","channel":"room:1","user":"bob","info":{}}',
+        '{"op":"leave","channel":"room:1","user":"ann"}',
+      ]);
+    });
+
+    it("sends each join/leave once to every subscriber's transport: a second device causes none", async () => {
+      const watcher = openP(principal({ sub: 'w' }));
+      await watcher.session.subscribe('room:2', undefined, noop);
+      const ann1 = openP();
+      await ann1.session.subscribe('room:2', undefined, noop);
+      const ann2 = openP();
+      await ann2.session.subscribe('room:2', undefined, noop);
+      ann1.session.end('expired');
+      await new Promise((r) => setTimeout(r, 10));
+      const own = '{"op":"join","channel":"room:2","user":"w","info":{}}';
+      expect(watcher.transport.notices).toEqual([own, '{"op":"join","channel":"room:2","user":"ann","info":{}}']);
+      ann2.session.end('slow_consumer');
+      await new Promise((r) => setTimeout(r, 10));
+      expect(watcher.transport.notices).toEqual([
+        own,
+        '{"op":"join","channel":"room:2","user":"ann","info":{}}',
+        '{"op":"leave","channel":"room:2","user":"ann"}',
+      ]);
+    });
+
+    it('leaves a channel a refreshed token no longer allows; caps the member list with truncated', async () => {
+      const users = ['u1', 'u2', 'u3'].map((sub) => openP(principal({ sub, channels: ['room:*'] })));
+      for (const u of users) await u.session.subscribe('room:3', undefined, noop);
+      expect(await users[0].session.presence('room:3')).toMatchObject({ count: 3, connections: 3, truncated: true });
+      expect((await users[0].session.presence('room:3')).members).toHaveLength(2);
+      await users[2].session.refresh(await signToken({ sub: 'u3', channels: ['other:*'] }));
+      await new Promise((r) => setTimeout(r, 10));
+      const after = await users[0].session.presence('room:3');
+      expect(after).toMatchObject({ count: 2, connections: 2 });
+      expect(after.truncated).toBeUndefined();
+    });
+
+    it('answers presence with protocol errors: not_found (presence off), forbidden, bad_request', async () => {
+      const { session } = openP(principal({ channels: ['room:*', 'plain:*'] }));
+      await expect(session.presence('plain:1')).rejects.toMatchObject({ code: 'not_found' });
+      await expect(session.presence('secret:1')).rejects.toMatchObject({ code: 'forbidden' });
+      await expect(session.presence('bad..name')).rejects.toMatchObject({ code: 'bad_request' });
+    });
   });
 });

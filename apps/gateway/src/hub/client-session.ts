@@ -10,25 +10,32 @@ import {
   type SubscribeOutcome,
 } from '@switchboard/engine';
 import type { Logger, Metrics } from '@switchboard/observability';
-import { assertChannel, PresenceMember, StreamPosition, SwitchboardError } from '@switchboard/protocol';
+import type { PresenceMember as StoreMember } from '@switchboard/engine';
+import { assertChannel, StreamPosition, SwitchboardError } from '@switchboard/protocol';
+import { randomBytes } from 'node:crypto';
 import { canPublish, canSubscribe, Principal } from '../auth/principal';
 import type { TokenVerifier } from '../auth/token-verifier';
 import type { ConnectionRegistry, Drainable } from './connection-registry';
 import { EXPIRY_MAX_LATE_MS, Expirable, ExpiryWheel } from './expiry-wheel';
 import { GatewayOptions } from './gateway-options';
+import type { PresenceAnswer, PresenceHub, PresenceNotice, PresenceRecipient } from './presence-hub';
 import { EndReason, SessionTransport, TransportName } from './session-transport';
 import { TokenBucket } from './token-bucket';
 
 /** How long before its deadline a session starts checking the clock on each delivery. */
 const LAST_SECOND_MS = 1000;
 
-/** A channel's members as a presence query answers them. */
-export interface PresenceSnapshot {
-  channel: string;
-  count: number;
-  connections: number;
-  members: PresenceMember[];
-  truncated?: true;
+/** Connection ids in the presence store: unique per process start, then a counter. */
+const PROCESS_TAG = randomBytes(6).toString('base64url');
+let connectionSeq = 0;
+
+export interface SubscribeOptions {
+  /**
+   * Who this connection is in the channel's presence (channels with presence, join/leave or
+   * lifecycle events): default the token's `sub` and `info` claim. A protocol with its own
+   * member data (a Pusher presence channel) passes it here.
+   */
+  member?: StoreMember;
 }
 
 /** What sessions share: the engine, limits, token verification, the expiry wheel, the registry. */
@@ -40,6 +47,8 @@ export interface SessionServices {
   readonly verifier: TokenVerifier;
   readonly expiry: ExpiryWheel;
   readonly registry: ConnectionRegistry;
+  /** Presence and join/leave (absent in tests that do not need it: every channel is then without presence). */
+  readonly presence?: PresenceHub;
   /** Counts `n` messages written to clients of `transport` (hot path: an integer add). */
   countDelivered(transport: TransportName, n?: number): void;
   /** The clock token deadlines are checked against (ms since the epoch). */
@@ -55,7 +64,9 @@ export interface SessionServices {
  * The session is the engine listener of all its subscriptions (one object per connection,
  * no closure per channel); its `onMessage` is the per-recipient hot path.
  */
-export class ClientSession implements ChannelListener, Drainable, Expirable {
+export class ClientSession implements ChannelListener, Drainable, Expirable, PresenceRecipient {
+  /** This connection in the presence store (unique cluster-wide). */
+  readonly connectionId = PROCESS_TAG + '.' + (++connectionSeq).toString(36);
   /** Held channels; `null` while the subscribe is in progress. */
   private readonly subscriptions = new Map<string, ChannelSubscription | null>();
   /** Subscribe replies waiting for the engine's outcome, by channel (made on first subscribe). */
@@ -72,6 +83,10 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
   private deadlineTimer?: NodeJS.Timeout;
   private registered = false;
   private closed = false;
+  /** Held channels whose presence this connection joined (made on the first). */
+  private present?: Set<string>;
+  /** Held channels whose join/leave this connection receives. */
+  private watching?: Set<string>;
 
   constructor(
     principal: Principal,
@@ -133,7 +148,12 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
    * Subscribes. `onSubscribed` runs once, before the missed messages (when `since` is
    * given) and live ones reach the transport: the transport sends its reply there.
    */
-  async subscribe(channel: string, since: StreamPosition | undefined, onSubscribed: (outcome: SubscribeOutcome) => void): Promise<void> {
+  async subscribe(
+    channel: string,
+    since: StreamPosition | undefined,
+    onSubscribed: (outcome: SubscribeOutcome) => void,
+    options: SubscribeOptions = {},
+  ): Promise<void> {
     if (this.closed) throw new SwitchboardError('unavailable', 'connection is closing');
     this.checkSubscribe(channel);
     this.subscriptions.set(channel, null);
@@ -158,7 +178,11 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
     this.subscriptions.set(channel, handle);
     this.hub.metrics.subscriptions.inc({ transport: this.transportName });
     // A refresh during the subscribe may have taken the permission away.
-    if (!canSubscribe(this.principal, channel)) this.endSubscription(channel, handle);
+    if (!canSubscribe(this.principal, channel)) {
+      this.endSubscription(channel, handle);
+      return;
+    }
+    await this.enterPresence(channel, options.member ?? this.member());
   }
 
   unsubscribe(channel: string): void {
@@ -169,6 +193,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
       handle.unsubscribe();
       this.hub.metrics.subscriptions.dec({ transport: this.transportName });
     }
+    this.exitPresence(channel);
   }
 
   // ---- Reads without a subscription (long-poll, SSE start) ---------------------------------
@@ -219,11 +244,38 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
 
   // ---- Presence ---------------------------------------------------------------------------
 
-  /** Who is in a channel (allowed to whoever may subscribe to it). */
-  async presence(channel: string): Promise<PresenceSnapshot> {
+  /**
+   * Who is in a channel (allowed to whoever may subscribe to it): counts exact, members
+   * capped at PRESENCE_MAX_MEMBERS with `truncated`; `not_found` when presence is off for it.
+   */
+  async presence(channel: string): Promise<PresenceAnswer> {
     assertChannel(channel);
     this.checkAllowed(channel);
-    throw new SwitchboardError('not_found', `presence is not enabled for ${channel}`);
+    const presence = this.hub.presence;
+    if (presence === undefined) throw new SwitchboardError('not_found', `presence is not enabled for channel ${JSON.stringify(channel)}`);
+    return presence.query(channel);
+  }
+
+  /** `presence(channel)` as JSON, the store's member list embedded as is (WS, HTTP). */
+  async presenceJson(channel: string): Promise<string> {
+    assertChannel(channel);
+    this.checkAllowed(channel);
+    const presence = this.hub.presence;
+    if (presence === undefined) throw new SwitchboardError('not_found', `presence is not enabled for channel ${JSON.stringify(channel)}`);
+    return presence.queryJson(channel);
+  }
+
+  /** The join/leave of a held channel: written by the transport unless the token's deadline passed. */
+  presenceNotice(notice: PresenceNotice): void {
+    if (this.closed) return;
+    if (this.deadline !== 0 && this.hub.now() >= this.deadline) {
+      this.expired();
+      return;
+    }
+    const connection = this.connection;
+    if (connection.presenceNotice === undefined) return;
+    connection.presenceNotice(notice);
+    if (connection.queuedBytes() > this.hub.options.sendQueueMaxBytes) this.overflow();
   }
 
   // ---- Token lifetime ----------------------------------------------------------------------
@@ -351,6 +403,14 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
       }
     }
     this.subscriptions.clear();
+    if (this.present !== undefined) {
+      this.present = undefined;
+      this.hub.presence?.leaveAll(this.connectionId);
+    }
+    if (this.watching !== undefined) {
+      for (const channel of this.watching) this.hub.presence?.unwatch(channel, this);
+      this.watching = undefined;
+    }
     if (this.registered) this.hub.registry.remove(this);
   }
 
@@ -369,7 +429,46 @@ export class ClientSession implements ChannelListener, Drainable, Expirable {
     this.subscriptions.delete(channel);
     handle.unsubscribe();
     this.hub.metrics.subscriptions.dec({ transport: this.transportName });
+    this.exitPresence(channel);
     this.connection.unsubscribed(channel, 'forbidden');
+  }
+
+  /** The token's user and `info` claim. */
+  private member(): StoreMember {
+    return { user: this.principal.sub, info: { ...this.principal.info } };
+  }
+
+  /**
+   * A held channel's presence: receive its join/leave (when `joinLeave` and the transport
+   * delivers them), then join it. A join the store cannot take now is kept by the presence
+   * service and written on a later heartbeat; the subscription stands either way.
+   */
+  private async enterPresence(channel: string, member: StoreMember): Promise<void> {
+    const presence = this.hub.presence;
+    if (presence === undefined) return;
+    const o = presence.channelOptions(channel);
+    if (!o.presence && !o.joinLeave && !o.lifecycleEvents) return;
+    if (o.joinLeave && this.connection.presenceNotice !== undefined) {
+      (this.watching ??= new Set()).add(channel);
+      await presence.watch(channel, this);
+    }
+    if (this.closed || this.subscriptions.get(channel) == null) return;
+    (this.present ??= new Set()).add(channel);
+    try {
+      await presence.join(channel, this.connectionId, member);
+    } catch (err) {
+      if (err instanceof SwitchboardError && err.code === 'bad_request') {
+        // The member was refused (no joinable user): the subscription stands without presence.
+        this.present.delete(channel);
+        throw err;
+      }
+      this.hub.logger.warn({ err, channel }, 'presence join not stored yet; retried');
+    }
+  }
+
+  private exitPresence(channel: string): void {
+    if (this.watching?.delete(channel) === true) this.hub.presence?.unwatch(channel, this);
+    if (this.present?.delete(channel) === true) this.hub.presence?.leave(channel, this.connectionId);
   }
 
   private readBudget(): TokenBucket {

@@ -9,6 +9,7 @@ import { ClientSession, SessionServices } from './client-session';
 import { ConnectionRegistry } from './connection-registry';
 import { ExpiryWheel } from './expiry-wheel';
 import { GATEWAY_OPTIONS } from './gateway-options';
+import { PresenceHub } from './presence-hub';
 import type { GatewayOptions } from './gateway-options';
 import { SessionTransport, TRANSPORT_NAMES, TransportName } from './session-transport';
 import { TokenBucket } from './token-bucket';
@@ -46,6 +47,7 @@ export class Hub implements SessionServices, OnApplicationShutdown {
     @Inject(LOGGER) readonly logger: Logger,
     readonly verifier: GatewayTokenVerifier,
     readonly registry: ConnectionRegistry,
+    readonly presence: PresenceHub,
   ) {
     this.forwarding = new Forwarding(options.trustedProxies);
     this.flushTimer = setInterval(() => this.flush(), FLUSH_MS);

@@ -1,5 +1,6 @@
 import type { StoredMessage } from '@switchboard/engine';
 import type { UnsubscribeReason } from '@switchboard/protocol';
+import type { PresenceNotice } from './presence-hub';
 
 /** Client transports, as they appear in metric labels. */
 export type TransportName = 'ws' | 'socketio' | 'sse' | 'poll';
@@ -36,4 +37,9 @@ export interface SessionTransport {
   queuedBytes(): number;
   /** Ends the connection for `reason`; `reconnectAfterMs` accompanies `drain`. */
   end(reason: EndReason, reconnectAfterMs?: number): void;
+  /**
+   * A join/leave on a held channel with `joinLeave` (write `notice`'s shared encoding for
+   * this transport). Transports without join/leave (long-poll) leave it out.
+   */
+  presenceNotice?(notice: PresenceNotice): void;
 }

@@ -94,7 +94,9 @@ export const INSPECTOR_PAGE = `<!doctype html>
   const renderSubs = () => {
     $('subscriptions').replaceChildren(...[...subs.keys()].map((channel) => {
       const li = document.createElement('li');
-      li.textContent = channel + ' ';
+      // Live members (channels with presence and join/leave): the SDK's member set.
+      const members = [...subs.get(channel).members.keys()];
+      li.textContent = channel + (members.length === 0 ? ' ' : ' · ' + members.length + ' online: ' + members.slice(0, 50).join(', ') + (members.length > 50 ? ', …' : '') + ' ');
       const b = document.createElement('button');
       b.textContent = 'Unsubscribe';
       b.className = 'secondary';
@@ -122,8 +124,11 @@ export const INSPECTOR_PAGE = `<!doctype html>
   $('subscribe').onclick = () => {
     const channel = $('channel').value.trim();
     if (!client || !channel || subs.has(channel)) return;
-    const sub = client.subscribe(channel);
+    const sub = client.subscribe(channel, { presence: true });
     sub.on('message', show);
+    sub.on('members', renderSubs);
+    sub.on('join', (n) => log('join ' + channel + ' ' + n.user));
+    sub.on('leave', (n) => log('leave ' + channel + ' ' + n.user));
     sub.on('subscribed', (e) => log('subscribed ' + channel + ' at ' + e.position.offset + (e.recovered === undefined ? '' : ' recovered=' + e.recovered)));
     sub.on('recovery', () => log('messages lost on ' + channel + ' (recovered: false)'));
     sub.on('error', (e) => { log('error on ' + channel + ': ' + e.code + ' ' + e.message); subs.delete(channel); renderSubs(); });

@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor } from '@switchboard/protocol';
+import { decodeCursor, encodeCursor, type JoinNotice, type LeaveNotice } from '@switchboard/protocol';
 import { Message, Position } from '../types';
 import { channelQuery, CloseInfo, noPublish, refusal, RefreshOutcome, Transport, TransportContext } from './transport';
 
@@ -182,6 +182,7 @@ export class SseTransport implements Transport {
     try {
       if (event === 'message') h.message(JSON.parse(text) as Message);
       else if (event === 'recovery') h.recovery((JSON.parse(text) as { channel: string }).channel);
+      else if (event === 'join' || event === 'leave') h.presence(JSON.parse(text) as JoinNotice | LeaveNotice);
     } catch {
       // A malformed event is skipped; positions keep the stream lossless.
     }

@@ -1,4 +1,4 @@
-import { ERROR_CODES, type ErrorCode } from '@switchboard/protocol';
+import { ERROR_CODES, type ErrorCode, type JoinNotice, type LeaveNotice } from '@switchboard/protocol';
 import { ClientErrorCode, Message, Position, SwitchboardClientError, TransportName } from '../types';
 
 /** How a transport ended. */
@@ -28,6 +28,8 @@ export interface ChannelHandlers {
   message(message: Message): void;
   /** Messages could not be recovered for `channel` (recovered:false). */
   recovery(channel: string): void;
+  /** A user's first connection joined / last one left a channel with join/leave (WS, SSE). */
+  presence(notice: JoinNotice | LeaveNotice): void;
   /** A request for one channel was refused (forbidden, bad_request, …) or got no answer (timeout). */
   channelError(channel: string, code: ClientErrorCode, message: string): void;
 }

@@ -147,7 +147,7 @@ export class WebSocketTransport implements Transport {
       }
       case 'join':
       case 'leave':
-        // Presence notices carry no request id; the SDK's presence support handles them.
+        h.presence(f);
         return;
       case 'ack':
       case 'pong':

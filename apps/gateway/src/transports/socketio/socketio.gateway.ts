@@ -21,6 +21,7 @@ import { GatewayTokenVerifier } from '../../auth/token-verifier';
 import { ClientSession } from '../../hub/client-session';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
+import type { PresenceNotice } from '../../hub/presence-hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
 
 /** The request of one op, as the protocol library validated it. */
@@ -80,6 +81,14 @@ class SocketIoConnection implements SessionTransport {
     if (this.closed || this.socket.conn.readyState !== 'open') return;
     const packet = m.encoded(this.packet);
     this.socket.conn.write(packet, m.encoded(this.writeOptions));
+    this.pendingBytes += packet.length;
+  }
+
+  /** `join` / `leave` events: one packet string per signal, shared by every socket. */
+  presenceNotice(notice: PresenceNotice): void {
+    if (this.closed || this.socket.conn.readyState !== 'open') return;
+    const packet = notice.socketIo;
+    this.socket.conn.write(packet);
     this.pendingBytes += packet.length;
   }
 

@@ -8,6 +8,7 @@ import { GatewayTokenVerifier } from '../../auth/token-verifier';
 import { ClientSession } from '../../hub/client-session';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
+import type { PresenceNotice } from '../../hub/presence-hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
 import { applyCors, parseChannelRequest, sendError } from '../http/channel-request';
 
@@ -93,6 +94,11 @@ class SseStream implements SessionTransport {
     position.epoch = m.epoch;
     const id = this.channels.length === 1 ? m.encoded(this.encoders.singleId) : 'id: ' + encodeCursor(this.positions) + '\n';
     this.write(id + m.encoded(this.encoders.body), true);
+  }
+
+  /** `event: join|leave`, shared by every stream of the channel; no `id:` (join/leave take no position). */
+  presenceNotice(notice: PresenceNotice): void {
+    this.write(notice.sse, false);
   }
 
   lost(channel: string): void {

@@ -12,6 +12,7 @@ import type { Logger } from '@switchboard/observability';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { ClientSession } from '../../hub/client-session';
+import type { PresenceNotice } from '../../hub/presence-hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
 
 /** Requests a connection may have in flight; past it the client breaks the protocol's flow control. */
@@ -42,6 +43,8 @@ export interface WsContext {
   readonly encoder: MessageEncoder<Buffer>;
   /** Counts a frame refused for MAX_MESSAGE_BYTES. */
   tooBig(): void;
+  /** Counts a connection closed 1008 for too many requests waiting for their reply. */
+  tooManyRequests(): void;
   unregister(connection: WsConnection): void;
 }
 
@@ -108,6 +111,11 @@ export class WsConnection implements SessionTransport {
     if (!this.closed) this.ws.send(message.encoded(this.ctx.encoder), TEXT_FRAME);
   }
 
+  /** One shared Buffer per join/leave, as for messages. */
+  presenceNotice(notice: PresenceNotice): void {
+    if (!this.closed) this.ws.send(notice.ws, TEXT_FRAME);
+  }
+
   lost(channel: string): void {
     this.send({ op: 'recovery', channel, recovered: false });
   }
@@ -161,6 +169,7 @@ export class WsConnection implements SessionTransport {
     }
     if (++this.pending > MAX_PENDING_REQUESTS) {
       this.ctx.logger.info({ sub: this.session.principal.sub }, 'ws client exceeded the requests in flight');
+      this.ctx.tooManyRequests();
       this.close(CloseCode.Policy, `at most ${MAX_PENDING_REQUESTS} requests in flight`);
       return;
     }
@@ -213,9 +222,12 @@ export class WsConnection implements SessionTransport {
           this.send({ op: 'refreshed', id: frame.id, expiresAt });
           return;
         }
-        case 'presence':
-          this.send({ op: 'presence', id: frame.id, ...(await session.presence(frame.channel)) });
+        case 'presence': {
+          // `{"op":"presence","id":…,` + the answer's fields: its member list is not serialised again.
+          const answer = await session.presenceJson(frame.channel);
+          this.sendText('{"op":"presence","id":' + frame.id + ',' + answer.slice(1));
           return;
+        }
       }
     } catch (err) {
       if (isSwitchboardError(err)) {
@@ -229,8 +241,12 @@ export class WsConnection implements SessionTransport {
 
   /** Every reply and notice goes through here, so each counts against the send queue. */
   private send(frame: ServerFrame): void {
+    this.sendText(JSON.stringify(frame));
+  }
+
+  private sendText(text: string): void {
     if (this.closed) return;
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(text);
     this.session.sent();
   }
 

@@ -45,6 +45,7 @@ export class WsTransport implements OnApplicationShutdown {
       logger,
       encoder,
       tooBig: () => hub.metrics.limitHits.inc({ limit: 'max_message_bytes', transport: 'ws' }),
+      tooManyRequests: () => hub.metrics.limitHits.inc({ limit: 'requests_in_flight', transport: 'ws' }),
       unregister: (c) => this.connections.delete(c),
     };
     // One timer for every connection: ping, and cut those silent for two intervals.

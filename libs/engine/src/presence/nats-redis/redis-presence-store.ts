@@ -165,11 +165,15 @@ export class RedisPresenceStore implements PresenceStore {
     const count = Number(reply[0]);
     const membersJson = String(reply[2]);
     const listed = Number(reply[3]);
+    let members: PresenceMemberEntry[] | undefined;
     return {
       count,
       connections: Number(reply[1]),
       membersJson,
-      members: JSON.parse(membersJson) as PresenceMemberEntry[],
+      // Parsed on first use: a gateway answering a client embeds membersJson as it is.
+      get members(): PresenceMemberEntry[] {
+        return (members ??= JSON.parse(membersJson) as PresenceMemberEntry[]);
+      },
       truncated: listed < count,
     };
   }
