@@ -131,6 +131,16 @@ if ((wants('fanout') || only?.includes('sio-emit')) && P.fanout[quick ? 200 : 20
   const n = quick ? 200 : 2000;
   await deliveryScenario(`fan-out sio ×${fmt(n)} (memory) vs io.emit`, { transport: 'sio', baseline: 'sio-emit', engine: 'memory', connections: n, channels: 1, perConnection: 1 });
 }
+if (wants('pusher')) {
+  // The Pusher transport (/app/<key>, events published through /v1/publish) against the bare `ws` broadcast server,
+  // with /v1/ws measured in the same run (a loaded machine moves both ratios together).
+  for (const n of quick ? [200] : [2000]) {
+    // (--quick: the fanout rows already hold /v1/ws ×200.)
+    for (const transport of quick ? ['pusher'] : ['ws', 'pusher']) {
+      await deliveryScenario(`fan-out ${transport} ×${fmt(n)} (memory)`, { transport, engine: 'memory', connections: n, channels: 1, perConnection: 1 });
+    }
+  }
+}
 if (wants('many')) {
   const { connections, channels } = P.many;
   await deliveryScenario(`${fmt(connections)} ws × 5 of ${fmt(channels)} channels`, {

@@ -29,6 +29,7 @@ describe('bench --quick', () => {
       'fan-out sio',
       'fan-out sse',
       'fan-out lp',
+      'fan-out pusher ×200 (memory)',
       '(NATS+Redis)',
       'channels',
       'vs io.emit',

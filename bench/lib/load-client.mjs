@@ -124,6 +124,28 @@ function open(o, channels, localAddress) {
         reject(err);
       });
       ws.on('close', () => closed++);
+    } else if (o.transport === 'pusher') {
+      // pusher-js's wire protocol: /app/<key>, pusher:subscribe, events with a JSON-text `data`.
+      const ws = new WebSocket(`${o.base.replace('http', 'ws')}/app/${o.pusherKey}?protocol=7&client=bench&version=1`, {
+        perMessageDeflate: false,
+        localAddress,
+      });
+      sockets.push(ws);
+      let pending = channels.length;
+      ws.on('message', (raw) => {
+        const text = raw.toString();
+        const m = JSON.parse(text);
+        if (m.event === 'pusher:connection_established') {
+          for (const channel of channels) ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel } }));
+        } else if (m.event === 'pusher_internal:subscription_succeeded') {
+          if (--pending === 0) ready();
+        } else if (m.event === 'message') track(m.channel, JSON.parse(m.data));
+      });
+      ws.on('error', (err) => {
+        errors++;
+        reject(err);
+      });
+      ws.on('close', () => closed++);
     } else if (o.transport === 'sio') {
       const socket = io(o.base, {
         transports: ['websocket'],

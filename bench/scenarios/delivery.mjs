@@ -5,13 +5,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Clients, now, Publisher } from '../lib/harness.mjs';
 import { PUBLISH_API_KEY, startBaseline, startOurs, token } from '../lib/targets.mjs';
 
+const PUSHER_BENCH_KEY = 'bench-key';
+const PUSHER_BENCH_APPS = JSON.stringify([{ id: 'bench', key: PUSHER_BENCH_KEY, secret: 'bench-secret-0123456789' }]);
+
 /**
  * @param side 'bare' | 'ours'
  * @param o {transport, engine, connections, channels (count), perConnection, windowMs, rate (msg/s), clientProcesses,
  *   baseline (the bare server, when not the transport's own: 'sio-emit')}
  */
 export async function measureDelivery(side, o) {
-  const server = side === 'ours' ? await startOurs(o.engine) : await startBaseline(o.baseline ?? o.transport);
+  // Pusher clients are measured against the same bare `ws` broadcast server as /v1/ws.
+  const pusher = o.transport === 'pusher';
+  const server =
+    side === 'ours'
+      ? await startOurs(o.engine, pusher ? { PUSHER_APPS: PUSHER_BENCH_APPS } : {})
+      : await startBaseline(o.baseline ?? (pusher ? 'ws' : o.transport));
   const clients = await Clients.start(o.clientProcesses);
   try {
     const names = Array.from({ length: o.channels }, (_, i) => `bench:c${i}`);
@@ -20,7 +28,11 @@ export async function measureDelivery(side, o) {
     );
     const subscribers = new Map(names.map((n) => [n, 0]));
     for (const list of subscriptions) for (const c of list) subscribers.set(c, subscribers.get(c) + 1);
-    const opened = await clients.open({ mode: side, transport: o.transport, base: server.url, token: await token() }, subscriptions);
+    const transport = pusher && side === 'bare' ? 'ws' : o.transport;
+    const opened = await clients.open(
+      { mode: side, transport, base: server.url, token: await token(), pusherKey: PUSHER_BENCH_KEY },
+      subscriptions,
+    );
     if (opened.failed > 0) throw new Error(`${opened.failed} of ${o.connections} ${o.transport} connections failed: ${opened.firstError}`);
 
     const publisher = new Publisher(server.url, side === 'ours' ? PUBLISH_API_KEY : undefined);

@@ -9,6 +9,8 @@ import { PollTransport } from './transports/longpoll/poll-transport';
 import { SwitchboardIoAdapter } from './transports/socketio/socketio.adapter';
 import { SseTransport } from './transports/sse/sse-transport';
 import { WsTransport } from './transports/ws/ws-transport';
+import { PusherHttpApi } from './pusher/pusher-http-api';
+import { PusherTransport } from './transports/pusher/pusher-transport';
 
 @Module({})
 class GatewayRootModule {}
@@ -26,6 +28,7 @@ export function configureGateway(app: NestExpressApplication, platform: Platform
   app.useWebSocketAdapter(new SwitchboardIoAdapter(app, platform as Platform<GatewayConfig>));
   const server = app.getHttpServer();
   app.get(WsTransport).attach(server);
+  app.get(PusherTransport).attach(server);
   const sse = app.get(SseTransport);
   const poll = app.get(PollTransport);
   const presence = app.get(PresenceRoute);
@@ -38,6 +41,7 @@ export function configureGateway(app: NestExpressApplication, platform: Platform
     },
     (err) => platform.logger.error({ err }, 'HTTP transport request failed'),
   );
+  app.get(PusherHttpApi).attach(server);
 }
 
 /**

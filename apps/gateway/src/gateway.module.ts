@@ -12,6 +12,10 @@ import { PollTransport } from './transports/longpoll/poll-transport';
 import { SocketIoGateway } from './transports/socketio/socketio.gateway';
 import { SseTransport } from './transports/sse/sse-transport';
 import { WsTransport } from './transports/ws/ws-transport';
+import { PUSHER_APPS, PusherApps } from './pusher/pusher-apps';
+import { PusherHttpApi } from './pusher/pusher-http-api';
+import { createPusherPresence, PUSHER_PRESENCE } from './pusher/pusher-presence';
+import { PusherTransport } from './transports/pusher/pusher-transport';
 import { InspectorController } from './inspector/inspector.controller';
 import { ClusterStats } from './console/cluster-stats';
 import { ConsoleController } from './console/console.controller';
@@ -49,6 +53,16 @@ export class GatewayModule {
         SocketIoGateway,
         PresenceRoute,
         DrainService,
+        {
+          provide: PUSHER_APPS,
+          useValue: new PusherApps(
+            (platform.config as GatewayConfig).PUSHER_APPS,
+            (platform.config as GatewayConfig).PUSHER_ACTIVITY_TIMEOUT_SECONDS,
+          ),
+        },
+        { provide: PUSHER_PRESENCE, useFactory: () => createPusherPresence(platform) },
+        PusherTransport,
+        PusherHttpApi,
       ],
     };
   }

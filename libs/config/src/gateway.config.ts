@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { engineEnv, forwardingEnv, refineEngine, refineForwarding, refineService, serviceEnv } from './common.config';
 import { envBool, envInt, envList, envOptionalString, envOriginList, envUrl } from './env';
 import { presenceEnv, refinePresence } from './presence.config';
+import { pusherEnv } from './pusher.config';
 
 /** Settings of the gateway (SPEC "Client transports", "WebRTC signaling"). */
 export const gatewayEnv = {
@@ -84,6 +85,8 @@ export const gatewayEnv = {
   STATS_INTERVAL_SECONDS: envInt(2, 1, 60),
   // Presence, join/leave and lifecycle events (presence.config.ts).
   ...presenceEnv,
+  // Pusher protocol compatibility (pusher.config.ts).
+  ...pusherEnv,
 };
 
 export const gatewaySchema = z.object({ ...serviceEnv, ...engineEnv, ...gatewayEnv }).superRefine((c, ctx) => {

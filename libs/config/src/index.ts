@@ -8,3 +8,4 @@ export * from './standalone.config';
 export * from './webhook-ingest.config';
 export * from './webhook-sources.schema';
 export * from './presence.config';
+export * from './pusher.config';

@@ -9,7 +9,7 @@ export class ConfigError extends Error {
 }
 
 /** Names of variables whose values must never be echoed back in an error. */
-const SECRET_NAME = /SECRET|KEY|TOKEN|PASSWORD|CREDENTIAL|SOURCES/i;
+const SECRET_NAME = /SECRET|KEY|TOKEN|PASSWORD|CREDENTIAL|SOURCES|PUSHER_APPS/i;
 
 /**
  * Validates `env` against `schema`. On failure throws a ConfigError whose message names

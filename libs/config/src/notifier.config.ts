@@ -4,6 +4,7 @@ import { envInt, envOptionalString } from './env';
 import { loadConfigFile } from './load-config';
 import { outboundEnv, refineOutbound } from './outbound.config';
 import { presenceEnv, refinePresence } from './presence.config';
+import { pusherEnv } from './pusher.config';
 
 /** Settings of the notifier (SPEC "Event bus and notifier"). */
 export const notifierEnv = {
@@ -39,6 +40,8 @@ export const notifierEnv = {
   ...outboundEnv,
   // CHANNEL_CONFIG and PRESENCE_*: the server-side presence query (GET /v1/channels/<channel>/presence).
   ...presenceEnv,
+  // Pusher webhooks are sent by the outbound engine (pusher.config.ts).
+  ...pusherEnv,
 };
 
 export const notifierSchema = z.object({ ...serviceEnv, ...engineEnv, ...notifierEnv }).superRefine((c, ctx) => {

@@ -36,6 +36,11 @@ export interface SubscribeOptions {
    * member data (a Pusher presence channel) passes it here.
    */
   member?: StoreMember;
+  /**
+   * The transport keeps this channel's presence itself (the Pusher transport: every Pusher
+   * channel, under its own rules): the session neither joins nor watches it.
+   */
+  ownPresence?: true;
 }
 
 /** What sessions share: the engine, limits, token verification, the expiry wheel, the registry. */
@@ -182,7 +187,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
       this.endSubscription(channel, handle);
       return;
     }
-    await this.enterPresence(channel, options.member ?? this.member());
+    if (options.ownPresence !== true) await this.enterPresence(channel, options.member ?? this.member());
   }
 
   unsubscribe(channel: string): void {
@@ -226,8 +231,11 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
 
   // ---- Publish ---------------------------------------------------------------------------
 
-  /** A client publish: permission, rate limit (a refused publish takes no offset), `from` = token `sub`. */
-  async publish(channel: string, data: unknown, idempotencyKey?: string): Promise<PublishResult> {
+  /**
+   * A client publish: permission, rate limit (a refused publish takes no offset), `from` = token `sub`.
+   * `type` is set only by transports whose protocol names events (Pusher `client-` events).
+   */
+  async publish(channel: string, data: unknown, idempotencyKey?: string, type?: string): Promise<PublishResult> {
     assertChannel(channel);
     if (!canPublish(this.principal, channel)) throw new SwitchboardError('forbidden', `not allowed to publish to ${channel}`);
     this.publishBucket ??= new TokenBucket(this.hub.options.clientPublishRate);
@@ -235,7 +243,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
       this.hub.metrics.limitHits.inc({ limit: 'publish_rate', transport: this.transportName });
       throw new SwitchboardError('rate_limited', `at most ${this.hub.options.clientPublishRate} publishes per second`);
     }
-    const result = await this.hub.engine.publish({ channel, data, idempotencyKey, from: this.principal.sub });
+    const result = await this.hub.engine.publish({ channel, data, idempotencyKey, type, from: this.principal.sub });
     this.hub.metrics.clientPublishes.inc({ transport: this.transportName });
     // One line per client publish at debug level: who, where, which offset — never the body.
     this.hub.logger.debug({ channel, offset: result.offset, from: this.principal.sub, duplicate: result.duplicate }, 'client publish');

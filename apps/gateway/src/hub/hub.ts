@@ -35,7 +35,7 @@ export interface OpenSessionOptions {
 @Injectable()
 export class Hub implements SessionServices, OnApplicationShutdown {
   readonly expiry = new ExpiryWheel();
-  private readonly delivered: Record<TransportName, number> = { ws: 0, socketio: 0, sse: 0, poll: 0 };
+  private readonly delivered: Record<TransportName, number> = { ws: 0, socketio: 0, sse: 0, poll: 0, pusher: 0 };
   private readonly addressBudgets = new Map<string, TokenBucket>();
   private readonly forwarding: Forwarding;
   private readonly flushTimer: NodeJS.Timeout;

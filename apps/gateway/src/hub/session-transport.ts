@@ -3,9 +3,9 @@ import type { UnsubscribeReason } from '@switchboard/protocol';
 import type { PresenceNotice } from './presence-hub';
 
 /** Client transports, as they appear in metric labels. */
-export type TransportName = 'ws' | 'socketio' | 'sse' | 'poll';
+export type TransportName = 'ws' | 'socketio' | 'sse' | 'poll' | 'pusher';
 
-export const TRANSPORT_NAMES: readonly TransportName[] = ['ws', 'socketio', 'sse', 'poll'];
+export const TRANSPORT_NAMES: readonly TransportName[] = ['ws', 'socketio', 'sse', 'poll', 'pusher'];
 
 /**
  * Why the session core ends a connection. Each transport says it its own way:

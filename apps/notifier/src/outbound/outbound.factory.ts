@@ -16,6 +16,7 @@ import { EndpointRegistry } from './endpoints/endpoint-registry';
 import type { EndpointStore } from './endpoints/endpoint-store';
 import { KvEndpointStore } from './endpoints/kv-endpoint.store';
 import { MemoryEndpointStore } from './endpoints/memory-endpoint.store';
+import { syncPusherEndpoints } from './pusher/pusher-endpoints';
 import { AddressPolicy } from './http/address-policy';
 import { HostLookup, SafeHttpClient } from './http/safe-http.client';
 import type { DeliveryQueue } from './queue/delivery-queue';
@@ -94,7 +95,7 @@ export function createOutbound(deps: OutboundDeps): Outbound {
     timeoutMs,
     ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
   });
-  const registry = new EndpointRegistry(backends.store, logger);
+  const registry = new EndpointRegistry(backends.store, logger, (store) => syncPusherEndpoints(store, s.PUSHER_APPS, logger));
   const notices = new OutboundNotices(bus, logger);
   const health = new EndpointHealth(registry, notices, logger, s.OUTBOUND_DISABLE_AFTER_HOURS * 3600 * 1000);
   const ctx: DeliveryContext = {

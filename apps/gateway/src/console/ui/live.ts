@@ -1,6 +1,6 @@
 import { connect, type Message, type Subscription, type SwitchboardClient, type TransportName } from '@switchboard/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, describe } from './api';
+import { api, describe } from './api';
 import { html } from './html';
 
 const MAX_ROWS = 500;
@@ -144,12 +144,8 @@ export function Live(props: { devToken: boolean }) {
       const res = await api<unknown>(`/v1/presence?channel=${encodeURIComponent(name)}`, { key: token });
       setPresence({ channel: name, text: JSON.stringify(res, null, 2), error: false });
     } catch (err) {
-      const missing = err instanceof ApiError && err.status === 404;
-      setPresence({
-        channel: name,
-        text: missing ? `presence queries are not served here (${describe(err)})` : describe(err),
-        error: true,
-      });
+      // The server's message says why (e.g. presence is not enabled for the channel).
+      setPresence({ channel: name, text: describe(err), error: true });
     }
   };
 

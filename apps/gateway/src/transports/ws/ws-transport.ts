@@ -59,7 +59,8 @@ export class WsTransport implements OnApplicationShutdown {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (url.pathname === WS_PATH || url.pathname === WS_PATH + '/') {
         void this.upgrade(req, socket, head, url.searchParams);
-      } else if (!url.pathname.startsWith('/socket.io')) {
+      } else if (!url.pathname.startsWith('/socket.io') && !url.pathname.startsWith('/app/')) {
+        // (`/app/<key>` is the Pusher transport's.)
         reject(socket, 404, 'not_found', 'no WebSocket endpoint at this path; use /v1/ws or /socket.io/');
       }
     });

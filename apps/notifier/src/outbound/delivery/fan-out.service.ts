@@ -101,7 +101,7 @@ export class FanOutService {
     const queuedAt = Date.now();
     const jobs: QueuedJob[] = [];
     for (const target of targets) {
-      if (target.id === about) continue;
+      if (target.id === about || target.format.accepts?.(outbound) === false) continue;
       let body = bodies.get(target.endpoint.format);
       if (body === undefined) {
         body = target.format.body(outbound);

@@ -41,7 +41,7 @@ export class ActiveEndpoint {
   signingKeys(now: number): SigningKeys {
     if (now < this.signingValidUntil) return this.signing;
     const active = this.keys.filter((k) => k.expiresAt > now);
-    this.signing = { keys: active.map((k) => k.key) };
+    this.signing = { keys: active.map((k) => k.key), ...(this.endpoint.pusherKey === undefined ? {} : { keyId: this.endpoint.pusherKey }) };
     this.signingValidUntil = Math.min(...active.map((k) => k.expiresAt));
     return this.signing;
   }
@@ -75,11 +75,14 @@ export class EndpointRegistry {
   constructor(
     readonly store: EndpointStore,
     private readonly logger: EngineLogger,
+    /** Writes endpoints that come from config (PUSHER_APPS' webhooks) before the registry loads. */
+    private readonly seed?: (store: EndpointStore) => Promise<void>,
   ) {}
 
   /** Loads every endpoint and follows changes; resolves once the copy is complete. */
   async start(): Promise<void> {
     await this.store.ensure();
+    await this.seed?.(this.store);
     await this.follow();
     this.started = true;
   }

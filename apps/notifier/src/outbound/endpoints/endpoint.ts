@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
  * Payload formats and signature schemes an endpoint can receive. Only Standard Webhooks
  * today; a new format (Pusher's webhooks) adds a name here and a `WebhookFormat`.
  */
-export const ENDPOINT_FORMATS = ['standard'] as const;
+export const ENDPOINT_FORMATS = ['standard', 'pusher'] as const;
 export type EndpointFormat = (typeof ENDPOINT_FORMATS)[number];
 
 /** Why an endpoint stopped receiving: by an admin, a 410 answer, or failing too long. */
@@ -34,6 +34,8 @@ export interface Endpoint {
   rateLimitPerSecond?: number;
   /** Current secret first; an older one keeps signing until its `expiresAt`. */
   secrets: EndpointSecret[];
+  /** Format `pusher`: the app key sent as `X-Pusher-Key` (the secret signs). */
+  pusherKey?: string;
   /** Time of the first failed attempt since the last success; absent while healthy. */
   failingSince?: string;
   createdAt: string;

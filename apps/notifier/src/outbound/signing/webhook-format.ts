@@ -24,6 +24,8 @@ export interface AttemptRequest {
 export interface SigningKeys {
   /** HMAC keys, the current secret's first; more than one while a rotation overlaps. */
   readonly keys: readonly KeyObject[];
+  /** Names the key to the receiver where a format says so (Pusher's `X-Pusher-Key`). */
+  readonly keyId?: string;
 }
 
 /**
@@ -34,6 +36,8 @@ export interface SigningKeys {
  */
 export interface WebhookFormat {
   readonly name: EndpointFormat;
+  /** False for events this format has no payload for (the endpoint then gets no job); all when absent. */
+  accepts?(event: OutboundEvent): boolean;
   /** The body for an event, built once per event and shared by every endpoint of this format. */
   body(event: OutboundEvent): Uint8Array;
   /** Headers of one attempt: content type, identity, timestamp and signature over the body. */
