@@ -7,12 +7,13 @@ import { Redis } from 'ioredis';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { measureIdle, measureStorm } from './scenarios/connections.mjs';
+import { measureIdle, measureIdleSpread, measureStorm } from './scenarios/connections.mjs';
 import { measureDelivery } from './scenarios/delivery.mjs';
 import { measureOutbound } from './scenarios/outbound.mjs';
 import { measureEndToEnd, measureIngest } from './scenarios/webhooks.mjs';
 import { measureGatewayQueries, measurePresenceQueries, measureRenewal } from './scenarios/presence.mjs';
 import { runScaleCli } from './scenarios/scale.mjs';
+import { measurePublish } from './scenarios/publish.mjs';
 import { ROOT } from './lib/harness.mjs';
 import { fmt, median, ratioText, table } from './lib/stats.mjs';
 
@@ -132,6 +133,11 @@ if (wants('fanout')) {
     }
   }
 }
+if ((wants('fanout') || only?.includes('sio-emit')) && P.fanout[quick ? 200 : 2000]?.memory.includes('sio')) {
+  // Socket.IO against the fastest broadcast a bare socket.io server has: io.emit to everyone.
+  const n = quick ? 200 : 2000;
+  await deliveryScenario(`fan-out sio ×${fmt(n)} (memory) vs io.emit`, { transport: 'sio', baseline: 'sio-emit', engine: 'memory', connections: n, channels: 1, perConnection: 1 });
+}
 if (wants('pusher')) {
   // The Pusher transport (/app/<key>, events published through /v1/publish) against the bare `ws` broadcast server,
   // with /v1/ws measured in the same run (a loaded machine moves both ratios together).
@@ -155,13 +161,17 @@ if (wants('many')) {
 
 const connRows = [];
 if (wants('idle')) {
-  const runs = await compare('idle ws memory', (side) => measureIdle(side, { counts: P.idle, clientProcesses: 2 }));
-  connRows.push([
-    `idle ws, ${fmt(P.idle[0])}→${fmt(P.idle[1])} connections`,
-    `${fmt(med(runs.ours, 'bytesPerConnection') / 1024, 1)} KiB/conn (bare ${fmt(med(runs.bare, 'bytesPerConnection') / 1024, 1)})`,
-    ratioText(ratios(runs, 'bytesPerConnection')),
-    `${fmt(med(runs.ours, 'bytesPerConnectionAfterTraffic') / 1024, 1)} KiB/conn after traffic: ${ratioText(ratios(runs, 'bytesPerConnectionAfterTraffic'))}`,
-  ]);
+  // Socket.IO and SSE at a fifth of the WebSocket counts: each of their connections costs the client processes more.
+  for (const transport of ['ws', 'sio', 'sse']) {
+    const counts = transport === 'ws' ? P.idle : P.idle.map((n) => n / 5);
+    const runs = await compare(`idle ${transport} memory`, (side) => measureIdle(side, { transport, counts, clientProcesses: 2 }));
+    connRows.push([
+      `idle ${transport}, ${fmt(counts[0])}→${fmt(counts[1])} connections`,
+      `${fmt(med(runs.ours, 'bytesPerConnection') / 1024, 1)} KiB/conn (bare ${fmt(med(runs.bare, 'bytesPerConnection') / 1024, 1)})`,
+      ratioText(ratios(runs, 'bytesPerConnection')),
+      `${fmt(med(runs.ours, 'bytesPerConnectionAfterTraffic') / 1024, 1)} KiB/conn after traffic (bare ${fmt(med(runs.bare, 'bytesPerConnectionAfterTraffic') / 1024, 1)}): ${ratioText(ratios(runs, 'bytesPerConnectionAfterTraffic'))}`,
+    ]);
+  }
 }
 const openFileLimit = () => Number(/Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? Infinity);
 if (wants('idle') && P.idle50k && openFileLimit() < 55_000) {
@@ -186,6 +196,23 @@ if (wants('idle') && P.idle50k && openFileLimit() < 55_000) {
     problems.push(`50,000 idle connections: ${err.message}`);
   }
 }
+// Opt-in (`--only idle51k`, run once, ~5 minutes): 51,000 idle WebSocket connections as
+// 3 gateway processes × 17,000 (one process may hold ~20,000 open files here).
+if (only?.includes('idle51k')) {
+  log('idle ws: 3 processes × 17,000 connections');
+  try {
+    const per = await measureIdleSpread({ servers: 3, perServer: 17_000, from: 2000, clientProcesses: 4, pingSeconds: 5, idleMs: 30_000 });
+    for (const [i, r] of per.entries()) log(`idle51k process ${i + 1}: ${JSON.stringify(r)}`);
+    connRows.push([
+      'idle ws, 3 processes × 17,000 connections (ours)',
+      `${fmt(median(per.map((r) => r.bytesPerConnection)) / 1024, 1)} KiB/conn (${per.map((r) => fmt(r.bytesPerConnection / 1024, 1)).join(', ')})`,
+      '',
+      `heartbeat (ping every 5 s): ${fmt(median(per.map((r) => r.heartbeatCpuMsPer10kPerRound)), 1)} ms CPU per ping round per 10,000 connections, ${fmt(median(per.map((r) => r.heartbeatCpuPercentPer10k)), 2)} % of a core; RSS ${per.map((r) => fmt(r.rss / 2 ** 20)).join(', ')} MiB; closed ${per[0].closed}`,
+    ]);
+  } catch (err) {
+    problems.push(`idle 3 × 17,000: ${err.message}`);
+  }
+}
 if (wants('storm')) {
   const runs = await compare('storm', (side) => measureStorm(side, { connections: P.storm, clientProcesses: 2 }));
   connRows.push([
@@ -193,6 +220,20 @@ if (wants('storm')) {
     `${fmt(med(runs.ours, 'acceptedPerSec'))} accepted/s, p99 ${fmt(med(runs.ours, 'handshakeP99Ms'))} ms`,
     ratioText(ratios(runs, 'acceptedPerSec')),
     `handshake p99 ${ratioText(ratios(runs, 'handshakeP99Ms'))}`,
+  ]);
+}
+
+const publishRows = [];
+if (wants('publish')) {
+  const o = { durationMs: P.ingestMs, connections: 32, channels: 100 };
+  const runs = await compare('publish API', (side) => measurePublish(side, o));
+  for (const r of runs.ours) if (r.non2xx > 0) problems.push(`publish API: ${r.non2xx} requests failed`);
+  publishRows.push([
+    `POST /v1/publish, ${o.connections} in flight, ${o.channels} channels (NATS+Redis)`,
+    `${fmt(med(runs.ours, 'publishesPerSec'))}/s (floor ${fmt(med(runs.bare, 'publishesPerSec'))}/s), ${fmt(med(runs.ours, 'cpuUsPerPublish'))} µs CPU each (floor ${fmt(med(runs.bare, 'cpuUsPerPublish'))})`,
+    ratioText(ratios(runs, 'publishesPerSec')),
+    ratioText(ratios(runs, 'cpuUsPerPublish')),
+    ratioText(ratios(runs, 'p99Ms')),
   ]);
 }
 
@@ -321,7 +362,8 @@ if (rows.length > 0) {
     '',
   );
 }
-if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs bare ws', 'notes'], connRows), '');
+if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs its bare server', 'notes'], connRows), '');
+if (publishRows.length > 0) out.push(table(['publish path', 'ours', 'publishes/s vs floor', 'server CPU/publish vs floor', 'p99 vs floor'], publishRows), '');
 if (hookRows.length > 0) out.push(table(['webhooks', 'ours', 'throughput vs bare verify', 'p99 vs bare verify'], hookRows), '');
 if (gatewayPresenceRows.length > 0) {
   out.push(

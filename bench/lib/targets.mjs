@@ -5,6 +5,14 @@ import { join } from 'node:path';
 import { isolatedEnv } from '../../libs/testing/src/isolated-env.ts';
 import { ROOT, ServerProcess } from './harness.mjs';
 
+/**
+ * The built entry of one of our apps. BENCH_DIST=<a copy of dist/ inside the repository>
+ * runs another build (the "before" of a before → after comparison, same harness).
+ */
+export function built(app) {
+  return join(process.env.BENCH_DIST ?? join(ROOT, 'dist'), 'apps', app, 'main.js');
+}
+
 export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
 export const PUBLISH_API_KEY = 'bench-publish-key';
 
@@ -32,10 +40,18 @@ export function startOurs(engine, extraEnv = {}) {
     ...(engine === 'real' ? realEngineEnv() : {}),
     ...extraEnv,
   };
-  return ServerProcess.start(`switchboard (${engine})`, join(ROOT, 'dist/apps/standalone/main.js'), env, '/readyz');
+  return ServerProcess.start(`switchboard (${engine})`, built('standalone'), env, '/readyz');
 }
 
-export const BASELINES = { ws: 'ws-broadcast.mjs', sio: 'socketio.mjs', sse: 'sse.mjs', lp: 'longpoll.mjs', hmac: 'hmac-verify.mjs' };
+export const BASELINES = {
+  ws: 'ws-broadcast.mjs',
+  sio: 'socketio.mjs',
+  'sio-emit': 'socketio-emit.mjs',
+  sse: 'sse.mjs',
+  lp: 'longpoll.mjs',
+  hmac: 'hmac-verify.mjs',
+  publish: 'publish-floor.mjs',
+};
 
 export function startBaseline(kind, env = {}) {
   return ServerProcess.start(`bare ${kind}`, join(ROOT, 'bench/baselines', BASELINES[kind]), env);

@@ -15,14 +15,15 @@ const addresses = (n) => (n <= 20_000 ? undefined : Array.from({ length: Math.ce
  * Connections open 100 at a time per client process, so the figure is what connections
  * hold, not the allocator's high-water mark from a burst of handshakes (the storm
  * scenario is the burst: 500 at a time left ours ~3 KiB/conn more RSS, not heap).
- * @param o {counts: [n1, n2], clientProcesses}
+ * @param o {counts: [n1, n2], clientProcesses, transport ('ws' default, 'sio', 'sse': against its own bare server)}
  */
 export async function measureIdle(side, o) {
-  const server = side === 'ours' ? await startOurs('memory') : await startBaseline('ws');
+  const transport = o.transport ?? 'ws';
+  const server = side === 'ours' ? await startOurs('memory') : await startBaseline(transport);
   const clients = await Clients.start(o.clientProcesses);
   try {
     const [n1, n2] = o.counts;
-    const options = { mode: side, transport: 'ws', base: server.url, token: await token(), addresses: addresses(n2), concurrency: 100, retries: 2 };
+    const options = { mode: side, transport, base: server.url, token: await token(), addresses: addresses(n2), concurrency: 100, retries: 2 };
     const base = await server.probe();
     let opened = await clients.open(options, Array.from({ length: n1 }, () => ['bench:idle']));
     if (opened.failed > 0) throw new Error(`idle: ${opened.failed} connections failed: ${opened.firstError}`);
@@ -76,5 +77,50 @@ export async function measureStorm(side, o) {
   } finally {
     await clients.close();
     await server.stop();
+  }
+}
+
+/**
+ * Idle connections spread over several gateway processes (one process may hold ~20,000
+ * open files here): `o.servers` processes × `o.perServer` WebSocket connections, opened
+ * `o.clientProcesses` client processes wide. Per process: memory per connection (the slope
+ * between `o.from` connections and all of them, after GC) and the heartbeat's CPU over an
+ * idle window at WS_PING_SECONDS=`o.pingSeconds`, per 10,000 connections and per ping round.
+ */
+export async function measureIdleSpread(o) {
+  const servers = [];
+  const clients = await Clients.start(o.clientProcesses);
+  try {
+    for (let i = 0; i < o.servers; i++) servers.push(await startOurs('memory', { WS_PING_SECONDS: String(o.pingSeconds) }));
+    const jwt = await token();
+    const open = async (server, n) => {
+      const opened = await clients.open({ mode: 'ours', transport: 'ws', base: server.url, token: jwt, concurrency: 100, retries: 2 }, Array.from({ length: n }, () => ['bench:idle']));
+      if (opened.failed > 0) throw new Error(`idle spread: ${opened.failed} connections failed: ${opened.firstError}`);
+    };
+    const at1 = [];
+    for (const server of servers) {
+      await open(server, o.from);
+      await sleep(500);
+      at1.push(await server.probe());
+    }
+    for (const server of servers) await open(server, o.perServer - o.from);
+    await sleep(1000);
+    const at2 = await Promise.all(servers.map((s) => s.probe()));
+    // Idle: nothing but the heartbeat (pings, pongs, the silence check) for the window.
+    await sleep(o.idleMs);
+    const at3 = await Promise.all(servers.map((s) => s.probe()));
+    const counted = await clients.count();
+    const rounds = o.idleMs / 1000 / o.pingSeconds;
+    return servers.map((_, i) => ({
+      bytesPerConnection: (at2[i].rss - at1[i].rss) / (o.perServer - o.from),
+      heapPerConnection: (at2[i].heapUsed - at1[i].heapUsed) / (o.perServer - o.from),
+      rss: at2[i].rss,
+      heartbeatCpuMsPer10kPerRound: (at3[i].cpuUs - at2[i].cpuUs) / 1000 / rounds / (o.perServer / 10_000),
+      heartbeatCpuPercentPer10k: ((at3[i].cpuUs - at2[i].cpuUs) / (o.idleMs * 1000)) * 100 / (o.perServer / 10_000),
+      closed: counted.closed,
+    }));
+  } finally {
+    await clients.close();
+    for (const s of servers) await s.stop();
   }
 }

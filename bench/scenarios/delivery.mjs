@@ -10,7 +10,8 @@ const PUSHER_BENCH_APPS = JSON.stringify([{ id: 'bench', key: PUSHER_BENCH_KEY, 
 
 /**
  * @param side 'bare' | 'ours'
- * @param o {transport, engine, connections, channels (count), perConnection, windowMs, rate (msg/s), clientProcesses}
+ * @param o {transport, engine, connections, channels (count), perConnection, windowMs, rate (msg/s), clientProcesses,
+ *   baseline (the bare server, when not the transport's own: 'sio-emit')}
  */
 export async function measureDelivery(side, o) {
   // Pusher clients are measured against the same bare `ws` broadcast server as /v1/ws.
@@ -18,7 +19,7 @@ export async function measureDelivery(side, o) {
   const server =
     side === 'ours'
       ? await startOurs(o.engine, pusher ? { PUSHER_APPS: PUSHER_BENCH_APPS } : {})
-      : await startBaseline(pusher ? 'ws' : o.transport);
+      : await startBaseline(o.baseline ?? (pusher ? 'ws' : o.transport));
   const clients = await Clients.start(o.clientProcesses);
   try {
     const names = Array.from({ length: o.channels }, (_, i) => `bench:c${i}`);

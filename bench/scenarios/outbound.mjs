@@ -6,7 +6,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT, ServerProcess } from '../lib/harness.mjs';
-import { realEngineEnv } from '../lib/targets.mjs';
+import { built, realEngineEnv } from '../lib/targets.mjs';
 
 const ADMIN_API_KEY = 'bench-admin-key';
 
@@ -83,7 +83,7 @@ export async function measureOutbound(side, o) {
       OUTBOUND_ALLOW_CIDRS: '127.0.0.1/32',
       OUTBOUND_CONCURRENCY: String(o.concurrency),
     };
-    const main = join(ROOT, 'dist/apps/notifier/main.js');
+    const main = built('notifier');
     const setup = await ServerProcess.start('notifier (setup)', main, { ...env, OUTBOUND_ENABLED: 'false' }, '/readyz');
     try {
       const res = await fetch(`${setup.url}/v1/endpoints`, {

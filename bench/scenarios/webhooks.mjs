@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Clients, now, ROOT, ServerProcess } from '../lib/harness.mjs';
-import { realEngineEnv, startBaseline, startOurs, token } from '../lib/targets.mjs';
+import { built, realEngineEnv, startBaseline, startOurs, token } from '../lib/targets.mjs';
 
 const STRIPE_SECRET = 'whsec_bench_signing_secret';
 const GITHUB_SECRET = 'bench-github-secret';
@@ -54,7 +54,7 @@ const ONE_SENDER = { WEBHOOK_UNVERIFIED_RATE: '0' };
 export async function measureIngest(side, o) {
   const server =
     side === 'ours'
-      ? await ServerProcess.start('webhook-ingest', join(ROOT, 'dist/apps/webhook-ingest/main.js'), { ...realEngineEnv(), ...ONE_SENDER, WEBHOOK_SOURCES: sources() }, '/readyz')
+      ? await ServerProcess.start('webhook-ingest', built('webhook-ingest'), { ...realEngineEnv(), ...ONE_SENDER, WEBHOOK_SOURCES: sources() }, '/readyz')
       : await startBaseline('hmac', { WEBHOOK_SECRET: o.provider === 'stripe' ? STRIPE_SECRET : GITHUB_SECRET });
   try {
     const before = await server.probe();

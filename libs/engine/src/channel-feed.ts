@@ -1,5 +1,5 @@
 import { StreamPosition } from '@switchboard/protocol';
-import { ChannelListener, HistoryResult } from './channel-engine';
+import { ChannelListener, ChannelSubscription, HistoryResult } from './channel-engine';
 import { ChannelStore } from './channel-store';
 import { EngineOptions } from './engine-options';
 import { BusListener, FanoutBus } from './fanout-bus';
@@ -24,17 +24,36 @@ class Rewind {
 
 type Buffered = StoredMessage | Loss | Rewind;
 
-/** One local subscriber of a feed. */
-export interface FeedSubscriber {
-  readonly listener: ChannelListener;
+/**
+ * One local subscriber of a feed, and the handle its subscriber holds (one object per
+ * subscription: no closure).
+ */
+export class FeedSubscriber implements ChannelSubscription {
   /** Epoch of the offsets this subscriber has. */
-  epoch: string;
+  epoch = '';
   /** Last offset this subscriber got; live messages at or below it are dropped (the recovery seam). */
-  last: number;
+  last = 0;
   /** While joining: live messages and loss marks, held until its recovered batch is out. */
-  buffer: Buffered[] | null;
+  buffer: Buffered[] | null = [];
   /** Buffer entries before this index happened before the subscriber's own history read. */
-  readFrom: number;
+  readFrom = 0;
+  private active = true;
+
+  constructor(
+    readonly listener: ChannelListener,
+    private readonly feed: ChannelFeed,
+  ) {}
+
+  get channel(): string {
+    return this.feed.channel;
+  }
+
+  /** Ends the subscription (idempotent). */
+  unsubscribe(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.feed.remove(this);
+  }
 }
 
 /**
@@ -123,7 +142,7 @@ export class ChannelFeed {
   }
 
   addJoining(listener: ChannelListener): FeedSubscriber {
-    const sub: FeedSubscriber = { listener, epoch: '', last: 0, buffer: [], readFrom: 0 };
+    const sub = new FeedSubscriber(listener, this);
     this.joining.add(sub);
     return sub;
   }

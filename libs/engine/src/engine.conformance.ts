@@ -123,6 +123,43 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       await other.close();
     }, 60000);
 
+    it('stores each of many publishes started at once exactly once, and answers each with its own offset', async () => {
+      // Hundreds of publishes on three channels issued in the same tick (what concurrent
+      // HTTP requests do, and what write batching or pipelining of the store's commands
+      // sees): a resent or reordered command would show as an extra offset, an offset
+      // answered to the wrong publish, or a message out of place.
+      const channels = [channel(), channel(), channel()];
+      const subs = channels.map(() => new RecordingListener());
+      await Promise.all(channels.map((c, i) => pod.subscribe(c, subs[i])));
+      const n = 200;
+      const requests = Array.from({ length: n * channels.length }, (_, k) => ({ c: k % channels.length, i: Math.floor(k / channels.length) }));
+      const results = await Promise.all(
+        requests.map(({ c, i }) =>
+          // Most carry no key (a resent command would store them twice); every tenth repeats
+          // the key of the one before it on its channel.
+          pod.publish({ channel: channels[c], data: { c, i }, idempotencyKey: i % 10 >= 8 ? `k${i - (i % 10) + 8}` : undefined }),
+        ),
+      );
+      for (let c = 0; c < channels.length; c++) {
+        const mine = results.filter((_, k) => requests[k].c === c);
+        const stored = mine.filter((r) => !r.duplicate);
+        expect(stored.map((r) => r.offset).sort((x, y) => x - y)).toEqual(range(1, n - n / 10));
+        // A repeated key is answered with its original's offset.
+        mine.forEach((r, i) => {
+          if (i % 10 === 9) expect(r).toEqual({ ...mine[i - 1], duplicate: true });
+        });
+        await eventually(() => expect(subs[c].messages.length).toBe(n - n / 10), 15000);
+        expect(subs[c].offsets).toEqual(range(1, n - n / 10));
+        // The message at each offset is the publish that was told that offset.
+        const byOffset = new Map<number, number>();
+        mine.forEach((r, i) => {
+          if (!r.duplicate) byOffset.set(r.offset, i);
+        });
+        for (const m of subs[c].messages) expect(m.message.data).toEqual({ c, i: byOffset.get(m.offset) });
+      }
+      expect(subs.reduce((a, s) => a + s.lost, 0)).toBe(0);
+    }, 60000);
+
     it('serves history after a position and reports whether it is complete', async () => {
       const c = channel();
       for (let i = 1; i <= 5; i++) await pod.publish({ channel: c, data: i, id: `e${i}`, type: 't' });

@@ -143,18 +143,10 @@ export class Engine implements ChannelEngine {
       }
       feed.activate(sub);
     } catch (err) {
-      feed.remove(sub);
+      sub.unsubscribe();
       throw err;
     }
-    let active = true;
-    return {
-      channel,
-      unsubscribe: () => {
-        if (!active) return;
-        active = false;
-        feed.remove(sub);
-      },
-    };
+    return sub;
   }
 
   isReady(): boolean {

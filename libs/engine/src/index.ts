@@ -11,6 +11,7 @@ export { MemoryEventBus } from './memory/memory-event-bus';
 export { MemoryFanoutBus } from './memory/memory-fanout-bus';
 export { applyStreamReplicas, StreamReplicasError } from './nats-redis/stream-replicas';
 export {
+  coalesceWrites,
   connectNats,
   connectRedis,
   createRedisClient,

@@ -172,6 +172,8 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
       throw this.readError(err);
     } finally {
       replies.delete(channel);
+      // An idle session keeps no empty map.
+      if (replies.size === 0 && this.replies === replies) this.replies = undefined;
     }
     if (this.closed || this.subscriptions.get(channel) !== null) {
       // Closed (or unsubscribed) while subscribing.

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@switchboard/engine';
+import { coalesceWrites, type RedisClient } from '@switchboard/engine';
 import { createHash } from 'node:crypto';
 import { Admission, DeliveryLedger } from './delivery-ledger';
 
@@ -41,12 +41,15 @@ export class RedisDeliveryLedger implements DeliveryLedger {
 
   admit(source: string, deliveryId: string, signature?: string): Promise<Admission> {
     const delivery = this.key(source, 'd', deliveryId);
+    // The admits and marks of concurrent webhooks leave in one write.
+    coalesceWrites(this.redis);
     return signature === undefined
       ? this.commands.sbWebhookAdmit(1, delivery, deliveryId, this.windowSeconds)
       : this.commands.sbWebhookAdmit(2, delivery, this.key(source, 's', signature), deliveryId, this.windowSeconds);
   }
 
   async markStored(source: string, deliveryId: string): Promise<void> {
+    coalesceWrites(this.redis);
     await this.redis.set(this.key(source, 'd', deliveryId), '1', 'EX', this.windowSeconds);
   }
 

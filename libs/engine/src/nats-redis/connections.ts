@@ -30,6 +30,9 @@ export async function connectNats(
         reconnectJitter: 100,
         pingInterval: 10_000,
         maxPingOut: 3,
+        // Otherwise every request and JetStream publish captures a stack trace up front
+        // (an Error made per call, for the case it times out): ~9 % of a stored webhook's CPU.
+        noAsyncTraces: true,
         timeout: Math.min(5000, Math.max(500, deadline - Date.now())),
       });
     } catch (err) {
@@ -173,3 +176,30 @@ export async function connectRedis(
   }
   return redis;
 }
+
+const corked = new WeakSet<object>();
+
+/**
+ * Write coalescing for a command about to be sent on `redis`: the socket is corked until the
+ * event loop's check phase, so the commands of every publish started in this turn of the
+ * loop (concurrent HTTP requests, the channels of one request) leave in one `writev`
+ * instead of one write system call each (~20 % of a publish's CPU in the profile).
+ *
+ * Nothing else changes: each command still goes through ioredis's own queue, in order,
+ * with its own reply. This is not a pipeline (ioredis `pipeline()` / auto-pipelining
+ * resend and abort their queues on their own rules); a connection that drops while corked
+ * loses the buffered bytes exactly as it loses written, unanswered commands.
+ */
+export function coalesceWrites(redis: RedisClient): void {
+  // A Cluster client writes to one connection per node: left to ioredis.
+  if (redis instanceof Cluster) return;
+  const stream = redis.stream;
+  if (stream === undefined || corked.has(stream) || !stream.writable || redis.status !== 'ready') return;
+  corked.add(stream);
+  stream.cork();
+  setImmediate(() => {
+    corked.delete(stream);
+    stream.uncork();
+  });
+}
+

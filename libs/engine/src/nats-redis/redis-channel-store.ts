@@ -5,6 +5,7 @@ import { ChannelNotFoundError, ChannelPosition, HistoryResult, PublishRequest, R
 import { ChannelStore, isCompleteRecovery, JsonParts, RetentionOptions, StoreWriteResult } from '../channel-store';
 import { newEpoch } from '../epoch';
 import { StoredMessage } from '../stored-message';
+import { coalesceWrites } from './connections';
 import { PUBLISH_SCRIPT, READ_SCRIPT } from './redis-scripts';
 
 type Reply = Array<string | number>;
@@ -38,6 +39,7 @@ export class RedisChannelStore implements ChannelStore {
   async publish(request: PublishRequest, parts: JsonParts, receivedAt: number): Promise<StoreWriteResult> {
     const keys = this.keys(request.channel);
     const key = request.idempotencyKey;
+    coalesceWrites(this.redis);
     const reply = await this.scripts.sbPublish(
       keys.meta,
       keys.history,

@@ -1,11 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { RedisClient } from '@switchboard/engine';
 import type { GatewayConfig } from '@switchboard/config';
 import type { Platform } from '@switchboard/platform';
 import { Cluster } from 'ioredis';
-import type { Server, ServerOptions } from 'socket.io';
+import type { Observable } from 'rxjs';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 
 export const SOCKETIO_PATH = '/socket.io';
 
@@ -59,6 +61,43 @@ export class SwitchboardIoAdapter extends IoAdapter {
       server.adapter(cluster ? createShardedAdapter(pub, sub, { channelPrefix: key }) : createAdapter(pub, sub, { key }));
     }
     return server;
+  }
+
+  /**
+   * One plain listener per handled event and socket. Nest's own binds, per event and per
+   * socket, an rxjs chain that lives as long as the socket (fromEvent → mergeMap →
+   * takeUntil(disconnect) and their subscribers): the largest part of what an idle
+   * Socket.IO connection held beyond a bare socket.io server. Same behaviour: the payload
+   * is split into data and ack, a handler's result (if any, and unless it acks by hand) is
+   * the ack, `{event, data}` is emitted; rxjs is used per message only.
+   */
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    for (const { message, callback, isAckHandledManually } of handlers) {
+      socket.on(String(message), (...args: unknown[]) => {
+        const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args);
+        let result: Observable<unknown>;
+        try {
+          result = transform(callback(data, ack));
+        } catch (err) {
+          // A handler that throws at once is logged like one that fails later (Nest's `defer`).
+          this.logger.error(err);
+          return;
+        }
+        result.subscribe({
+          next: (response) => {
+            if (response === undefined || response === null) return;
+            const event = response as { event?: string; data?: unknown };
+            if (event.event) socket.emit(event.event, event.data);
+            else if (!isAckHandledManually && typeof ack === 'function') (ack as (r: unknown) => void)(response);
+          },
+          error: (err: unknown) => this.logger.error(err),
+        });
+      });
+    }
   }
 
   override async dispose(): Promise<void> {

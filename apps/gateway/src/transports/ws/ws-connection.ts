@@ -10,7 +10,7 @@ import {
 } from '@switchboard/protocol';
 import type { Logger } from '@switchboard/observability';
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import { ClientSession } from '../../hub/client-session';
 import type { PresenceNotice } from '../../hub/presence-hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
@@ -49,6 +49,37 @@ export interface WsContext {
 }
 
 /**
+ * The `ws` socket class of the gateway's server (its `WebSocket` option): it carries its
+ * connection, so the four listeners every socket needs are shared functions (below)
+ * instead of four closures and their contexts per connection.
+ */
+export class GatewaySocket extends WebSocket {
+  connection: WsConnection | undefined = undefined;
+}
+
+const connectionOf = (ws: WebSocket): WsConnection | undefined => (ws as GatewaySocket).connection;
+
+function onSocketMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  connectionOf(this)?.onFrame(data, isBinary);
+}
+function onSocketPong(this: WebSocket): void {
+  const connection = connectionOf(this);
+  if (connection !== undefined) connection.lastSeen = Date.now();
+}
+function onSocketClose(this: WebSocket): void {
+  connectionOf(this)?.onClose();
+}
+function onSocketError(this: WebSocket, err: Error & { code?: string }): void {
+  const connection = connectionOf(this);
+  if (connection === undefined) return;
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') connection.ctx.tooBig();
+  connection.ctx.logger.debug({ err: err.message }, 'ws connection error');
+}
+
+/** Settled: the start of every connection's request chain (none is made per connection). */
+const SETTLED: Promise<void> = Promise.resolve();
+
+/**
  * One client of `GET /v1/ws`: parses the JSON frames of the protocol, calls the session,
  * encodes what it answers. Limits, permissions and token lifetime are the session's.
  */
@@ -58,22 +89,21 @@ export class WsConnection implements SessionTransport {
   /** Last time the client answered a ping: only a pong proves it reads what it is sent. */
   lastSeen = Date.now();
   private pending = 0;
-  private queue: Promise<void> = Promise.resolve();
+  /** The last request in progress (one connection's requests run in order); none when idle. */
+  private queue: Promise<void> | undefined = undefined;
   private closed = false;
 
   constructor(
-    readonly ws: WebSocket,
+    readonly ws: GatewaySocket,
     session: (connection: WsConnection) => ClientSession,
-    private readonly ctx: WsContext,
+    readonly ctx: WsContext,
   ) {
     this.session = session(this);
-    ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
-    ws.on('pong', () => (this.lastSeen = Date.now()));
-    ws.on('close', () => this.onClose());
-    ws.on('error', (err: Error & { code?: string }) => {
-      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') ctx.tooBig();
-      ctx.logger.debug({ err: err.message }, 'ws connection error');
-    });
+    ws.connection = this;
+    ws.on('message', onSocketMessage);
+    ws.on('pong', onSocketPong);
+    ws.on('close', onSocketClose);
+    ws.on('error', onSocketError);
   }
 
   /** Hot path: one shared Buffer per message, a frame header per recipient. */
@@ -130,7 +160,8 @@ export class WsConnection implements SessionTransport {
     setTimeout(() => this.ws.terminate(), graceMs).unref();
   }
 
-  private onFrame(data: Buffer, isBinary: boolean): void {
+  /** A client frame (the socket's `message` event). */
+  onFrame(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
     if (isBinary) {
       this.sendError(undefined, 'bad_request', 'binary frames are not supported; send JSON text frames');
@@ -150,9 +181,10 @@ export class WsConnection implements SessionTransport {
     }
     // One connection's requests are handled strictly in order.
     const frame = parsed.frame;
-    this.queue = this.queue.then(() =>
+    this.queue = (this.queue ?? SETTLED).then(() =>
       this.handle(frame).finally(() => {
-        this.pending--;
+        // Nothing queued after it: an idle connection keeps no settled promise.
+        if (--this.pending === 0) this.queue = undefined;
       }),
     );
   }
@@ -222,7 +254,8 @@ export class WsConnection implements SessionTransport {
     this.send(id === undefined ? { op: 'error', code, message } : { op: 'error', id, code, message });
   }
 
-  private onClose(): void {
+  /** The socket closed (its `close` event). */
+  onClose(): void {
     this.closed = true;
     this.session.close();
     this.ctx.unregister(this);

@@ -11,7 +11,7 @@ import { originAllowed, tokenFromRequest } from '../../auth/request-auth';
 import { GatewayTokenVerifier } from '../../auth/token-verifier';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
-import { WsConnection, WsContext } from './ws-connection';
+import { GatewaySocket, WsConnection, WsContext } from './ws-connection';
 
 export const WS_PATH = '/v1/ws';
 
@@ -34,6 +34,7 @@ export class WsTransport implements OnApplicationShutdown {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.wss = new WebSocketServer({
+      WebSocket: GatewaySocket,
       noServer: true,
       maxPayload: hub.options.maxMessageBytes,
       perMessageDeflate: false,
@@ -77,7 +78,7 @@ export class WsTransport implements OnApplicationShutdown {
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): Promise<void> {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     let principal: Principal;
     try {
       if (!originAllowed(req, this.hub.options.allowedOrigins)) {
@@ -100,7 +101,9 @@ export class WsTransport implements OnApplicationShutdown {
     }
     if (socket.destroyed) return;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new WsConnection(ws, (c) => this.hub.openSession(principal, c), this.context);
+      // From here on ws handles the socket's errors.
+      socket.removeListener('error', destroySocket);
+      const connection = new WsConnection(ws as GatewaySocket, (c) => this.hub.openSession(principal, c), this.context);
       this.connections.add(connection);
     });
   }
@@ -124,6 +127,11 @@ const STATUS_TEXT: Record<number, string> = {
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+
+/** A handshake's socket error (a shared listener: none is made per connection). */
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
 
 /** Answers a handshake with a plain HTTP error and closes the socket. */
 function reject(socket: Duplex, status: number, code: string, message: string): void {
