@@ -49,6 +49,7 @@ describe('1,000 SDK clients after a gateway restart', () => {
 
     const received: number[][] = [];
     const reconnectedAt: number[] = [];
+    const attemptedAt: number[] = [];
     let killed = false;
     for (let i = 0; i < CLIENTS; i++) {
       const client = connect(gateway.url, { token, transports: ['websocket'], backoff: BACKOFF });
@@ -58,6 +59,7 @@ describe('1,000 SDK clients after a gateway restart', () => {
       client.subscribe<{ n: number }>(channel).on('message', (m) => got.push(m.data.n));
       client.on('state', (s) => {
         if (s === 'connected' && killed) reconnectedAt.push(Date.now());
+        if (s === 'connecting' && killed) attemptedAt.push(Date.now());
       });
     }
     await eventually(() => expect(clients.filter((c) => c.state === 'connected')).toHaveLength(CLIENTS), 30_000, 100);
@@ -65,6 +67,7 @@ describe('1,000 SDK clients after a gateway restart', () => {
     await eventually(() => expect(received.filter((r) => r.length === 1)).toHaveLength(CLIENTS), 15_000, 100);
 
     killed = true;
+    const killedAt = Date.now();
     gateway.kill('SIGKILL');
     await gateway.exited();
     // Published while no gateway runs: every client must get these on resume.
@@ -76,26 +79,34 @@ describe('1,000 SDK clients after a gateway restart', () => {
     await eventually(() => expect(received.filter((r) => r.length === 4)).toHaveLength(CLIENTS), 15_000, 100);
     for (const r of received) expect(r).toEqual([1, 2, 3, 4]);
 
-    // Histogram of reconnects after the new process was started.
-    const buckets = new Map<number, number>();
-    for (const t of reconnectedAt) {
-      const b = Math.max(0, Math.floor((t - restartAt) / BUCKET_MS));
-      buckets.set(b, (buckets.get(b) ?? 0) + 1);
-    }
-    const last = Math.max(...buckets.keys());
-    const lines = Array.from({ length: last + 1 }, (_, b) => {
-      const n = buckets.get(b) ?? 0;
-      return `${String(b * BUCKET_MS).padStart(6)} ms ${String(n).padStart(4)} ${'#'.repeat(Math.ceil(n / 5))}`;
-    });
+    // When clients try again is the SDK's doing (backoff with jitter); when they get in also
+    // depends on how fast the new process accepts, which a loaded machine slows: the
+    // assertions are on the attempts, the successes are shown.
+    const histogram = (times: number[], from: number): Map<number, number> => {
+      const buckets = new Map<number, number>();
+      for (const t of times) {
+        const b = Math.max(0, Math.floor((t - from) / BUCKET_MS));
+        buckets.set(b, (buckets.get(b) ?? 0) + 1);
+      }
+      return buckets;
+    };
+    const draw = (buckets: Map<number, number>): string =>
+      Array.from({ length: Math.max(...buckets.keys()) + 1 }, (_, b) => {
+        const n = buckets.get(b) ?? 0;
+        return `${String(b * BUCKET_MS).padStart(6)} ms ${String(n).padStart(4)} ${'#'.repeat(Math.ceil(n / 5))}`;
+      }).join('\n');
+    const attempts = histogram(attemptedAt, killedAt);
     console.log(
-      `[reconnect storm] ${CLIENTS} clients, backoff base ${BACKOFF.baseMs} ms cap ${BACKOFF.capMs} ms, reconnects per ${BUCKET_MS} ms after restart:\n${lines.join('\n')}`,
+      `[reconnect storm] ${CLIENTS} clients, backoff base ${BACKOFF.baseMs} ms cap ${BACKOFF.capMs} ms, per ${BUCKET_MS} ms:\n` +
+        `attempts after the kill (new process started at ${restartAt - killedAt} ms):\n${draw(attempts)}\n` +
+        `reconnects after the restart:\n${draw(histogram(reconnectedAt, restartAt))}`,
     );
 
-    const peak = Math.max(...buckets.values());
-    const busy = [...buckets.values()].filter((n) => n >= CLIENTS / 100).length;
-    // Not a spike (without jitter all would land in one bucket): no quarter second takes
-    // half of the clients, and the reconnects span many of them.
-    expect(peak).toBeLessThan(CLIENTS / 2);
+    const peak = Math.max(...attempts.values());
+    const busy = [...attempts.values()].filter((n) => n >= CLIENTS / 100).length;
+    // Not a spike (without jitter every round of attempts would land in one bucket): no
+    // quarter second takes half of the attempts, and they span many quarter seconds.
+    expect(peak).toBeLessThan(attemptedAt.length / 2);
     expect(busy).toBeGreaterThanOrEqual(6);
   }, 120_000);
 });
