@@ -112,6 +112,22 @@ export class NatsJetStreamCluster {
     });
   }
 
+  /**
+   * Every running node answers its `/healthz` (JetStream current on it: meta state, streams
+   * and consumers caught up), as after a node restart a client may be connected to it.
+   */
+  healthy(timeoutMs = 30_000): Promise<true> {
+    return until('every NATS node reports healthy', timeoutMs, async () => {
+      const ok = await Promise.all(
+        this.running().map(async (n) => {
+          const res = await fetch(`http://127.0.0.1:${n.monitorPort}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+          return res?.status === 200;
+        }),
+      );
+      return ok.every(Boolean) ? true : undefined;
+    });
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
   }
