@@ -3,9 +3,9 @@ import type { RunningService } from '@switchboard/platform';
 import { eventually, uniqueName } from '@switchboard/testing';
 import type { Browser, Page } from 'playwright-core';
 import PusherServer from 'pusher';
-import PusherJs from 'pusher-js';
 import { launchChromium } from './support/browser';
 import { startGateway } from './support/gateway';
+import { pusherClient, pusherServer } from './support/pusher';
 
 /** What the page records (window.__pusher). */
 interface PageState {
@@ -26,7 +26,7 @@ describe('pusher-js in Chromium', () => {
 
   beforeAll(async () => {
     gw = await startGateway({ PUSHER_APPS: JSON.stringify([{ ...APP, clientEvents: true }]) });
-    server = new PusherServer({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(gw.port), useTLS: false });
+    server = pusherServer(gw, APP);
     browser = await launchChromium();
     page = await browser.newPage();
     // The app's auth endpoint, signing with the official library.
@@ -101,19 +101,7 @@ describe('pusher-js in Chromium', () => {
 
     await server.trigger([pub, priv], 'update', { n: 1 });
     // A Node pusher-js client sends a client event on the private channel.
-    const node = new PusherJs(APP.key, {
-      cluster: 'local',
-      wsHost: '127.0.0.1',
-      wsPort: gw.port,
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      disableStats: true,
-      channelAuthorization: {
-        endpoint: '',
-        transport: 'ajax',
-        customHandler: ({ socketId, channelName }, callback) => callback(null, server.authorizeChannel(socketId, channelName)),
-      },
-    });
+    const node = pusherClient(gw, APP.key, (socketId, channel) => server.authorizeChannel(socketId, channel));
     try {
       const ch = node.subscribe(priv);
       await new Promise<void>((resolve) => ch.bind('pusher:subscription_succeeded', () => resolve()));

@@ -1,9 +1,8 @@
 import type { GatewayConfig } from '@switchboard/config';
 import type { RunningService } from '@switchboard/platform';
 import { cleanupIsolatedEnv, deferred, eventually, isolatedEnv, requireSharedServers, uniqueName } from '@switchboard/testing';
-import PusherServer from 'pusher';
-import PusherJs from 'pusher-js';
 import { startGateway } from './support/gateway';
+import { type PusherClient, pusherClient, pusherServer } from './support/pusher';
 
 // Two gateways on the shared NATS + Redis: a Pusher app sees one cluster, whichever pod each client reaches.
 const APP = { id: 'clu-app', key: 'clu-key', secret: 'clu-secret-0123456789' };
@@ -12,32 +11,20 @@ describe('Pusher protocol on two gateways (NATS + Redis)', () => {
   let a: RunningService<GatewayConfig>;
   let b: RunningService<GatewayConfig>;
   let env: Record<string, string>;
-  const clients: Array<InstanceType<typeof PusherJs>> = [];
+  const clients: Array<PusherClient> = [];
 
-  const api = (gw: RunningService) =>
-    new PusherServer({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(gw.port), useTLS: false });
+  const api = (gw: RunningService) => pusherServer(gw, APP);
 
   const connect = async (gw: RunningService, user: string) => {
     const signer = api(gw);
-    const client = new PusherJs(APP.key, {
-      cluster: 'local',
-      wsHost: '127.0.0.1',
-      wsPort: gw.port,
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      disableStats: true,
-      channelAuthorization: {
-        endpoint: '',
-        transport: 'ajax',
-        customHandler: ({ socketId, channelName }, callback) =>
-          callback(null, signer.authorizeChannel(socketId, channelName, { user_id: user, user_info: { user } })),
-      },
-    });
+    const client = pusherClient(gw, APP.key, (socketId, channel) =>
+      signer.authorizeChannel(socketId, channel, { user_id: user, user_info: { user } }),
+    );
     clients.push(client);
     return client;
   };
-  const subscribed = (client: InstanceType<typeof PusherJs>, channel: string) =>
-    new Promise<ReturnType<InstanceType<typeof PusherJs>['subscribe']>>((resolve) => {
+  const subscribed = (client: PusherClient, channel: string) =>
+    new Promise<ReturnType<PusherClient['subscribe']>>((resolve) => {
       const ch = client.subscribe(channel);
       ch.bind('pusher:subscription_succeeded', () => resolve(ch));
     });

@@ -7,12 +7,12 @@ import PusherJs from 'pusher-js';
 import WebSocket from 'ws';
 import { PusherTransport } from '../apps/gateway/src/transports/pusher/pusher-transport';
 import { startGateway, wsUrl } from './support/gateway';
+import { type PusherClient, pusherClient, pusherServer } from './support/pusher';
 
 // pusher-js, Laravel Echo and the `pusher` server library, all unmodified, against the gateway's Pusher endpoints.
 const APP = { id: 'app-1', key: 'key-1', secret: 'secret-one-0123456789' };
 const QUIET = { id: 'app-2', key: 'key-2', secret: 'secret-two-0123456789' };
 
-type PusherClient = InstanceType<typeof PusherJs>;
 interface PresenceMembers {
   count: number;
   me: unknown;
@@ -25,29 +25,11 @@ describe('Pusher protocol compatibility (memory engine)', () => {
   const clients: PusherClient[] = [];
 
   const connect = async (app = APP, user?: { user_id: string; user_info?: Record<string, unknown> }): Promise<PusherClient> => {
-    const signer = new PusherServer({
-      appId: app.id,
-      key: app.key,
-      secret: app.secret,
-      host: '127.0.0.1',
-      port: String(gw.port),
-      useTLS: false,
-    });
-    const client = new PusherJs(app.key, {
-      cluster: 'local',
-      wsHost: '127.0.0.1',
-      wsPort: gw.port,
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      disableStats: true,
-      // The app's auth endpoint, as the official server library signs it.
-      channelAuthorization: {
-        endpoint: '',
-        transport: 'ajax',
-        customHandler: ({ socketId, channelName }, callback) =>
-          callback(null, signer.authorizeChannel(socketId, channelName, channelName.startsWith('presence-') ? user : undefined)),
-      },
-    });
+    const signer = pusherServer(gw, app);
+    // The app's auth endpoint, as the official server library signs it.
+    const client = pusherClient(gw, app.key, (socketId, channel) =>
+      signer.authorizeChannel(socketId, channel, channel.startsWith('presence-') ? user : undefined),
+    );
     clients.push(client);
     await new Promise<void>((resolve, reject) => {
       client.connection.bind('connected', () => resolve());
@@ -76,7 +58,7 @@ describe('Pusher protocol compatibility (memory engine)', () => {
       // The gateway's own presence on the same channels: Pusher connections must not be entered twice.
       CHANNEL_CONFIG: '[{"match":"presence-*","presence":true,"joinLeave":true},{"match":"occupancy-*","presence":true}]',
     });
-    server = new PusherServer({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(gw.port), useTLS: false });
+    server = pusherServer(gw, APP);
   });
   afterEach(() => clients.splice(0).forEach((c) => c.disconnect()));
   afterAll(async () => gw?.stop());
@@ -306,14 +288,7 @@ describe('Pusher protocol compatibility (memory engine)', () => {
   it('Laravel Echo (Pusher connector): public and private listen, presence here/joining, whisper', async () => {
     // The ES module build: laravel-echo's `require` build is CommonJS in a "type": "module" package, which Node cannot load.
     const { default: Echo } = await import('laravel-echo');
-    const signer = new PusherServer({
-      appId: APP.id,
-      key: APP.key,
-      secret: APP.secret,
-      host: '127.0.0.1',
-      port: String(gw.port),
-      useTLS: false,
-    });
+    const signer = pusherServer(gw, APP);
     const echo = (user: string) =>
       new Echo({
         broadcaster: 'pusher',

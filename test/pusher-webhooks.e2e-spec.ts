@@ -4,6 +4,7 @@ import { deferred, eventually, TEST_JWT_SECRET, uniqueName } from '@switchboard/
 import PusherServer from 'pusher';
 import PusherJs from 'pusher-js';
 import { WebhookReceiver } from './support/webhook-receiver';
+import { pusherClient, pusherServer } from './support/pusher';
 
 // Pusher webhooks sent by the outbound engine of the single process, checked with the official library's webhook() helper.
 const APP = { id: 'hooks-app', key: 'hooks-key', secret: 'hooks-secret-0123456789' };
@@ -31,14 +32,7 @@ describe('Pusher webhooks (single process, memory engine)', () => {
       OUTBOUND_RETRY_SCHEDULE: '0.2,0.2',
       PUSHER_APPS: JSON.stringify([{ ...APP, clientEvents: true, webhooks: [{ url: `${hook}/pusher` }] }]),
     });
-    verifier = new PusherServer({
-      appId: APP.id,
-      key: APP.key,
-      secret: APP.secret,
-      host: '127.0.0.1',
-      port: String(service.port),
-      useTLS: false,
-    });
+    verifier = pusherServer(service, APP);
   });
   afterAll(async () => {
     clients.forEach((c) => c.disconnect());
@@ -47,23 +41,9 @@ describe('Pusher webhooks (single process, memory engine)', () => {
   });
 
   const connect = async (user: string) => {
-    const client = new PusherJs(APP.key, {
-      cluster: 'local',
-      wsHost: '127.0.0.1',
-      wsPort: service.port,
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      disableStats: true,
-      channelAuthorization: {
-        endpoint: '',
-        transport: 'ajax',
-        customHandler: ({ socketId, channelName }, callback) =>
-          callback(
-            null,
-            verifier.authorizeChannel(socketId, channelName, channelName.startsWith('presence-') ? { user_id: user } : undefined),
-          ),
-      },
-    });
+    const client = pusherClient(service, APP.key, (socketId, channel) =>
+      verifier.authorizeChannel(socketId, channel, channel.startsWith('presence-') ? { user_id: user } : undefined),
+    );
     clients.push(client);
     const subscribe = (channel: string) =>
       new Promise<ReturnType<typeof client.subscribe>>((resolve) => {
