@@ -78,13 +78,17 @@ function requirePrerequisites(): void {
   requireCoturn();
   const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(chromium)) throw new Error(`${chromium} is missing: run scripts/setup-test-deps.sh`);
-  for (const file of ['dist/apps/gateway/main.js', 'dist/apps/gateway/public/switchboard-client.js'])
+  for (const file of [
+    'dist/apps/gateway/main.js',
+    'dist/apps/gateway/public/switchboard-client.js',
+    'dist/apps/gateway/public/switchboard-rtc.js',
+  ])
     if (!existsSync(join(root, file))) throw new Error(`${file} is missing: run npm run build`);
 }
 
 /**
  * Two Chromium pages (separate contexts, microphone permission, loopback allowed in peer
- * connections) join one room through the SDK's `rtcRoom`, negotiate over the gateway and
+ * connections) join one room through the SDK's `RtcRoom`, negotiate over the gateway and
  * open an RTCDataChannel relayed by a real coturn (`iceTransportPolicy: 'relay'`, credentials
  * from /v1/webrtc/ice-servers). The whole scenario — coturn, two built gateways on the memory
  * engine, Chromium — runs in test/support/webrtc-scenario.mjs inside a network namespace
@@ -220,7 +224,7 @@ describe('WebRTC: two real browsers', () => {
     expect(result.metrics.logLines).toEqual({ alice: alice.signals.acked, bob: bob.signals.acked });
   });
 
-  it('refuses to join a room the token does not allow: rtcRoom(…).ready rejects with forbidden', () => {
+  it('refuses to join a room the token does not allow: new RtcRoom(…).ready rejects with forbidden', () => {
     // Forging `from` is covered at the protocol level in gateway-ws.e2e-spec.ts.
     // May listen (channels: rtc:*) but not signal (publish elsewhere): its hello is refused.
     expect(result.forbidden.listenOnly).toMatchObject({

@@ -1,8 +1,9 @@
-// Builds the SDK: tree-shakeable ESM and CJS for bundlers and Node, a minified IIFE for a
-// plain <script> tag (global `Switchboard`), and one self-contained type declaration file
-// per format. Prints the browser bundle's minified and gzipped size (README's figure). The
-// browser bundle is also copied beside the built gateway and standalone apps, which serve
-// it to the inspector page.
+// Builds the SDK: tree-shakeable ESM and CJS for bundlers and Node, two minified IIFEs for
+// plain <script> tags (switchboard-client.js: global `Switchboard`, everything but WebRTC;
+// switchboard-rtc.js: adds `Switchboard.RtcRoom`), and one self-contained type declaration
+// file per format. Prints the browser bundles' minified and gzipped sizes (README's
+// figures). The browser bundles are also copied beside the built gateway and standalone
+// apps, which serve them to the inspector page.
 import { generateDtsBundle } from 'dts-bundle-generator';
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,19 +18,15 @@ const dist = join(here, 'dist');
 // published package depends on nothing.
 const alias = { '@switchboard/protocol': join(here, '../protocol/src/index.ts') };
 const common = { entryPoints: [entry], bundle: true, target: 'es2022', sourcemap: true, logLevel: 'warning', alias };
+const browser = { ...common, format: 'iife', platform: 'browser', minify: true };
+const BUNDLES = ['switchboard-client.js', 'switchboard-rtc.js'];
 
 rmSync(dist, { recursive: true, force: true });
 await Promise.all([
   build({ ...common, format: 'esm', platform: 'neutral', outfile: join(dist, 'index.mjs') }),
   build({ ...common, format: 'cjs', platform: 'neutral', outfile: join(dist, 'index.cjs') }),
-  build({
-    ...common,
-    format: 'iife',
-    platform: 'browser',
-    globalName: 'Switchboard',
-    minify: true,
-    outfile: join(dist, 'switchboard-client.js'),
-  }),
+  build({ ...browser, entryPoints: [join(here, 'src/core.ts')], globalName: 'Switchboard', outfile: join(dist, BUNDLES[0]) }),
+  build({ ...browser, entryPoints: [join(here, 'src/rtc-global.ts')], outfile: join(dist, BUNDLES[1]) }),
 ]);
 
 // One declaration file with no imports (the protocol's types inlined), written twice so
@@ -45,10 +42,12 @@ for (const app of ['gateway', 'standalone']) {
   const dir = join(here, '../../dist/apps', app);
   if (!existsSync(dir)) continue;
   mkdirSync(join(dir, 'public'), { recursive: true });
-  copyFileSync(join(dist, 'switchboard-client.js'), join(dir, 'public/switchboard-client.js'));
+  for (const file of BUNDLES) copyFileSync(join(dist, file), join(dir, 'public', file));
 }
 
-const min = readFileSync(join(dist, 'switchboard-client.js'));
-console.log(
-  `@switchboard/client: browser bundle ${(min.length / 1024).toFixed(1)} KiB minified, ${(gzipSync(min).length / 1024).toFixed(1)} KiB gzipped`,
-);
+for (const file of BUNDLES) {
+  const min = readFileSync(join(dist, file));
+  console.log(
+    `@switchboard/client: ${file} ${(min.length / 1024).toFixed(1)} KiB minified, ${(gzipSync(min).length / 1024).toFixed(1)} KiB gzipped`,
+  );
+}

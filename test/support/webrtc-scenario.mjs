@@ -1,4 +1,4 @@
-// Two real Chromium pages join one WebRTC room through the SDK (`client.rtcRoom`) and talk
+// Two real Chromium pages join one WebRTC room through the SDK (`Switchboard.RtcRoom`, switchboard-rtc.js) and talk
 // over an RTCDataChannel relayed by a real coturn; then the same with a gateway whose
 // TURN_SECRET is not coturn's. Run by test/webrtc-browser.e2e-spec.ts INSIDE a private
 // network namespace that has only loopback (../shared/NOTES.md: Chromium's mDNS/multicast
@@ -245,7 +245,7 @@ async function joinRoom({ token, room, relayOnly }) {
       throw err;
     }
   };
-  const rtc = client.rtcRoom(room, relayOnly ? { configuration: { iceTransportPolicy: 'relay' } } : {});
+  const rtc = new window.Switchboard.RtcRoom(client, room, relayOnly ? { configuration: { iceTransportPolicy: 'relay' } } : {});
   window.__room = rtc;
   rtc.on('error', (err) => s.errors.push(String(err?.message ?? err)));
   rtc.on('peer', (peer) => (s.peer = peer));
@@ -456,7 +456,7 @@ async function forbiddenCase(browser, gateway, jwtSecret) {
     results[name] = await page.evaluate(
       async ({ token, room }) => {
         const client = window.Switchboard.connect(location.origin, { token, transports: ['websocket'] });
-        const rtc = client.rtcRoom(room);
+        const rtc = new window.Switchboard.RtcRoom(client, room);
         const outcome = await Promise.race([
           rtc.ready.then(
             () => ({ settled: 'resolved' }),
@@ -497,7 +497,7 @@ async function main() {
       `refusing to run outside a loopback-only network namespace (interfaces: ${interfaces.join(', ')}); run: unshare -n sh -c 'ip link set lo up && exec <node> ${fileURLToPath(import.meta.url)}'`,
     );
   }
-  for (const file of ['dist/apps/gateway/main.js', 'dist/apps/gateway/public/switchboard-client.js'])
+  for (const file of ['dist/apps/gateway/main.js', 'dist/apps/gateway/public/switchboard-client.js', 'dist/apps/gateway/public/switchboard-rtc.js'])
     if (!existsSync(join(root, file))) throw new Error(`${file} is missing: run npm run build`);
 
   const jwtSecret = randomBytes(32).toString('hex');

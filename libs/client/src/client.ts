@@ -3,7 +3,6 @@ import { ChannelBook } from './channel-book';
 import { Connection, ConnectionEvents } from './connection';
 import { Emitter } from './emitter';
 import { MemoryPositionStore, PositionStore } from './position-store';
-import { RtcRoom, RtcRoomOptions } from './rtc-room';
 import { Subscription, SubscriptionOptions } from './subscription';
 import { GetToken, TokenSource, tokenSubject } from './token-source';
 import { readError } from './transports/transport';
@@ -96,6 +95,12 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
   }
 
   /** The last position of a channel (what a resume starts after). */
+  /** The `sub` of the current token; undefined until a token is known (a `getToken` client before it connects). */
+  get subject(): string | undefined {
+    const token = this.#tokens.current;
+    return token === undefined ? undefined : tokenSubject(token);
+  }
+
   position(channel: string): Position | undefined {
     return this.#store.get(channel);
   }
@@ -166,14 +171,6 @@ export class SwitchboardClient extends Emitter<ClientEvents> {
       throw new SwitchboardClientError(err.code, `${res.status}: ${err.message}`, channel);
     }
     return (await res.json()) as R;
-  }
-
-  /** Joins the WebRTC room `rtc:<room>` (perfect negotiation with one peer); see RtcRoom. */
-  rtcRoom(room: string, options: RtcRoomOptions = {}): RtcRoom {
-    const token = this.#tokens.current;
-    const sub = token === undefined ? undefined : tokenSubject(token);
-    if (sub === undefined) throw new SwitchboardClientError('unauthorized', 'the token has no "sub" yet; call rtcRoom once connected');
-    return new RtcRoom(this, room, sub, options);
   }
 
   /** Closes the client and every subscription. */

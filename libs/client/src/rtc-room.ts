@@ -10,6 +10,8 @@ export interface SignalingClient {
   subscribe<T>(channel: string): Subscription<T>;
   publish(channel: string, data: unknown): Promise<number>;
   iceServers(): Promise<{ iceServers: RTCIceServer[] }>;
+  /** This client's `sub`: the gateway stamps it as `from` on what the client publishes. */
+  readonly subject: string | undefined;
 }
 
 /** A signaling message on `rtc:<room>` (SPEC "WebRTC signaling"); `from` is stamped by the gateway. */
@@ -65,13 +67,18 @@ export class RtcRoom extends Emitter<RtcRoomEvents> {
   /** This client's `sub` (the gateway stamps it as `from` on what we send). */
   readonly #me: string;
   readonly #options: RtcRoomOptions;
+  /**
+   * Joins `rtc:<room>` through `client` (a SwitchboardClient whose token has a `sub`: with
+   * `getToken`, construct the room once the client is connected).
+   */
   constructor(
     client: SignalingClient,
     readonly room: string,
-    me: string,
     options: RtcRoomOptions = {},
   ) {
     super();
+    const me = client.subject;
+    if (me === undefined) throw new SwitchboardClientError('unauthorized', 'the token has no "sub" yet: join the room once connected');
     this.#client = client;
     this.#me = me;
     this.#options = options;

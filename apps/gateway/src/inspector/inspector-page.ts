@@ -60,6 +60,7 @@ export const INSPECTOR_PAGE = `<!doctype html>
   <tbody id="messages"></tbody>
 </table>
 <script src="/inspect/switchboard-client.js"></script>
+<script src="/inspect/switchboard-rtc.js"></script>
 <script>
 (() => {
   const $ = (id) => document.getElementById(id);
