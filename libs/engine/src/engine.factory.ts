@@ -82,7 +82,7 @@ export async function createEngineRuntime(
       health,
       settings.eventBusRetention,
       settings.eventBusNames,
-      { replicas: settings.streamReplicas },
+      { replicas: settings.streamReplicas, setupTimeoutMs: settings.startupTimeoutMs },
       logger,
     );
     return {

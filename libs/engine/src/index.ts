@@ -21,6 +21,7 @@ export {
 } from './nats-redis/connections';
 export type { RedisClient, RedisTarget } from './nats-redis/connections';
 export { JetStreamEventBus } from './nats-redis/jetstream-event-bus';
+export { isTransientJetStreamError, retryJetStreamSetup } from './nats-redis/jetstream-setup';
 export { channelSubject, NatsFanoutBus } from './nats-redis/nats-fanout-bus';
 export { NatsHealth } from './nats-redis/nats-health';
 export { RedisChannelStore } from './nats-redis/redis-channel-store';

@@ -202,4 +202,3 @@ export function coalesceWrites(redis: RedisClient): void {
     stream.uncork();
   });
 }
-

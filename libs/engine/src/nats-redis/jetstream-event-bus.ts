@@ -15,6 +15,7 @@ import {
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { SwitchboardError } from '@switchboard/protocol';
 import { EngineLogger, noopLogger } from '../engine-options';
+import { retryJetStreamSetup } from './jetstream-setup';
 import { NatsHealth } from './nats-health';
 import {
   AckState,
@@ -34,6 +35,11 @@ export interface JetStreamOptions {
   replicas: number;
   /** How long a publish waits for the JetStream ack. */
   publishTimeoutMs: number;
+  /**
+   * How long setup (streams, consumers) retries while JetStream is unavailable, e.g. a
+   * cluster electing a leader (STARTUP_TIMEOUT_SECONDS); 0: one attempt.
+   */
+  setupTimeoutMs: number;
 }
 
 function isApiError(err: unknown, code: number): boolean {
@@ -67,12 +73,24 @@ export class JetStreamEventBus implements EventBus {
     // No API check here: a gateway never uses JetStream and must start without it; services
     // that do (ensureStreams) fail there with JetStream's own error.
     const jsm = await jetstreamManager(nc, { timeout: 5000, checkAPI: false });
-    return new JetStreamEventBus(nc, health, jsm, retention, names, { replicas: 1, publishTimeoutMs: 5000, ...options }, logger);
+    return new JetStreamEventBus(
+      nc,
+      health,
+      jsm,
+      retention,
+      names,
+      { replicas: 1, publishTimeoutMs: 5000, setupTimeoutMs: 0, ...options },
+      logger,
+    );
   }
 
   async ensureStreams(): Promise<void> {
-    await this.ensureStream(this.names.eventsStream, this.names.eventsSubjectPrefix, this.retention.eventsMaxAgeSeconds);
-    await this.ensureStream(this.names.dlqStream, this.names.dlqSubjectPrefix, this.retention.dlqMaxAgeSeconds);
+    await this.setup(`stream ${this.names.eventsStream}`, () =>
+      this.ensureStream(this.names.eventsStream, this.names.eventsSubjectPrefix, this.retention.eventsMaxAgeSeconds),
+    );
+    await this.setup(`stream ${this.names.dlqStream}`, () =>
+      this.ensureStream(this.names.dlqStream, this.names.dlqSubjectPrefix, this.retention.dlqMaxAgeSeconds),
+    );
   }
 
   async publish(subject: string, payload: unknown, options: { msgId?: string } = {}): Promise<PublishOutcome> {
@@ -86,31 +104,10 @@ export class JetStreamEventBus implements EventBus {
 
   async consume(options: ConsumeOptions): Promise<EventConsumer> {
     const stream = this.names.eventsStream;
-    const ackWait = nanos(options.ackWaitMs);
-    try {
-      const info = await this.jsm.consumers.info(stream, options.durable);
-      // Settings changed since the consumer was created apply now, not only to new consumers.
-      if (info.config.ack_wait !== ackWait || info.config.max_deliver !== options.maxDeliver) {
-        await this.jsm.consumers.update(stream, options.durable, { ack_wait: ackWait, max_deliver: options.maxDeliver });
-        this.logger.info(
-          { durable: options.durable, ackWaitMs: options.ackWaitMs, maxDeliver: options.maxDeliver },
-          'consumer settings updated',
-        );
-      }
-    } catch (err) {
-      if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
-      // Deliver-all on creation: events stored before the first consumer ran are not lost.
-      await this.jsm.consumers.add(stream, {
-        durable_name: options.durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: ackWait,
-        max_deliver: options.maxDeliver,
-        filter_subject: this.names.eventsSubjectPrefix + '.>',
-      });
-      this.logger.info({ durable: options.durable }, 'durable consumer created');
-    }
-    const consumer = await this.js.consumers.get(stream, options.durable);
+    const consumer = await this.setup(`consumer ${options.durable}`, async () => {
+      await this.ensureConsumer(stream, options);
+      return this.js.consumers.get(stream, options.durable);
+    });
     // Short pulls (heartbeat every 2.5 s): when the consumer's leader moves to another server
     // of a JetStream cluster, missed heartbeats re-issue the pull within seconds, not 30.
     const messages = await consumer.consume({ max_messages: options.batch ?? 64, expires: 5000 });
@@ -165,6 +162,38 @@ export class JetStreamEventBus implements EventBus {
 
   async close(): Promise<void> {
     // The connection belongs to whoever created it.
+  }
+
+  /** Creates the durable consumer, or applies settings changed since it was created. */
+  private async ensureConsumer(stream: string, options: ConsumeOptions): Promise<void> {
+    const ackWait = nanos(options.ackWaitMs);
+    try {
+      const info = await this.jsm.consumers.info(stream, options.durable);
+      // Settings changed since the consumer was created apply now, not only to new consumers.
+      if (info.config.ack_wait !== ackWait || info.config.max_deliver !== options.maxDeliver) {
+        await this.jsm.consumers.update(stream, options.durable, { ack_wait: ackWait, max_deliver: options.maxDeliver });
+        this.logger.info(
+          { durable: options.durable, ackWaitMs: options.ackWaitMs, maxDeliver: options.maxDeliver },
+          'consumer settings updated',
+        );
+      }
+    } catch (err) {
+      if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err;
+      // Deliver-all on creation: events stored before the first consumer ran are not lost.
+      await this.jsm.consumers.add(stream, {
+        durable_name: options.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ackWait,
+        max_deliver: options.maxDeliver,
+        filter_subject: this.names.eventsSubjectPrefix + '.>',
+      });
+      this.logger.info({ durable: options.durable }, 'durable consumer created');
+    }
+  }
+
+  private setup<T>(what: string, step: () => Promise<T>): Promise<T> {
+    return retryJetStreamSetup(what, step, this.options.setupTimeoutMs, this.logger);
   }
 
   private async ensureStream(name: string, prefix: string, maxAgeSeconds: number): Promise<void> {
