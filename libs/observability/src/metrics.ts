@@ -117,6 +117,11 @@ export function createMetrics(registry: Registry = new Registry()) {
       help: 'Long-polls waiting for messages (capped by MAX_HELD_POLLS)',
       registers: r,
     }),
+    pusherClientEventWebhooksLost: new Counter({
+      name: 'switchboard_pusher_client_event_webhooks_lost_total',
+      help: 'Pusher client events whose client_event webhook could not be stored on EVENTS after every retry (the event itself was delivered)',
+      registers: r,
+    }),
     tokenExpirations: new Counter({
       name: 'switchboard_token_expirations_total',
       help: 'Connections ended because their token expired (exp + JWT_CLOCK_TOLERANCE_SECONDS)',

@@ -7,6 +7,7 @@ import { ClientSession } from '../../hub/client-session';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
 import { CHANNEL_SUBSCRIBER, isPresenceChannel, isPrivateChannel, presenceData } from '../../pusher/pusher-presence';
 import { channelAuthValid } from '../../pusher/pusher-signing';
+import type { ClientEventRecord } from './client-event-webhooks';
 import {
   errorFrame,
   parsePusherFrame,
@@ -41,7 +42,7 @@ export interface PusherContext {
   /** One Pusher event frame per message, shared by every Pusher recipient. */
   readonly encoder: MessageEncoder<Buffer>;
   /** Records a client event for the `client_event` webhook (set when an app asks for it). */
-  readonly clientEventHook?: (e: { channel: string; event: string; data: string; socket_id: string; user_id?: string }) => void;
+  readonly clientEventHook?: (e: ClientEventRecord) => void;
   /** Occupancy of every channel and the members of `presence-` ones (undefined: no Pusher apps). */
   readonly presence?: PresenceService;
   /** Counts a limit hit (`max_message_bytes`, `requests_in_flight`) for the pusher transport. */

@@ -3,7 +3,7 @@ import type { EventBus, MessageEncoder } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { EVENT_BUS, LOGGER } from '@switchboard/platform';
 import { isSwitchboardError } from '@switchboard/protocol';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -15,6 +15,7 @@ import { PUSHER_APPS, PusherApps } from '../../pusher/pusher-apps';
 import { PUSHER_PRESENCE } from '../../pusher/pusher-presence';
 import type { PusherPresence } from '../../pusher/pusher-presence';
 import { encodePusherEvent, PUSHER_PROTOCOL, PusherCode } from '../../pusher/pusher-protocol';
+import { clientEventPublisher } from './client-event-webhooks';
 import { PusherConnection, PusherContext } from './pusher-connection';
 
 const APP_PATH = /^\/app\/([^/]+)\/?$/;
@@ -47,7 +48,9 @@ export class PusherTransport implements OnApplicationShutdown {
       clientTracking: false,
     });
     const encoder: MessageEncoder<Buffer> = hub.timedEncoder('pusher', encodePusherEvent);
-    const clientEventHook = apps.clientEventWebhooks ? clientEventPublisher(bus, logger) : undefined;
+    const clientEventHook = apps.clientEventWebhooks
+      ? clientEventPublisher(bus, logger, () => hub.metrics.pusherClientEventWebhooksLost.inc())
+      : undefined;
     this.context = {
       logger,
       encoder,
@@ -128,29 +131,6 @@ export class PusherTransport implements OnApplicationShutdown {
       else c.ws.ping();
     }
   }
-}
-
-/**
- * Client events as CloudEvents `switchboard.pusher.client_event` on EVENTS, where the
- * notifier's outbound engine turns them into Pusher `client_event` webhooks. A failed store
- * is logged: the event itself was delivered; only its webhook is missing.
- */
-function clientEventPublisher(bus: EventBus, logger: Logger) {
-  return (data: { channel: string; event: string; data: string; socket_id: string; user_id?: string }): void => {
-    const id = randomUUID();
-    const event = {
-      specversion: '1.0',
-      id,
-      source: 'switchboard/gateway',
-      type: 'switchboard.pusher.client_event',
-      time: new Date().toISOString(),
-      datacontenttype: 'application/json',
-      data,
-    };
-    bus
-      .publish(`${bus.names.eventsSubjectPrefix}.switchboard.pusher.client_event`, event, { msgId: id })
-      .catch((err: unknown) => logger.warn({ err, channel: data.channel }, 'client_event webhook not stored'));
-  };
 }
 
 function reject(socket: Duplex, status: number, code: string, message: string): void {
