@@ -3,7 +3,8 @@
  * channel's keys (all in one hash slot through the `{channel}` tag). Message JSON is
  * built by string concatenation: `cjson` would lose number precision and turn `[]` into `{}`.
  *
- * Keys per channel: `<prefix>{<channel>}:m` hash (e = epoch, o = last offset),
+ * Keys per channel: `<prefix>{<channel>}:m` hash (e = epoch, o = last offset, r = the
+ * `run_id` of the Redis server that last published on the channel),
  * `<prefix>{<channel>}:h` stream (id `<offset>-0`, fields m = message JSON, r = received-at ms),
  * `<prefix>{<channel>}:i:<idempotency key>` string `<epoch>:<offset>`.
  */
@@ -14,9 +15,23 @@
  * meta TTL s, idempotency TTL s ('' without a key).
  * Returns {1, epoch, offset, json} for a new message, {0, epoch, offset[, json, receivedAt]}
  * for a duplicate (the original message when it is still in history).
+ *
+ * A channel last published by another server process (`r` is not this server's `run_id`:
+ * a promoted replica, or a master restarted) starts a new epoch: replication is
+ * asynchronous and persistence periodic, so that process may have acknowledged offsets
+ * this one never received, and reusing them in the same epoch would make clients that saw
+ * the lost ones drop the new ones as duplicates. A new epoch tells them `recovered:false`
+ * instead. A channel without `r` (written before it was kept) takes this server's id and
+ * keeps its epoch. (`run_id`, not the replication id, which a master also renews when its
+ * first replica attaches: that would be a new epoch with nothing lost.)
  */
 export const PUBLISH_SCRIPT = `
-local epoch = redis.call('HGET', KEYS[1], 'e')
+local runid = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+local meta = redis.call('HMGET', KEYS[1], 'e', 'r')
+local epoch = meta[1]
+if epoch and meta[2] and meta[2] ~= runid then
+  epoch = false
+end
 if ARGV[8] ~= '' and epoch then
   local seen = redis.call('GET', KEYS[3])
   if seen then
@@ -36,6 +51,9 @@ if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+end
+if meta[2] ~= runid then
+  redis.call('HSET', KEYS[1], 'r', runid)
 end
 local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
 local json = ARGV[2] .. ',"offset":' .. offset .. ',"epoch":"' .. epoch .. '"' .. ARGV[3]
