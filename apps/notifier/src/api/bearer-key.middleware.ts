@@ -2,6 +2,7 @@ import { replyJson } from '@switchboard/platform';
 import { SwitchboardError } from '@switchboard/protocol';
 import type { NextFunction, Request, Response } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody } from './http-error';
 
 /** Equal-length digests, so the comparison takes the same time whatever the presented key. */
@@ -24,9 +25,24 @@ export function bearerKeyMatches(authorization: string | undefined, key: string 
  */
 export function requireBearerKey(key: string | undefined, realm: string, disabledMessage = `${realm} is disabled: no key is configured`) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (bearerKeyMatches(req.headers.authorization, key)) return next();
-    const err = new SwitchboardError('unauthorized', key === undefined ? disabledMessage : 'missing or wrong API key');
-    // The body is never read: answered so that a client still uploading can read it.
-    replyJson(req, res, { status: err.httpStatus, body: errorBody(err), headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` } });
+    if (admitBearerKey(req, res, key, realm, disabledMessage)) next();
   };
+}
+
+/**
+ * True when the request carries `Authorization: Bearer <key>`; otherwise answers 401 (with
+ * `WWW-Authenticate`) and returns false. The body is never read: answered so that a client
+ * still uploading can read it. Used by `requireBearerKey` and by routes served ahead of Express.
+ */
+export function admitBearerKey(
+  req: IncomingMessage,
+  res: ServerResponse,
+  key: string | undefined,
+  realm: string,
+  disabledMessage = `${realm} is disabled: no key is configured`,
+): boolean {
+  if (bearerKeyMatches(req.headers.authorization, key)) return true;
+  const err = new SwitchboardError('unauthorized', key === undefined ? disabledMessage : 'missing or wrong API key');
+  replyJson(req, res, { status: err.httpStatus, body: errorBody(err), headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` } });
+  return false;
 }
