@@ -85,9 +85,10 @@ export async function measurePublisher(side, o) {
   }
 }
 
-// The library side of measurePublisher, in its own process.
+// The library side of measurePublisher, in its own process. BENCH_PUBLISHER_DIST=<another build of
+// libs/publisher/dist> measures that one (the "before" of a before → after comparison).
 if (import.meta.main) {
-  const { createPublisher } = await import(join(ROOT, 'libs/publisher/dist/index.js'));
+  const { createPublisher } = await import(join(process.env.BENCH_PUBLISHER_DIST ?? join(ROOT, 'libs/publisher/dist'), 'index.js'));
   const o = loopOptions();
   const publisher = await createPublisher({
     servers: process.env.NATS_URL.split(','),

@@ -10,12 +10,27 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
+/** The configured key's digest, made once per key rather than per request (one key per route, rarely two). */
+const keyDigests = new Map<string, Buffer>();
+
+function keyDigest(key: string): Buffer {
+  let d = keyDigests.get(key);
+  if (d === undefined) {
+    if (keyDigests.size >= 16) keyDigests.clear();
+    d = digest(key);
+    keyDigests.set(key, d);
+  }
+  return d;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
 /** True when `authorization` is `Bearer <key>`; constant-time in the key; false whenever no key is configured. */
 export function bearerKeyMatches(authorization: string | undefined, key: string | undefined): boolean {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  const match = BEARER.exec(authorization ?? '');
   const presented = match?.[1] ?? '';
   // Compare even when nothing usable was sent, so timing does not tell which part was wrong.
-  const equal = timingSafeEqual(digest(presented), digest(key ?? ''));
+  const equal = timingSafeEqual(digest(presented), keyDigest(key ?? ''));
   return equal && key !== undefined && match !== null;
 }
 
