@@ -13,7 +13,7 @@ import { measureOutbound } from './scenarios/outbound.mjs';
 import { measureEndToEnd, measureIngest } from './scenarios/webhooks.mjs';
 import { measureGatewayQueries, measurePresenceQueries, measureRenewal } from './scenarios/presence.mjs';
 import { runScaleCli } from './scenarios/scale.mjs';
-import { measurePublish } from './scenarios/publish.mjs';
+import { measurePublish, measurePublisher } from './scenarios/publish.mjs';
 import { ROOT } from './lib/harness.mjs';
 import { fmt, median, ratioText, table } from './lib/stats.mjs';
 
@@ -236,6 +236,19 @@ if (wants('publish')) {
     ratioText(ratios(runs, 'p99Ms')),
   ]);
 }
+if (wants('publish') || only?.includes('publisher')) {
+  // The publisher library (libs/publisher) against the bare JetStream publish it does, same client, same in flight.
+  const o = { durationMs: P.ingestMs, inFlight: 32, channels: 100 };
+  const runs = await compare('publisher library', (side) => measurePublisher(side, o));
+  for (const r of runs.ours) if (r.errors > 0) problems.push(`publisher library: ${r.errors} publishes failed`);
+  publishRows.push([
+    `publisher library → JetStream, ${o.inFlight} in flight`,
+    `${fmt(med(runs.ours, 'publishesPerSec'))}/s (floor ${fmt(med(runs.bare, 'publishesPerSec'))}/s), ${fmt(med(runs.ours, 'cpuUsPerPublish'))} µs CPU each (floor ${fmt(med(runs.bare, 'cpuUsPerPublish'))})`,
+    ratioText(ratios(runs, 'publishesPerSec')),
+    ratioText(ratios(runs, 'cpuUsPerPublish')),
+    ratioText(ratios(runs, 'p99Ms')),
+  ]);
+}
 
 const hookRows = [];
 if (wants('ingest')) {
@@ -363,7 +376,7 @@ if (rows.length > 0) {
   );
 }
 if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs its bare server', 'notes'], connRows), '');
-if (publishRows.length > 0) out.push(table(['publish path', 'ours', 'publishes/s vs floor', 'server CPU/publish vs floor', 'p99 vs floor'], publishRows), '');
+if (publishRows.length > 0) out.push(table(['publish path', 'ours', 'publishes/s vs floor', 'CPU/publish vs floor (server; the library: its process)', 'p99 vs floor'], publishRows), '');
 if (hookRows.length > 0) out.push(table(['webhooks', 'ours', 'throughput vs bare verify', 'p99 vs bare verify'], hookRows), '');
 if (gatewayPresenceRows.length > 0) {
   out.push(

@@ -15,13 +15,22 @@ redis.defineCommand('sbPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
 const nc = await connect({ servers: process.env.NATS_URL.split(','), noAsyncTraces: true });
 const encoder = new TextEncoder();
 
+// The candidate epoch of a channel that the script may create: 6 random bytes, cut from one draw per 512 (as the store does).
+let pool = Buffer.alloc(0);
+let used = 0;
+function candidateEpoch() {
+  if (used >= pool.length) [pool, used] = [randomBytes(6 * 512), 0];
+  used += 6;
+  return pool.toString('base64url', used - 6, used);
+}
+
 /** Both POST /publish bodies: {channel, data} → one script + one announcement, answered with the offset. */
 async function publish(channel, data) {
   const receivedAt = Date.now();
   const base = `${prefix}{${channel}}:`;
   const head = '{"channel":' + JSON.stringify(channel);
   const tail = ',"data":' + JSON.stringify(data ?? null) + ',"ts":' + receivedAt + '}';
-  const epochCandidate = randomBytes(6).toString('base64url');
+  const epochCandidate = candidateEpoch();
   const reply = await redis.sbPublish(base + 'm', base + 'h', base + 'i:', epochCandidate, head, tail, receivedAt, 100, 300, 86_400, '');
   const [, epoch, offset, json] = reply;
   nc.publish(`${subjectPrefix}.${channel}`, encoder.encode(offset + ' ' + epoch + ' ' + receivedAt + '\n' + json));

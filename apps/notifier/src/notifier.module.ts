@@ -10,6 +10,7 @@ import { jsonBody } from './api/json-body.middleware';
 import { openApiDocument } from './api/openapi';
 import { NOTIFIER_PRESENCE, PresenceController } from './api/presence.controller';
 import { PublishController } from './api/publish.controller';
+import { PublishRoute, type PublishRouteOptions } from './api/publish-route';
 import { MAX_PUBLISH_DEPTH } from './api/publish-request';
 import { PublishService } from './api/publish.service';
 import { DeadLetterQueue } from './dispatch/dead-letter-queue';
@@ -89,6 +90,13 @@ export class NotifierModule implements NestModule {
           useFactory: (engine: ChannelEngine, metrics: Metrics) => new PublishService(engine, () => countTooLarge(metrics)),
           inject: [CHANNEL_ENGINE, METRICS],
         },
+        {
+          // The same route served ahead of Express (configureNotifier); the controller keeps the other spellings.
+          provide: PublishRoute,
+          useFactory: (service: PublishService, metrics: Metrics) =>
+            new PublishRoute(service, publishRouteOptions(settings, metrics), platform.logger),
+          inject: [PublishService, METRICS],
+        },
         { provide: DeadLetterQueue, useFactory: (bus: EventBus) => new DeadLetterQueue(bus), inject: [EVENT_BUS] },
         {
           provide: EventDispatcher,
@@ -119,14 +127,23 @@ export class NotifierModule implements NestModule {
   /** Route-scoped middleware only: the key is checked before the body is read (401 before 413). */
   configure(consumer: MiddlewareConsumer): void {
     const settings = this.settings;
-    const body = jsonBody(settings.MAX_MESSAGE_BYTES, { maxDepth: MAX_PUBLISH_DEPTH, onTooLarge: () => countTooLarge(this.metrics) });
-    consumer.apply(requireBearerKey(settings.PUBLISH_API_KEY, 'publish'), body).forRoutes(PublishController);
+    const publish = publishRouteOptions(settings, this.metrics);
+    consumer.apply(requireBearerKey(publish.key, 'publish'), jsonBody(publish.limitBytes, publish.body)).forRoutes(PublishController);
     consumer.apply(requireBearerKey(settings.PUBLISH_API_KEY, 'publish')).forRoutes(PresenceController);
     // Every admin route takes ADMIN_API_KEY, never the publish key.
     const admin = requireBearerKey(adminApiKey(settings), 'admin', 'the admin API is disabled: set ADMIN_API_KEY');
     consumer.apply(admin).forRoutes(DlqController);
     consumer.apply(admin, jsonBody(ADMIN_BODY_BYTES, { maxDepth: MAX_PUBLISH_DEPTH })).forRoutes(EndpointsController);
   }
+}
+
+/** Key, body limit and limit metric of `POST /v1/publish`, the same for the route ahead of Express and the Nest route. */
+function publishRouteOptions(settings: NotifierSettings, metrics: Metrics): PublishRouteOptions {
+  return {
+    key: settings.PUBLISH_API_KEY,
+    limitBytes: settings.MAX_MESSAGE_BYTES,
+    body: { maxDepth: MAX_PUBLISH_DEPTH, onTooLarge: () => countTooLarge(metrics) },
+  };
 }
 
 /** A publish API request refused for MAX_MESSAGE_BYTES (body or built message). */

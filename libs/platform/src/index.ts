@@ -1,4 +1,5 @@
 export * from './body-refusal';
+export * from './fast-routes';
 export * from './bootstrap';
 export * from './core.module';
 export * from './health.controller';

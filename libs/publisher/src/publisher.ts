@@ -104,6 +104,10 @@ export async function createPublisher(options: PublisherOptions): Promise<Publis
         servers: options.servers,
         name: options.name ?? `switchboard-publisher:${options.source}`,
         maxReconnectAttempts: -1,
+        // No async stack trace captured per request: two Error objects per publish were ~20 % of
+        // a publish's CPU (bench: publisher library vs bare JetStream publish). A failure still
+        // says what failed (PublisherError with its cause).
+        noAsyncTraces: true,
       });
     } catch (err) {
       throw new PublisherError('unavailable', `cannot connect to NATS: ${(err as Error).message}`, { cause: err });

@@ -1,6 +1,7 @@
 import { replyJson } from '@switchboard/platform';
 import { SwitchboardError } from '@switchboard/protocol';
 import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody } from './http-error';
 
 /** Options of jsonBody beyond the size limit. */
@@ -12,51 +13,66 @@ export interface JsonBodyOptions {
 }
 
 /**
- * Route middleware that reads a JSON body of at most `limitBytes` into `req.body`.
- * A declared Content-Length over the limit is refused before any byte is read; a body
- * that grows past it while streaming is refused as soon as it does (413 either way,
- * answered so the client can read it: replyJson). A body nesting arrays/objects deeper
- * than `maxDepth` is a 400 before JSON.parse builds it; anything that is not JSON is a 400.
- * (The app has no global body parser: each app parses its own routes.)
+ * Route middleware that reads a JSON body of at most `limitBytes` into `req.body`
+ * (`readJsonBody`). (The app has no global body parser: each app parses its own routes.)
  */
 export function jsonBody(limitBytes: number, options: JsonBodyOptions) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const tooLarge = (): void => {
-      options.onTooLarge?.();
-      const err = new SwitchboardError('too_large', `body is larger than ${limitBytes} bytes`);
-      replyJson(req, res, { status: err.httpStatus, body: errorBody(err) });
-    };
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limitBytes) return tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= limitBytes) return void chunks.push(chunk);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      chunks.length = 0;
-      tooLarge();
-    };
-    const onEnd = (): void => {
-      const body = Buffer.concat(chunks, size);
-      if (jsonDepthExceeds(body, options.maxDepth))
-        return fail(req, res, `body nests arrays and objects more than ${options.maxDepth} levels deep`);
-      let parsed: unknown;
-      try {
-        parsed = body.length === 0 ? undefined : (JSON.parse(body.toString('utf8')) as unknown);
-      } catch {
-        return fail(req, res, 'body is not valid JSON');
-      }
+  return (req: Request, res: Response, next: NextFunction): void =>
+    readJsonBody(req, res, limitBytes, options, (parsed) => {
       req.body = parsed;
       next();
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-  };
+    });
 }
 
-function fail(req: Request, res: Response, message: string): void {
+/**
+ * Reads a JSON body of at most `limitBytes` and hands it to `onParsed` (`undefined` when
+ * empty). A declared Content-Length over the limit is refused before any byte is read; a
+ * body that grows past it while streaming is refused as soon as it does (413 either way,
+ * answered so the client can read it: replyJson). A body nesting arrays/objects deeper
+ * than `maxDepth` is a 400 before JSON.parse builds it; anything that is not JSON is a 400.
+ * Used by the `jsonBody` middleware and by routes served ahead of Express.
+ */
+export function readJsonBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limitBytes: number,
+  options: JsonBodyOptions,
+  onParsed: (body: unknown) => void,
+): void {
+  const tooLarge = (): void => {
+    options.onTooLarge?.();
+    const err = new SwitchboardError('too_large', `body is larger than ${limitBytes} bytes`);
+    replyJson(req, res, { status: err.httpStatus, body: errorBody(err) });
+  };
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) return tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const onData = (chunk: Buffer): void => {
+    size += chunk.length;
+    if (size <= limitBytes) return void chunks.push(chunk);
+    req.off('data', onData);
+    req.off('end', onEnd);
+    chunks.length = 0;
+    tooLarge();
+  };
+  const onEnd = (): void => {
+    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+    if (jsonDepthExceeds(body, options.maxDepth))
+      return fail(req, res, `body nests arrays and objects more than ${options.maxDepth} levels deep`);
+    let parsed: unknown;
+    try {
+      parsed = body.length === 0 ? undefined : (JSON.parse(body.toString('utf8')) as unknown);
+    } catch {
+      return fail(req, res, 'body is not valid JSON');
+    }
+    onParsed(parsed);
+  };
+  req.on('data', onData);
+  req.once('end', onEnd);
+}
+
+function fail(req: IncomingMessage, res: ServerResponse, message: string): void {
   const err = new SwitchboardError('bad_request', message);
   replyJson(req, res, { status: err.httpStatus, body: errorBody(err) });
 }
