@@ -90,6 +90,11 @@ export class IngestPipeline {
     this.shedDiscard = { maxBytes: deps.maxBodyBytes, maxMs: SHED_LINGER_MS };
   }
 
+  /** The configured sources' names. */
+  sourceNames(): string[] {
+    return this.deps.sources.list().map((source) => source.name);
+  }
+
   async handle(request: IncomingWebhook): Promise<IngestReply> {
     const receivedAt = this.clock();
     const source = this.deps.sources.get(request.source);
