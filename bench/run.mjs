@@ -65,7 +65,7 @@ const P = quick
         idle50k: false,
         storm: 5000,
         ingestMs: 4000,
-        e2e: { clients: 1000, rate: 20, durationMs: 4000 },
+        e2e: { clients: 1000, rate: 50, durationMs: 4000 },
       };
 
 const rows = [];

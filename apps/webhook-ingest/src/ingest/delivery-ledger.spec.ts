@@ -45,6 +45,21 @@ describe.each(['memory', 'redis'] as const)('DeliveryLedger (%s)', (kind) => {
     expect(await l.admit('a', 'd1', 'sig')).toBe('stored');
   });
 
+  it('answers each of many concurrent admits and marks with its own verdict', async () => {
+    const l = ledger();
+    // Started in one turn of the event loop: the Redis ledger sends them as one batch per source (several past its size cap).
+    const ids = Array.from({ length: 600 }, (_, i) => `c${i}`);
+    await Promise.all(ids.filter((_, i) => i % 3 === 0).map((id) => l.markStored('a', id)));
+    const verdicts = await Promise.all([
+      ...ids.map((id, i) => l.admit('a', id, i % 2 === 0 ? `sig${i}` : undefined)),
+      l.admit('a', 'c1', 'sig0'),
+      l.admit('b', 'c0'),
+    ]);
+    expect(verdicts.slice(0, 600)).toEqual(ids.map((_, i) => (i % 3 === 0 ? 'stored' : 'new')));
+    // sig0 was claimed by c0 earlier in the same batch: another delivery presenting it is a replay.
+    expect(verdicts.slice(600)).toEqual(['replayed', 'new']);
+  });
+
   it('forgets after the window', async () => {
     const l = ledger(1);
     await l.markStored('a', 'd1');

@@ -6,7 +6,10 @@ import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { MemoryDeliveryLedger } from './delivery-ledger';
 import { Forwarding } from '@switchboard/platform';
-import { IncomingWebhook, IngestPipeline } from './ingest.pipeline';
+import { eventBytesBound, IncomingWebhook, IngestPipeline } from './ingest.pipeline';
+import { webhookCloudEvent } from './cloud-event';
+import { parseForm, parseJson } from '../verifiers/payload';
+import type { WebhookEvent } from '../verifiers/verifier';
 import { MemoryRateLimiter, RateLimit } from './rate-limiter';
 import { BodyIncompleteError, BodyTimeoutError, BodyTooLargeError } from './raw-body';
 import { ReadSlots } from './read-slots';
@@ -181,5 +184,39 @@ describe('IngestPipeline', () => {
     expect(await pipeline.handle(github('office', JSON.stringify({ pad: 'x'.repeat(200) }), 'd4', { peer: '192.0.2.1' }))).toMatchObject({
       status: 413,
     });
+  });
+});
+
+describe('eventBytesBound', () => {
+  /** The bound must hold for bodies whose stored form grows the most: the size check is skipped below it. */
+  const stored = (event: WebhookEvent): number => Buffer.byteLength(JSON.stringify(webhookCloudEvent('src', 'id-1', event, 0)));
+  const event = (data: WebhookEvent['data'], type = 't'): WebhookEvent => ({
+    kind: 'event',
+    deliveryId: 'id-1',
+    type,
+    data,
+    dataContentType: 'application/json',
+  });
+
+  it.each([
+    ['numbers written out', '[' + Array(500).fill('1e20').join(',') + ']'],
+    ['escapes', JSON.stringify({ s: '"\\\u0001\n'.repeat(200), é: 'ü'.repeat(300) })],
+    ['short keys', '{' + Array.from({ length: 300 }, (_, i) => `"${i}":0`).join(',') + '}'],
+  ])('holds for a JSON body: %s', (_, text) => {
+    const body = Buffer.from(text);
+    const parsed = parseJson(body);
+    if (!parsed.ok) throw new Error(parsed.detail);
+    const e = event({ data: parsed.value }, 'type."\\'.repeat(10));
+    expect(eventBytesBound('src', 'id-1', e, body.length)).toBeGreaterThanOrEqual(stored(e));
+  });
+
+  it('holds for form fields with raw control characters and for base64', () => {
+    const body = Buffer.from('a=\x01\x02\x03&a=&b&' + '\x1f'.repeat(500));
+    const form = parseForm(body);
+    if (!form.ok) throw new Error(form.detail);
+    const e = event({ data: form.value });
+    expect(eventBytesBound('src', 'id-1', e, body.length)).toBeGreaterThanOrEqual(stored(e));
+    const binary = event({ dataBase64: body.toString('base64') });
+    expect(eventBytesBound('src', 'id-1', binary, body.length)).toBeGreaterThanOrEqual(stored(binary));
   });
 });

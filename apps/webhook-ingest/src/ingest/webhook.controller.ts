@@ -1,18 +1,21 @@
 import { All, Controller, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import { replyJson } from '@switchboard/platform';
 import type { Request, Response } from 'express';
-import { TLSSocket } from 'node:tls';
-import { IncomingWebhook, IngestPipeline } from './ingest.pipeline';
-import { readRawBody } from './raw-body';
+import { IngestPipeline } from './ingest.pipeline';
+import { incomingWebhook } from './webhook-route';
 
-/** `POST /v1/webhooks/:source`: hands the unread request to the pipeline and writes its reply. */
+/**
+ * `POST /v1/webhooks/:source`: hands the unread request to the pipeline and writes its
+ * reply. The configured sources' exact paths are served ahead of Express (WebhookRoute);
+ * this controller answers the rest (unknown sources, other methods, other spellings).
+ */
 @Controller('v1/webhooks')
 export class WebhookController {
   constructor(@Inject(IngestPipeline) private readonly pipeline: IngestPipeline) {}
 
   @Post(':source')
   async receive(@Param('source') source: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const reply = await this.pipeline.handle(incomingWebhook(source, req));
+    const reply = await this.pipeline.handle(incomingWebhook(source, req, req.originalUrl));
     // A refusal before the body was read to its end (404, 403, 429, 503, 413, 408) leaves the
     // rest of it on the socket: replyJson answers so that the sender can read it, then
     // discards a bounded amount (less when shedding load). Otherwise a plain answer.
@@ -27,15 +30,4 @@ export class WebhookController {
       headers: { Allow: 'POST' },
     });
   }
-}
-
-function incomingWebhook(source: string, req: Request): IncomingWebhook {
-  return {
-    source,
-    peer: req.socket.remoteAddress,
-    headers: req.headers,
-    encrypted: req.socket instanceof TLSSocket,
-    originalUrl: req.originalUrl,
-    readBody: (limit, timeoutMs) => readRawBody(req, limit, timeoutMs),
-  };
 }
