@@ -27,8 +27,9 @@ return id
  * The attempts log in Redis: per endpoint a stream of every attempt,
  * `<REDIS_KEY_PREFIX>ob:{<endpoint>}:attempts`, and one of the failed ones, `…:attempts:failed`
  * (kept apart so that a flood of successes never pushes the failures out), each entry one
- * JSON field. Every write is one script call that trims by count; about once a second per
- * endpoint it also trims by age and renews the keys' expiry. Reads stop at the age limit.
+ * JSON field. Every write trims by count: a success is one XADD, a failure one script call
+ * (both keys); about once a second per endpoint the write is the script call that also trims
+ * by age and renews the keys' expiry. Reads stop at the age limit.
  */
 export class RedisAttemptLog implements AttemptLog {
   private readonly trimmedAt = new Map<string, number>();
@@ -49,7 +50,11 @@ export class RedisAttemptLog implements AttemptLog {
       this.trimmedAt.set(all, now);
       minId = String(now - this.maxAgeMs);
     }
-    await this.redis.eval(RECORD_SCRIPT, 2, all, failed, this.maxPerStatus, JSON.stringify(attempt), attempt.status, minId, this.maxAgeMs);
+    const entry = JSON.stringify(attempt);
+    // The common case, a success between two age trims, touches one key: a plain XADD, no script
+    // (a script call costs Redis several times an XADD: the body hashed and looked up, Lua entered).
+    if (attempt.status !== 'failed' && minId === '') await this.redis.xadd(all, 'MAXLEN', this.maxPerStatus, '*', 'a', entry);
+    else await this.redis.eval(RECORD_SCRIPT, 2, all, failed, this.maxPerStatus, entry, attempt.status, minId, this.maxAgeMs);
   }
 
   async list(endpointId: string, query: AttemptQuery): Promise<ListedAttempt[]> {

@@ -96,6 +96,9 @@ function isApiError(err: unknown, code: number): boolean {
   return err instanceof JetStreamApiError && err.code === code;
 }
 
+/** Jobs one endpoint consumer asks the server for at a time (the window is still max_ack_pending). */
+const PULL_BATCH = 256;
+
 /** Pause before a failed scheduler consumer is opened again. */
 const RESTART_DELAY_MS = 1000;
 
@@ -199,8 +202,10 @@ export class JetStreamDeliveryQueue implements DeliveryQueue {
       filter_subject: this.queueSubject(endpointId),
     });
     const consumer = await this.js.consumers.get(this.names.stream, endpointId);
-    // The server hands out at most `concurrency` across replicas; asking for as many keeps this replica's share full.
-    const messages = await consumer.consume({ max_messages: options.concurrency });
+    // The server hands out at most `concurrency` across replicas (max_ack_pending), however many
+    // are asked for: a pull of PULL_BATCH keeps this replica's share full with one pull request per
+    // ~PULL_BATCH/4 jobs instead of one per two (a pull of `concurrency` re-pulls at 75 % of it).
+    const messages = await consumer.consume({ max_messages: Math.max(PULL_BATCH, options.concurrency) });
     return {
       [Symbol.asyncIterator]: async function* (): AsyncGenerator<JobDelivery> {
         for await (const m of messages) {
