@@ -3,12 +3,28 @@
 // same concurrency, both to the same bare receiver process, measured at the receiver.
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT, ServerProcess } from '../lib/harness.mjs';
 import { built, realEngineEnv } from '../lib/targets.mjs';
 
 const ADMIN_API_KEY = 'bench-admin-key';
+const TICK_US = 1e6 / 100; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s on Linux
+
+/**
+ * CPU time (µs, user + system) used so far by the processes `pids` (BENCH_SERVER_PIDS: the
+ * nats-server and redis-server the notifier talks to, when they are the bench's own; on
+ * shared servers other users' work would be counted too). undefined when none are given.
+ */
+function serversCpuUs(pids) {
+  if (pids.length === 0) return undefined;
+  return pids.map((pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  });
+}
 
 async function stats(receiver) {
   return (await fetch(`${receiver.url}/stats`)).json();
@@ -96,14 +112,25 @@ export async function measureOutbound(side, o) {
     } finally {
       await setup.stop();
     }
+    const pids = (process.env.BENCH_SERVER_PIDS ?? '').split(',').filter(Boolean);
     const notifier = await ServerProcess.start('notifier', main, env, '/readyz');
     try {
       const before = await notifier.probe();
+      const serversBefore = serversCpuUs(pids);
+      // Delivery starts before /readyz answers: CPU from here on is divided by the deliveries from here on.
+      const startCount = (await stats(receiver)).count;
       const s = await waitForCount(receiver, o.events, 120_000);
+      const serversAfter = serversCpuUs(pids);
       const after = await notifier.probe();
       return {
         deliveriesPerSec: (s.count - 1) / ((s.lastAt - s.firstAt) / 1000),
-        cpuUsPerDelivery: (after.cpuUs - before.cpuUs) / s.count,
+        cpuUsPerDelivery: (after.cpuUs - before.cpuUs) / Math.max(1, s.count - startCount),
+        // One figure per pid of BENCH_SERVER_PIDS, in its order.
+        ...(serversBefore === undefined
+          ? {}
+          : Object.fromEntries(
+              serversBefore.map((b, i) => [`server${i}CpuUsPerDelivery`, (serversAfter[i] - b) / Math.max(1, s.count - startCount)]),
+            )),
         lost: o.events - s.distinct,
         dup: s.count - s.distinct,
       };
