@@ -73,6 +73,16 @@ export function attemptLogConformance(
       expect((await log.list(ep, { status: 'succeeded', limit: 2 })).map((a) => a.webhookId)).toEqual(['msg_9', 'msg_8']);
     });
 
+    it('keeps call order and the count limit per endpoint for writes made together', async () => {
+      const log = await open(60_000, 3);
+      const [a, b] = [endpointId(), endpointId()];
+      await Promise.all(Array.from({ length: 10 }, (_, i) => log.record(attempt(i % 2 === 0 ? a : b, i, i < 4 ? 'failed' : 'succeeded'))));
+      expect((await log.list(a, { limit: 10 })).map((x) => x.webhookId)).toEqual(['msg_8', 'msg_6', 'msg_4']);
+      expect((await log.list(a, { status: 'failed', limit: 10 })).map((x) => x.webhookId)).toEqual(['msg_2', 'msg_0']);
+      expect((await log.list(b, { limit: 10 })).map((x) => x.webhookId)).toEqual(['msg_9', 'msg_7', 'msg_5']);
+      expect((await log.list(b, { status: 'failed', limit: 10 })).map((x) => x.webhookId)).toEqual(['msg_3', 'msg_1']);
+    });
+
     it('orders and pages attempts written within one millisecond', async () => {
       const log = await open();
       const ep = endpointId();

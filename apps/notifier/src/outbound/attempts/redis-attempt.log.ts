@@ -23,15 +23,28 @@ end
 return id
 `;
 
+interface PendingWrite {
+  /** RECORD_SCRIPT (args: script, numkeys, keys, argv) or a plain XADD (args: key, …). */
+  script: boolean;
+  args: Array<string | number>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 /**
  * The attempts log in Redis: per endpoint a stream of every attempt,
  * `<REDIS_KEY_PREFIX>ob:{<endpoint>}:attempts`, and one of the failed ones, `…:attempts:failed`
  * (kept apart so that a flood of successes never pushes the failures out), each entry one
- * JSON field. Every write is one script call that trims by count; about once a second per
- * endpoint it also trims by age and renews the keys' expiry. Reads stop at the age limit.
+ * JSON field. Every write trims by count: a success is one XADD, a failure one script call
+ * (both keys); about once a second per endpoint the write is the script call that also trims
+ * by age and renews the keys' expiry. The writes of one event-loop turn go out together.
+ * Reads stop at the age limit.
  */
 export class RedisAttemptLog implements AttemptLog {
   private readonly trimmedAt = new Map<string, number>();
+  /** Writes waiting for the end of this event-loop turn, per endpoint, in call order. */
+  private readonly pending = new Map<string, PendingWrite[]>();
+  private flushing = false;
 
   constructor(
     private readonly redis: RedisClient,
@@ -40,7 +53,7 @@ export class RedisAttemptLog implements AttemptLog {
     private readonly maxPerStatus: number,
   ) {}
 
-  async record(attempt: DeliveryAttempt): Promise<void> {
+  record(attempt: DeliveryAttempt): Promise<void> {
     const [all, failed] = this.keys(attempt.endpointId);
     const now = Date.now();
     let minId = '';
@@ -49,7 +62,65 @@ export class RedisAttemptLog implements AttemptLog {
       this.trimmedAt.set(all, now);
       minId = String(now - this.maxAgeMs);
     }
-    await this.redis.eval(RECORD_SCRIPT, 2, all, failed, this.maxPerStatus, JSON.stringify(attempt), attempt.status, minId, this.maxAgeMs);
+    const entry = JSON.stringify(attempt);
+    // The common case, a success between two age trims, touches one key: a plain XADD, no script
+    // (a script call costs Redis several times an XADD: the body hashed and looked up, Lua entered).
+    const script = attempt.status === 'failed' || minId !== '';
+    const args: Array<string | number> = script
+      ? [RECORD_SCRIPT, 2, all, failed, this.maxPerStatus, entry, attempt.status, minId, this.maxAgeMs]
+      : [all, 'MAXLEN', this.maxPerStatus, '*', 'a', entry];
+    return new Promise<void>((resolve, reject) => {
+      let queue = this.pending.get(attempt.endpointId);
+      if (queue === undefined) this.pending.set(attempt.endpointId, (queue = []));
+      queue.push({ script, args, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /**
+   * Sends the writes of one event-loop turn: per endpoint, one command alone, or several as one
+   * pipeline (one socket write, one read for Redis instead of one each; an endpoint's keys share
+   * a hash slot, so a pipeline of them is valid on a Cluster too). Order per endpoint is kept.
+   */
+  private flush(): void {
+    this.flushing = false;
+    for (const queue of this.pending.values()) {
+      try {
+        this.send(queue);
+      } catch (err) {
+        // A client that throws instead of rejecting: the writes fail, the process does not.
+        for (const w of queue) w.reject(err);
+      }
+    }
+    this.pending.clear();
+  }
+
+  private send(queue: PendingWrite[]): void {
+    if (queue.length === 1) {
+      const w = queue[0];
+      const sent = w.script
+        ? this.redis.eval(...(w.args as [string, number, ...Array<string | number>]))
+        : this.redis.xadd(...(w.args as [string, ...Array<string | number>]));
+      sent.then(() => w.resolve(), w.reject);
+      return;
+    }
+    const pipeline = this.redis.pipeline();
+    for (const w of queue) {
+      if (w.script) pipeline.eval(...(w.args as [string, number, ...Array<string | number>]));
+      else pipeline.xadd(...(w.args as [string, ...Array<string | number>]));
+    }
+    pipeline.exec().then(
+      (results) =>
+        queue.forEach((w, i) => {
+          const err = results?.[i]?.[0];
+          if (err) w.reject(err);
+          else w.resolve();
+        }),
+      (err: unknown) => queue.forEach((w) => w.reject(err)),
+    );
   }
 
   async list(endpointId: string, query: AttemptQuery): Promise<ListedAttempt[]> {
