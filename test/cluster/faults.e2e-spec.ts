@@ -178,9 +178,8 @@ describe('scale-out faults: 3 gateways, 3-node NATS JetStream cluster, 3+3 Redis
       await new Promise((r) => setTimeout(r, 3000));
       await metaLeader.start();
       await new Promise((r) => setTimeout(r, 2000));
-      // A notifier starting while a node still catches up can time out on the JetStream API
-      // and exit (its supervisor restarts it; docs/RELIABILITY.md, "Known limits"): the
-      // restart below is about events in flight, so it waits for a healthy cluster.
+      // The restart below is about events in flight, not elections (a notifier starting
+      // mid-election waits it out: jetstream-startup.e2e-spec.ts), so it waits for a healthy cluster.
       await nats.healthy();
       // And the notifier itself, SIGKILLed with events in flight and restarted.
       notifier.kill('SIGKILL');

@@ -1,7 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { isTransientJetStreamError, JetStreamEventBus, NatsHealth } from '@switchboard/engine';
-import { NatsJetStreamCluster } from '@switchboard/testing';
+import { isolatedEnv, NatsJetStreamCluster } from '@switchboard/testing';
+import { ServiceProcess } from '../support/process';
 
 const retention = { eventsMaxAgeSeconds: 3600, duplicateWindowSeconds: 120, dlqMaxAgeSeconds: 3600 };
 const names = { eventsStream: 'EV_UP', eventsSubjectPrefix: 'evup', dlqStream: 'DLQ_UP', dlqSubjectPrefix: 'dlqup' };
@@ -56,6 +57,33 @@ describe('JetStream setup during a leader election', () => {
       expect((await jsm.consumers.info(names.eventsStream, 'up')).config.durable_name).toBe('up');
       await nc.close();
     } finally {
+      await cluster.stop();
+    }
+  }, 120_000);
+
+  it('a notifier and a webhook-ingest started without quorum become ready once the cluster is back, instead of exiting', async () => {
+    const cluster = await NatsJetStreamCluster.start(3);
+    const started: ServiceProcess[] = [];
+    try {
+      const [, ...restarting] = cluster.nodes;
+      await Promise.all(restarting.map((n) => n.kill('SIGKILL')));
+      const env = { ...isolatedEnv('jsup'), NATS_URL: cluster.url, NATS_STREAM_REPLICAS: '3', STARTUP_TIMEOUT_SECONDS: '60' };
+      const starting = ['notifier', 'webhook-ingest'].map((app) =>
+        ServiceProcess.start(app, env).then((p) => {
+          started.push(p);
+          return p;
+        }),
+      );
+      // Away for longer than a JetStream request's timeout (5 s): setup has to retry.
+      await new Promise((resolve) => setTimeout(resolve, 7000));
+      await Promise.all(restarting.map((n) => n.start()));
+      const services = await Promise.all(starting);
+      for (const service of services) {
+        expect(service.child.exitCode).toBeNull();
+        expect(service.output).toContain('JetStream not available yet; retrying');
+      }
+    } finally {
+      for (const p of started) p.kill('SIGKILL');
       await cluster.stop();
     }
   }, 120_000);

@@ -45,7 +45,12 @@ export function outboundBackends(runtime: EngineRuntime, s: NotifierSettings, lo
     };
   }
   return {
-    store: new KvEndpointStore(runtime.nats, { bucket: s.OUTBOUND_ENDPOINTS_BUCKET, replicas: s.NATS_STREAM_REPLICAS }),
+    store: new KvEndpointStore(runtime.nats, {
+      bucket: s.OUTBOUND_ENDPOINTS_BUCKET,
+      replicas: s.NATS_STREAM_REPLICAS,
+      setupTimeoutMs: s.STARTUP_TIMEOUT_SECONDS * 1000,
+      logger,
+    }),
     queue: new JetStreamDeliveryQueue(
       runtime.nats,
       {
@@ -59,6 +64,7 @@ export function outboundBackends(runtime: EngineRuntime, s: NotifierSettings, lo
         replicas: s.NATS_STREAM_REPLICAS,
         duplicateWindowSeconds: s.EVENTS_DUPLICATE_WINDOW_SECONDS,
         dlqMaxAgeSeconds: s.DLQ_MAX_AGE_SECONDS,
+        setupTimeoutMs: s.STARTUP_TIMEOUT_SECONDS * 1000,
       },
       logger,
       () => runtime.readiness().nats ?? false,

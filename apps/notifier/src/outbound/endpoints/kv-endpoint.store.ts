@@ -1,7 +1,7 @@
 import { JetStreamApiError, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { KV, KvEntry, KvWatchInclude, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { applyStreamReplicas } from '@switchboard/engine';
+import { applyStreamReplicas, EngineLogger, noopLogger, retryJetStreamSetup } from '@switchboard/engine';
 import type { Endpoint } from './endpoint';
 import { EndpointChange, EndpointStore, EndpointWatch, RevisionConflict, StoredEndpoint } from './endpoint-store';
 
@@ -10,6 +10,9 @@ export interface KvEndpointStoreOptions {
   bucket: string;
   /** NATS_STREAM_REPLICAS */
   replicas: number;
+  /** How long `ensure` retries while JetStream is unavailable (STARTUP_TIMEOUT_SECONDS); 0: once. */
+  setupTimeoutMs?: number;
+  logger?: EngineLogger;
 }
 
 /** JetStream's "wrong last sequence": the key changed since the revision given. */
@@ -34,6 +37,11 @@ export class KvEndpointStore implements EndpointStore {
   ) {}
 
   async ensure(): Promise<void> {
+    const { setupTimeoutMs = 0, logger = noopLogger } = this.options;
+    await retryJetStreamSetup(`bucket ${this.options.bucket}`, () => this.ensureBucket(), setupTimeoutMs, logger);
+  }
+
+  private async ensureBucket(): Promise<void> {
     this.kv = await new Kvm(this.nc).create(this.options.bucket, {
       history: 1,
       replicas: this.options.replicas,

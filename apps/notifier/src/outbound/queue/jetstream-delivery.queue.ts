@@ -1,4 +1,4 @@
-import { applyStreamReplicas } from '@switchboard/engine';
+import { applyStreamReplicas, retryJetStreamSetup } from '@switchboard/engine';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -46,6 +46,8 @@ export interface JetStreamQueueSettings {
   /** Repeated publish ids inside it are stored once (≥ 120 s). */
   duplicateWindowSeconds: number;
   dlqMaxAgeSeconds: number;
+  /** How long startup setup retries while JetStream is unavailable (STARTUP_TIMEOUT_SECONDS); 0: once. */
+  setupTimeoutMs?: number;
 }
 
 /** Metadata line before the body in a job message: JSON never holds a raw newline, so the first one ends it. */
@@ -127,6 +129,10 @@ export class JetStreamDeliveryQueue implements DeliveryQueue {
   }
 
   async ensure(): Promise<void> {
+    await retryJetStreamSetup('outbound streams', () => this.ensureStreams(), this.settings.setupTimeoutMs ?? 0, this.logger);
+  }
+
+  private async ensureStreams(): Promise<void> {
     const jsm = (this.jsm = await jetstreamManager(this.nc, { timeout: 5000 }));
     const p = this.names.subjectPrefix;
     await this.ensureStream(jsm, this.names.stream, {
@@ -166,7 +172,12 @@ export class JetStreamDeliveryQueue implements DeliveryQueue {
       max_ack_pending: -1,
       filter_subject: `${this.names.subjectPrefix}.r.*`,
     };
-    await this.ensureConsumer(jsm, durable, config);
+    await retryJetStreamSetup(
+      `consumer ${durable}`,
+      () => this.ensureConsumer(jsm, durable, config),
+      this.settings.setupTimeoutMs ?? 0,
+      this.logger,
+    );
     let stopped = false;
     let current: { close(): Promise<void | Error> } | undefined;
     const loop = (async () => {
