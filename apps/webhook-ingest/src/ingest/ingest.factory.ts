@@ -53,13 +53,15 @@ export async function createIngestPipeline(platform: Platform<WebhookIngestSetti
   const prefix = config.REDIS_KEY_PREFIX;
   const limiter = (keyOf: (key: string) => string): RateLimiter =>
     redis === undefined ? new MemoryRateLimiter() : new RedisRateLimiter(redis, keyOf);
+  const readSlots = new ReadSlots(config.WEBHOOK_MAX_CONCURRENT_READS);
+  platform.metrics.probes.webhookBodyReads = () => readSlots.inUse;
   return new IngestPipeline({
     sources,
     forwarding: new Forwarding(config.TRUSTED_PROXIES),
     sourceLimiter: limiter((source) => `${prefix}webhook:{${source}}:rate`),
     clientLimiter: limiter((client) => `${prefix}webhook:client:{${client}}`),
     unverifiedRate: unverifiedRate(config.WEBHOOK_UNVERIFIED_RATE),
-    readSlots: new ReadSlots(config.WEBHOOK_MAX_CONCURRENT_READS, (n) => platform.metrics.webhookBodyReads.set(n)),
+    readSlots,
     bodyTimeoutMs: config.WEBHOOK_BODY_TIMEOUT_SECONDS * 1000,
     ledger:
       redis === undefined

@@ -6,20 +6,17 @@
 export class ReadSlots {
   private used = 0;
 
-  constructor(
-    readonly capacity: number,
-    private readonly onChange: (inUse: number) => void = () => undefined,
-  ) {}
+  constructor(readonly capacity: number) {}
 
   /** Takes a slot; false when all are in use (the request is refused, not queued). */
   tryAcquire(): boolean {
     if (this.used >= this.capacity) return false;
-    this.onChange(++this.used);
+    this.used++;
     return true;
   }
 
   release(): void {
-    if (this.used > 0) this.onChange(--this.used);
+    if (this.used > 0) this.used--;
   }
 
   get inUse(): number {
