@@ -38,6 +38,7 @@ describe('bench --quick', () => {
       'idle sse',
       'storm',
       'POST /v1/publish',
+      'publisher library → JetStream',
       'webhook stripe',
       'webhook github',
       'end to end',
