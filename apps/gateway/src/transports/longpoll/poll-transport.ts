@@ -110,7 +110,7 @@ class PollAnswer {
     if (this.lost.length > 0) body += ',"recovered":false,"lost":' + JSON.stringify(this.lost);
     body += '}';
     const bytes = Buffer.byteLength(body);
-    if (shareable) shared.body = { key: this.key!, messages, body, bytes };
+    if (shareable) shared.body = { key: this.key, messages, body, bytes };
     return { body, bytes };
   }
 }
