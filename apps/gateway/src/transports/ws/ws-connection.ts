@@ -77,13 +77,13 @@ function onSocketError(this: WebSocket, err: Error & { code?: string }): void {
 }
 
 /**
- * `text` as one unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2): what `ws`
- * writes for `send(text)` on a server socket without compression, header and payload in
- * one Buffer, so a broadcast builds the frame once and each recipient's write is one
- * `socket.write` of shared bytes.
+ * `payload` (text, or its UTF-8 bytes) as one unmasked, unfragmented WebSocket text frame
+ * (RFC 6455 §5.2): what `ws` writes for `send(payload)` on a server socket without
+ * compression, header and payload in one Buffer, so a broadcast builds the frame once and
+ * each recipient's write is one `socket.write` of shared bytes.
  */
-export function textFrame(text: string): Buffer {
-  const length = Buffer.byteLength(text);
+export function textFrame(payload: string | Buffer): Buffer {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(header + length);
   frame[0] = 0x81; // FIN + text
@@ -96,12 +96,13 @@ export function textFrame(text: string): Buffer {
     frame.writeUInt32BE(0, 2);
     frame.writeUInt32BE(length, 6);
   }
-  frame.write(text, header, 'utf8');
+  if (typeof payload === 'string') frame.write(payload, header, 'utf8');
+  else payload.copy(frame, header);
   return frame;
 }
 
 /** The payload of a frame made by `textFrame` (for the rare write that must go through `ws`). */
-function framePayload(frame: Buffer): Buffer {
+export function framePayload(frame: Buffer): Buffer {
   const len = frame[1] & 0x7f;
   return frame.subarray(len < 126 ? 2 : len === 126 ? 4 : 10);
 }
@@ -119,7 +120,7 @@ interface WsInternals {
  * `ws` wrote before. Anything else — or a `ws` whose internals look different — goes
  * through `ws.send`.
  */
-function directSocket(ws: WebSocket): Socket | undefined {
+export function directSocket(ws: WebSocket): Socket | undefined {
   if (ws.readyState !== WebSocket.OPEN) return undefined;
   const internals = ws as unknown as WsInternals;
   const sender = internals._sender;
