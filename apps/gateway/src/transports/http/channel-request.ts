@@ -27,7 +27,7 @@ export async function parseChannelRequest(
   options: GatewayOptions,
   cursorValue: (query: URLSearchParams) => string | undefined,
 ): Promise<ChannelRequest> {
-  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const query = queryOf(req.url ?? '/');
   if (!originAllowed(req, options.allowedOrigins)) throw new SwitchboardError('forbidden', 'origin not allowed');
   const principal = await verifier.verify(tokenFromRequest(req, query));
   const channels = [...new Set(query.getAll('channel'))];
@@ -40,6 +40,17 @@ export async function parseChannelRequest(
   const raw = cursorValue(query);
   const cursor = raw === undefined || raw === '' ? undefined : decodeCursor(raw, new Set(channels));
   return { principal, channels, cursor, query };
+}
+
+/**
+ * The query of a request target, as `new URL(target, base).searchParams` has it (the
+ * fragment cut off), without parsing the whole URL: one per long-poll request.
+ */
+export function queryOf(target: string): URLSearchParams {
+  const q = target.indexOf('?');
+  if (q < 0) return new URLSearchParams();
+  const hash = target.indexOf('#', q);
+  return new URLSearchParams(hash < 0 ? target.slice(q + 1) : target.slice(q + 1, hash));
 }
 
 /**

@@ -17,6 +17,19 @@ const MAX_TIMEOUT_SECONDS = 60;
 const ENVELOPE_BYTES = 64;
 
 /**
+ * The last body written, shared by every poll that answers the same thing: the polls held
+ * on a channel at one position get the same messages in a broadcast, so the body (its
+ * cursor, the join, its byte length) is built once per broadcast, not once per recipient.
+ */
+interface SharedBody {
+  key: string;
+  /** The messages' JSON (each message's string is encoded once and shared: compared by identity first). */
+  messages: string[];
+  body: string;
+  bytes: number;
+}
+
+/**
  * What one poll answers: whole messages, in order, within MAX_RESPONSE_BYTES; the cursor
  * after the last one included, so the client's next poll starts exactly there.
  */
@@ -31,6 +44,12 @@ class PollAnswer {
   constructor(
     readonly positions: Map<string, StreamPosition>,
     private readonly maxBytes: number,
+    /**
+     * What decides the body besides its messages: the request's channels and cursor (when
+     * every channel's position came from the cursor), else undefined (the body is not shared).
+     */
+    readonly key: string | undefined,
+    private readonly cache: { envelope?: { key: string; bytes: number } },
   ) {}
 
   /** Adds a message unless the answer is full; the first message always fits. */
@@ -61,22 +80,38 @@ class PollAnswer {
   /**
    * The body without messages, at its largest: the cursor grows only by offset digits (at
    * most 16 per channel, base64 adding a third), and the lost list names at most every channel.
+   * It depends on the channels and starting positions only: polls with the same key share it.
    */
   private envelopeBytes(): number {
+    const cached = this.cache.envelope;
+    if (this.key !== undefined && cached?.key === this.key) return cached.bytes;
     let names = 0;
     for (const channel of this.positions.keys()) names += Buffer.byteLength(JSON.stringify(channel)) + 1;
-    return ENVELOPE_BYTES + encodeCursor(this.positions).length + Math.ceil((16 * this.positions.size * 4) / 3) + names;
+    const bytes = ENVELOPE_BYTES + encodeCursor(this.positions).length + Math.ceil((16 * this.positions.size * 4) / 3) + names;
+    if (this.key !== undefined) this.cache.envelope = { key: this.key, bytes };
+    return bytes;
   }
 
   get isEmpty(): boolean {
     return this.messages.length === 0 && this.lost.length === 0;
   }
 
-  /** The body, built by concatenation: message JSON is never re-serialised. */
-  body(): string {
-    let body = '{"messages":[' + this.messages.join(',') + '],"cursor":"' + encodeCursor(this.positions) + '"';
+  /**
+   * The body, built by concatenation (message JSON is never re-serialised), or the last
+   * one built when this answer is the same: same key (channels and starting positions), no
+   * loss, and the same messages in the same order (then the cursor is the same too).
+   */
+  body(shared: { body?: SharedBody }): { body: string; bytes: number } {
+    const messages = this.messages;
+    const shareable = this.key !== undefined && this.lost.length === 0 && messages.length > 0;
+    const previous = shared.body;
+    if (shareable && previous !== undefined && previous.key === this.key && sameStrings(previous.messages, messages)) return previous;
+    let body = '{"messages":[' + messages.join(',') + '],"cursor":"' + encodeCursor(this.positions) + '"';
     if (this.lost.length > 0) body += ',"recovered":false,"lost":' + JSON.stringify(this.lost);
-    return body + '}';
+    body += '}';
+    const bytes = Buffer.byteLength(body);
+    if (shareable) shared.body = { key: this.key, messages, body, bytes };
+    return { body, bytes };
   }
 }
 
@@ -86,13 +121,14 @@ class PollConnection implements SessionTransport {
   session!: ClientSession;
   private answered = false;
   private holdTimer?: NodeJS.Timeout;
-  private batch?: NodeJS.Immediate;
+  /** In the transport's batch of answers due after this I/O turn. */
+  private due = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly answer: PollAnswer,
     private readonly json: MessageEncoder<string>,
-    private readonly hub: Hub,
+    private readonly owner: PollTransport,
   ) {
     res.on('close', () => this.finish());
   }
@@ -139,19 +175,24 @@ class PollConnection implements SessionTransport {
       return;
     }
     if (!this.finish() || this.res.destroyed) return;
-    if (this.answer.full) this.hub.metrics.limitHits.inc({ limit: 'max_response_bytes', transport: 'poll' });
-    const body = this.answer.body();
-    this.res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(body) });
+    const hub = this.owner.hub;
+    if (this.answer.full) hub.metrics.limitHits.inc({ limit: 'max_response_bytes', transport: 'poll' });
+    const { body, bytes } = this.answer.body(this.owner.shared);
+    // Header names as Node writes them; the object is the only per-answer allocation here.
+    this.res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': bytes });
     this.res.end(body);
-    this.hub.countDelivered('poll', this.answer.messages.length);
+    hub.countDelivered('poll', this.answer.messages.length);
   }
 
   /**
    * Answers after the current I/O turn: messages arriving together go in one answer; what
-   * arrives while the client polls again is read from history by that poll.
+   * arrives while the client polls again is read from history by that poll. One immediate
+   * for every poll answered in the turn (a broadcast), not one per poll.
    */
   private soon(): void {
-    this.batch ??= setImmediate(() => this.respond());
+    if (this.due) return;
+    this.due = true;
+    this.owner.answerSoon(this);
   }
 
   /** Ends the hold once: timers and the session. False if it had ended. */
@@ -159,7 +200,6 @@ class PollConnection implements SessionTransport {
     if (this.answered) return false;
     this.answered = true;
     clearTimeout(this.holdTimer);
-    clearImmediate(this.batch);
     this.session?.close();
     return true;
   }
@@ -175,14 +215,33 @@ class PollConnection implements SessionTransport {
 @Injectable()
 export class PollTransport {
   private readonly json: MessageEncoder<string>;
+  /** The last body built and the last envelope bound, shared by answers that are the same (see PollAnswer). */
+  readonly shared: { body?: SharedBody; envelope?: { key: string; bytes: number } } = {};
+  /** Held polls to answer after this I/O turn. */
+  private due: PollConnection[] = [];
+  private batch?: NodeJS.Immediate;
 
   constructor(
-    private readonly hub: Hub,
+    readonly hub: Hub,
     private readonly verifier: GatewayTokenVerifier,
     private readonly registry: ConnectionRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.json = hub.timedEncoder('poll', (m) => m.json);
+  }
+
+  /** Queues `connection`'s answer for the end of this I/O turn (one immediate for all of them). */
+  answerSoon(connection: PollConnection): void {
+    this.due.push(connection);
+    this.batch ??= setImmediate(() => this.answerDue());
+  }
+
+  private answerDue(): void {
+    const due = this.due;
+    this.due = [];
+    this.batch = undefined;
+    // respond() is idempotent: a poll that ended meanwhile (closed, expired) is skipped.
+    for (let i = 0; i < due.length; i++) due[i].respond();
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -193,13 +252,15 @@ export class PollTransport {
       const timeout = parseTimeout(request.query.get('timeout'), this.hub.options.pollTimeoutSeconds);
       const cursor = request.cursor;
       const positions = new Map<string, StreamPosition>();
-      const answer = new PollAnswer(positions, this.hub.options.maxResponseBytes);
-      const connection = new PollConnection(res, answer, this.json, this.hub);
+      // Channels absent from the cursor start at their current position.
+      const fresh = request.channels.filter((c) => cursor?.get(c) === undefined);
+      // Polls of the same channels from the same cursor answer the same body (see PollAnswer).
+      const key = fresh.length === 0 ? request.channels.join('\n') + '\n' + request.query.get('cursor') : undefined;
+      const answer = new PollAnswer(positions, this.hub.options.maxResponseBytes, key, this.shared);
+      const connection = new PollConnection(res, answer, this.json, this);
       session = this.hub.openSession(request.principal, connection, { request: req, register: false });
       connection.session = session;
       session.checkChannels(request.channels);
-      // Channels absent from the cursor start at their current position.
-      const fresh = request.channels.filter((c) => cursor?.get(c) === undefined);
       const current = fresh.length > 0 ? await session.positions(fresh) : [];
       for (const channel of request.channels) {
         const p = cursor?.get(channel) ?? current[fresh.indexOf(channel)];
@@ -241,6 +302,12 @@ export class PollTransport {
       }
     }
   }
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function parseTimeout(value: string | null, fallback: number): number {

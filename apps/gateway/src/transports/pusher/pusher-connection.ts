@@ -5,6 +5,7 @@ import { channelNameError, isSwitchboardError, UnsubscribeReason } from '@switch
 import type { WebSocket } from 'ws';
 import { ClientSession } from '../../hub/client-session';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
+import { directSocket, framePayload } from '../ws/ws-connection';
 import { CHANNEL_SUBSCRIBER, isPresenceChannel, isPrivateChannel, presenceData } from '../../pusher/pusher-presence';
 import { channelAuthValid } from '../../pusher/pusher-signing';
 import type { ClientEventRecord } from './client-event-webhooks';
@@ -39,7 +40,7 @@ const END_CLOSE: Record<EndReason, { code: number; reason: string }> = {
 /** What every Pusher connection shares. */
 export interface PusherContext {
   readonly logger: Logger;
-  /** One Pusher event frame per message, shared by every Pusher recipient. */
+  /** One Pusher event as a whole WebSocket frame (`textFrame`) per message, shared by every Pusher recipient. */
   readonly encoder: MessageEncoder<Buffer>;
   /** Records a client event for the `client_event` webhook (set when an app asks for it). */
   readonly clientEventHook?: (e: ClientEventRecord) => void;
@@ -92,7 +93,9 @@ export class PusherConnection implements SessionTransport {
     // Its own client events, and triggers that name its socket_id (Laravel's toOthers()), skip it.
     // (`message` was parsed once by the encoder: a property read and a string compare per recipient.)
     if (message.message.from === this.socketId) return;
-    this.ws.send(frame, TEXT_FRAME);
+    const socket = directSocket(this.ws);
+    if (socket !== undefined) socket.write(frame);
+    else this.ws.send(framePayload(frame), TEXT_FRAME);
   }
 
   /** Pusher has no recovery: a gap in live delivery is said as a `pusher:error` the app can log. */

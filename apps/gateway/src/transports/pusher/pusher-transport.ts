@@ -15,6 +15,7 @@ import { PUSHER_APPS, PusherApps } from '../../pusher/pusher-apps';
 import { PUSHER_PRESENCE } from '../../pusher/pusher-presence';
 import type { PusherPresence } from '../../pusher/pusher-presence';
 import { encodePusherEvent, PUSHER_PROTOCOL, PusherCode } from '../../pusher/pusher-protocol';
+import { textFrame } from '../ws/ws-connection';
 import { clientEventPublisher } from './client-event-webhooks';
 import { PusherConnection, PusherContext } from './pusher-connection';
 
@@ -47,7 +48,8 @@ export class PusherTransport implements OnApplicationShutdown {
       perMessageDeflate: false,
       clientTracking: false,
     });
-    const encoder: MessageEncoder<Buffer> = hub.timedEncoder('pusher', encodePusherEvent);
+    // The whole WebSocket frame, once per message (see /v1/ws: every recipient is sent the same bytes).
+    const encoder: MessageEncoder<Buffer> = hub.timedEncoder('pusher', (m) => textFrame(encodePusherEvent(m)));
     const clientEventHook = apps.clientEventWebhooks
       ? clientEventPublisher(bus, logger, () => hub.metrics.pusherClientEventWebhooksLost.inc())
       : undefined;

@@ -25,6 +25,8 @@ interface SseEncoders {
   body: MessageEncoder<string>;
   /** `id: <cursor>\n` for a single-channel stream — shared by every stream of that channel. */
   singleId: MessageEncoder<string>;
+  /** `singleId` + `body` as UTF-8 bytes: what a single-channel stream writes, encoded once per message. */
+  single: MessageEncoder<Buffer>;
 }
 
 /**
@@ -92,8 +94,13 @@ class SseStream implements SessionTransport {
     const position = this.positions.get(m.channel)!;
     position.offset = m.offset;
     position.epoch = m.epoch;
-    const id = this.channels.length === 1 ? m.encoded(this.encoders.singleId) : 'id: ' + encodeCursor(this.positions) + '\n';
-    this.write(id + m.encoded(this.encoders.body), true);
+    if (this.channels.length === 1) {
+      // Live on one channel (the common case): the same bytes for every stream, written as they are.
+      if (this.early === null) this.res.write(m.encoded(this.encoders.single));
+      else this.write(m.encoded(this.encoders.singleId) + m.encoded(this.encoders.body), true);
+      return;
+    }
+    this.write('id: ' + encodeCursor(this.positions) + '\n' + m.encoded(this.encoders.body), true);
   }
 
   /** `event: join|leave`, shared by every stream of the channel; no `id:` (join/leave take no position). */
@@ -195,10 +202,12 @@ export class SseTransport implements OnApplicationShutdown {
     private readonly registry: ConnectionRegistry,
     @Inject(LOGGER) readonly logger: Logger,
   ) {
-    this.encoders = {
+    const encoders: SseEncoders = {
       body: hub.timedEncoder('sse', (m) => 'event: message\ndata: ' + m.json + '\n\n'),
       singleId: { encode: (m) => 'id: ' + encodeCursor([[m.channel, { offset: m.offset, epoch: m.epoch }]]) + '\n' },
+      single: { encode: (m) => Buffer.from(m.encoded(encoders.singleId) + m.encoded(encoders.body), 'utf8') },
     };
+    this.encoders = encoders;
     this.keepalive = setInterval(() => {
       const now = Date.now();
       for (const s of this.streams) s.ping(now);

@@ -39,7 +39,7 @@ const END_CLOSE: Record<EndReason, { code: number; reason: string }> = {
 /** What every WebSocket connection shares. */
 export interface WsContext {
   readonly logger: Logger;
-  /** The message frame (`{"op":"message",…}`) as a Buffer, built once per message. */
+  /** The message frame (`{"op":"message",…}`) as a whole WebSocket text frame (`textFrame`), built once per message. */
   readonly encoder: MessageEncoder<Buffer>;
   /** Counts a frame refused for MAX_MESSAGE_BYTES. */
   tooBig(): void;
@@ -76,6 +76,58 @@ function onSocketError(this: WebSocket, err: Error & { code?: string }): void {
   connection.ctx.logger.debug({ err: err.message }, 'ws connection error');
 }
 
+/**
+ * `payload` (text, or its UTF-8 bytes) as one unmasked, unfragmented WebSocket text frame
+ * (RFC 6455 §5.2): what `ws` writes for `send(payload)` on a server socket without
+ * compression, header and payload in one Buffer, so a broadcast builds the frame once and
+ * each recipient's write is one `socket.write` of shared bytes.
+ */
+export function textFrame(payload: string | Buffer): Buffer {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN + text
+  if (header === 2) frame[1] = length;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(0, 2);
+    frame.writeUInt32BE(length, 6);
+  }
+  if (typeof payload === 'string') frame.write(payload, header, 'utf8');
+  else payload.copy(frame, header);
+  return frame;
+}
+
+/** The payload of a frame made by `textFrame` (for the rare write that must go through `ws`). */
+export function framePayload(frame: Buffer): Buffer {
+  const len = frame[1] & 0x7f;
+  return frame.subarray(len < 126 ? 2 : len === 126 ? 4 : 10);
+}
+
+/** The parts of a `ws` socket the direct write checks (ws 8: lib/websocket.js, lib/sender.js). */
+interface WsInternals {
+  _socket?: Socket;
+  _sender?: { _state?: number; _firstFragment?: boolean };
+}
+
+/**
+ * Whether a pre-built frame may be written to the TCP socket directly: the socket is open
+ * and its sender is idle (`_state` 0: nothing queued behind a compression or a Blob read,
+ * not in the middle of a fragmented message), so the bytes go out in order with everything
+ * `ws` wrote before. Anything else — or a `ws` whose internals look different — goes
+ * through `ws.send`.
+ */
+export function directSocket(ws: WebSocket): Socket | undefined {
+  if (ws.readyState !== WebSocket.OPEN) return undefined;
+  const internals = ws as unknown as WsInternals;
+  const sender = internals._sender;
+  if (sender === undefined || sender._state !== 0 || sender._firstFragment !== true) return undefined;
+  return internals._socket;
+}
+
 /** Settled: the start of every connection's request chain (none is made per connection). */
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -106,9 +158,16 @@ export class WsConnection implements SessionTransport {
     ws.on('error', onSocketError);
   }
 
-  /** Hot path: one shared Buffer per message, a frame header per recipient. */
+  /**
+   * Hot path: one shared Buffer per message, the whole frame, written as it is (one write,
+   * nothing allocated by us per recipient; `ws.send` would build a header and cork two writes).
+   */
   deliver(message: StoredMessage): void {
-    if (!this.closed) this.ws.send(message.encoded(this.ctx.encoder), TEXT_FRAME);
+    if (this.closed) return;
+    const frame = message.encoded(this.ctx.encoder);
+    const socket = directSocket(this.ws);
+    if (socket !== undefined) socket.write(frame);
+    else this.ws.send(framePayload(frame), TEXT_FRAME);
   }
 
   /** One shared Buffer per join/leave, as for messages. */

@@ -11,7 +11,7 @@ import { originAllowed, tokenFromRequest } from '../../auth/request-auth';
 import { GatewayTokenVerifier } from '../../auth/token-verifier';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
-import { GatewaySocket, WsConnection, WsContext } from './ws-connection';
+import { GatewaySocket, textFrame, WsConnection, WsContext } from './ws-connection';
 
 export const WS_PATH = '/v1/ws';
 
@@ -40,7 +40,9 @@ export class WsTransport implements OnApplicationShutdown {
       perMessageDeflate: false,
       clientTracking: false,
     });
-    const encoder: MessageEncoder<Buffer> = hub.timedEncoder('ws', (m) => Buffer.from(encodeMessageFrame(m.json), 'utf8'));
+    // The whole WebSocket frame (header and payload), once per message: server frames are
+    // not masked, so every recipient is sent the same bytes (ws-connection.ts `deliver`).
+    const encoder: MessageEncoder<Buffer> = hub.timedEncoder('ws', (m) => textFrame(encodeMessageFrame(m.json)));
     this.context = {
       logger,
       encoder,
