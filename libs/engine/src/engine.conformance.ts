@@ -132,7 +132,10 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       const subs = channels.map(() => new RecordingListener());
       await Promise.all(channels.map((c, i) => pod.subscribe(c, subs[i])));
       const n = 200;
-      const requests = Array.from({ length: n * channels.length }, (_, k) => ({ c: k % channels.length, i: Math.floor(k / channels.length) }));
+      const requests = Array.from({ length: n * channels.length }, (_, k) => ({
+        c: k % channels.length,
+        i: Math.floor(k / channels.length),
+      }));
       const results = await Promise.all(
         requests.map(({ c, i }) =>
           // Most carry no key (a resent command would store them twice); every tenth repeats

@@ -120,7 +120,9 @@ export class NatsJetStreamCluster {
     return until('every NATS node reports healthy', timeoutMs, async () => {
       const ok = await Promise.all(
         this.running().map(async (n) => {
-          const res = await fetch(`http://127.0.0.1:${n.monitorPort}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+          const res = await fetch(`http://127.0.0.1:${n.monitorPort}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(
+            () => undefined,
+          );
           return res?.status === 200;
         }),
       );
