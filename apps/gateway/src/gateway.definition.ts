@@ -1,9 +1,8 @@
 import { Module } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { GatewayConfig, gatewaySchema } from '@switchboard/config';
-import { CoreModule, HealthController, Platform, ServiceDefinition } from '@switchboard/platform';
+import { CoreModule, HealthController, Platform, serveAheadOfExpress, ServiceDefinition } from '@switchboard/platform';
 import { consoleServed, GatewayModule } from './gateway.module';
-import { serveAheadOfExpress } from './transports/http/fast-routes';
 import { PRESENCE_PATH, PresenceRoute } from './transports/http/presence-route';
 import { PollTransport } from './transports/longpoll/poll-transport';
 import { SwitchboardIoAdapter } from './transports/socketio/socketio.adapter';
