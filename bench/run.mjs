@@ -264,24 +264,29 @@ if (wants('ingest')) {
   }
 }
 if (wants('e2e')) {
-  const results = [];
-  for (let r = 0; r < reps; r++) {
-    log(`end to end (${r + 1}/${reps})`);
-    try {
-      const result = await measureEndToEnd({ ...P.e2e, clientProcesses: 2 });
-      log(`end to end: ${JSON.stringify(result)}`);
-      if (result.lost > 0 || result.dup > 0) problems.push(`end to end: lost ${result.lost}, duplicated ${result.dup}`);
-      results.push(result);
-    } catch (err) {
-      problems.push(`end to end: ${err.message}`);
+  // The single process (`npm start`: one thread does ingest, routing and fan-out), and the
+  // three services as deployed (webhook-ingest, notifier, gateway in their own processes).
+  for (const split of [false, true]) {
+    const label = split ? 'end to end (3 processes)' : 'end to end';
+    const results = [];
+    for (let r = 0; r < reps; r++) {
+      log(`${label} (${r + 1}/${reps})`);
+      try {
+        const result = await measureEndToEnd({ ...P.e2e, clientProcesses: 2, split });
+        log(`${label}: ${JSON.stringify(result)}`);
+        if (result.lost > 0 || result.dup > 0) problems.push(`${label}: lost ${result.lost}, duplicated ${result.dup}`);
+        results.push(result);
+      } catch (err) {
+        problems.push(`${label}: ${err.message}`);
+      }
     }
+    hookRows.push([
+      `${label}: webhook → ${fmt(P.e2e.clients)} clients (½ WS, ½ SSE) at ${P.e2e.rate}/s${split ? ', ingest, notifier, gateway apart' : ', one process'}`,
+      `p50 ${fmt(med(results, 'p50Ms'), 1)} ms, p99 ${fmt(med(results, 'p99Ms'), 1)} ms`,
+      `p99 range ${fmt(Math.min(...results.map((r) => r.p99Ms)), 1)}–${fmt(Math.max(...results.map((r) => r.p99Ms)), 1)} ms`,
+      'no baseline (absolute)',
+    ]);
   }
-  hookRows.push([
-    `end to end: webhook → ${fmt(P.e2e.clients)} clients (½ WS, ½ SSE) at ${P.e2e.rate}/s`,
-    `p50 ${fmt(med(results, 'p50Ms'), 1)} ms, p99 ${fmt(med(results, 'p99Ms'), 1)} ms`,
-    `p99 range ${fmt(Math.min(...results.map((r) => r.p99Ms)), 1)}–${fmt(Math.max(...results.map((r) => r.p99Ms)), 1)} ms`,
-    'no baseline (absolute)',
-  ]);
 }
 
 // Presence: run on request (`--only presence`; `--only presence-gateway` for the 3-gateway queries alone).

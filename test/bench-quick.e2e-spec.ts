@@ -42,6 +42,7 @@ describe('bench --quick', () => {
       'webhook stripe',
       'webhook github',
       'end to end',
+      'end to end (3 processes)',
       'events → 1 endpoint',
     ]) {
       expect(stdout).toContain(row);

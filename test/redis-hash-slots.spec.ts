@@ -89,6 +89,14 @@ async function driveEveryScript(redis: RecordingRedis, prefix: string): Promise<
   for (const source of SOURCES) {
     await ignore(ledger.admit(source, 'delivery-1'));
     await ignore(ledger.admit(source, 'delivery-1', 'v1,signature=='));
+    await ignore(ledger.markStored(source, 'delivery-1'));
+    // Admits and marks of one event-loop turn go in one script call each (per source).
+    await Promise.all([
+      ignore(ledger.admit(source, 'delivery-2')),
+      ignore(ledger.admit(source, 'delivery-3', 'v1,other==')),
+      ignore(ledger.markStored(source, 'delivery-2')),
+      ignore(ledger.markStored(source, 'delivery-3')),
+    ]);
     await ignore(sourceLimiter.take(source, { perSecond: 10, burst: 5 }));
     await ignore(sourceLimiter.refund(source, { perSecond: 10, burst: 5 }));
   }
@@ -128,7 +136,8 @@ describe('Redis keys of every script share one hash slot (Redis Cluster)', () =>
           'sbPresenceLeave',
           'sbPresenceMembers',
           'sbPresenceHeartbeat',
-          'sbWebhookAdmit',
+          'sbWebhookAdmitMany',
+          'sbWebhookMarkMany',
         ]),
       );
     });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Clients, now, ROOT, ServerProcess } from '../lib/harness.mjs';
-import { built, realEngineEnv, startBaseline, startOurs, token } from '../lib/targets.mjs';
+import { built, JWT_SECRET, PUBLISH_API_KEY, realEngineEnv, startBaseline, startOurs, token } from '../lib/targets.mjs';
 
 const STRIPE_SECRET = 'whsec_bench_signing_secret';
 const GITHUB_SECRET = 'bench-github-secret';
@@ -90,7 +90,12 @@ export async function measureEndToEnd(o) {
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
   const routes = join(dir, 'routes.yaml');
   writeFileSync(routes, "routes:\n  - match: { type: 'github.push' }\n    channels: ['bench:e2e']\n");
-  const server = await startOurs('real', { ...ONE_SENDER, WEBHOOK_SOURCES: sources(), ROUTES_CONFIG: routes });
+  const settings = { ...ONE_SENDER, WEBHOOK_SOURCES: sources(), ROUTES_CONFIG: routes };
+  // `split`: webhook-ingest, the notifier and the gateway as three processes, as deployed;
+  // otherwise the single process (`npm start`), where one thread does all three's work.
+  const processes = o.split ? await startDeployed(settings) : [await startOurs('real', settings)];
+  const server = { url: processes.at(-1).url, stop: () => Promise.all(processes.map((p) => p.stop())) };
+  const ingestUrl = processes[0].url;
   const clients = await Clients.start(o.clientProcesses);
   try {
     const half = Math.floor(o.clients / 2);
@@ -102,7 +107,7 @@ export async function measureEndToEnd(o) {
     let s = 0;
     const send = async () => {
       const r = signedRequest('github', { s: ++s, t: now() });
-      const res = await fetch(server.url + r.path, { method: 'POST', headers: r.headers, body: r.body });
+      const res = await fetch(ingestUrl + r.path, { method: 'POST', headers: r.headers, body: r.body });
       if (res.status !== 202) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
     };
     // Warm-up, then measure.
@@ -128,4 +133,17 @@ export async function measureEndToEnd(o) {
     await clients.close();
     await server.stop();
   }
+}
+
+/** webhook-ingest, the notifier and the gateway, each its own process on one isolated engine environment (gateway last). */
+async function startDeployed(settings) {
+  const env = { ...realEngineEnv(), JWT_SECRET, PUBLISH_API_KEY, MAX_CONNECTIONS: '200000', ...settings };
+  const started = [];
+  try {
+    for (const app of ['webhook-ingest', 'notifier', 'gateway']) started.push(await ServerProcess.start(app, built(app), env, '/readyz'));
+  } catch (err) {
+    await Promise.all(started.map((p) => p.stop()));
+    throw err;
+  }
+  return started;
 }
