@@ -7,7 +7,7 @@ import PusherJs from 'pusher-js';
 import WebSocket from 'ws';
 import { PusherTransport } from '../apps/gateway/src/transports/pusher/pusher-transport';
 import { startGateway, wsUrl } from './support/gateway';
-import { type PusherClient, pusherClient, pusherServer } from './support/pusher';
+import { localConnection, type PusherClient, pusherClient, pusherServer } from './support/pusher';
 
 // pusher-js, Laravel Echo and the `pusher` server library, all unmodified, against the gateway's Pusher endpoints.
 const APP = { id: 'app-1', key: 'key-1', secret: 'secret-one-0123456789' };
@@ -293,12 +293,7 @@ describe('Pusher protocol compatibility (memory engine)', () => {
       new Echo({
         broadcaster: 'pusher',
         key: APP.key,
-        cluster: 'local',
-        wsHost: '127.0.0.1',
-        wsPort: gw.port,
-        forceTLS: false,
-        enabledTransports: ['ws'],
-        disableStats: true,
+        ...localConnection(gw),
         Pusher: PusherJs as never,
         // What Laravel's /broadcasting/auth answers, signed by the official library.
         authorizer: (channel: { name: string }) => ({

@@ -16,6 +16,18 @@ export function pusherServer(gw: RunningService, app: PusherTestApp): PusherServ
   return new PusherServer({ appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(gw.port), useTLS: false });
 }
 
+/** pusher-js's connection options for a gateway on loopback: its port, WebSocket only, no stats (laravel-echo takes them too). */
+export function localConnection(gw: RunningService) {
+  return {
+    cluster: 'local',
+    wsHost: '127.0.0.1',
+    wsPort: gw.port,
+    forceTLS: false,
+    enabledTransports: ['ws' as const],
+    disableStats: true,
+  };
+}
+
 /**
  * Unmodified pusher-js on a gateway's `/app/<key>` (WebSocket only, no stats). `authorize`
  * answers its channel auth as an app's auth endpoint would (usually `server.authorizeChannel`).
@@ -26,12 +38,7 @@ export function pusherClient(
   authorize: (socketId: string, channel: string) => PusherServer.ChannelAuthResponse,
 ): PusherClient {
   return new PusherJs(key, {
-    cluster: 'local',
-    wsHost: '127.0.0.1',
-    wsPort: gw.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    disableStats: true,
+    ...localConnection(gw),
     channelAuthorization: {
       endpoint: '',
       transport: 'ajax',
