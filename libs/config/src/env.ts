@@ -105,6 +105,40 @@ export function envOriginList() {
   );
 }
 
+/** Host: a DNS name, an IPv4 address, or an IPv6 address in brackets. */
+const ICE_HOST = String.raw`(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)`;
+const STUN_URL = new RegExp(String.raw`^stuns?:${ICE_HOST}(?::(\d{1,5}))?$`);
+const TURN_URL = new RegExp(String.raw`^turns?:${ICE_HOST}(?::(\d{1,5}))?(?:\?transport=(?:udp|tcp))?$`);
+
+/**
+ * A comma-separated list of STUN (RFC 7064: `stun:host[:port]`, `stuns:`) or TURN (RFC 7065:
+ * `turn:host[:port][?transport=udp|tcp]`, `turns:`) URLs, as a browser's `RTCPeerConnection`
+ * accepts them: one malformed entry makes it refuse the whole ICE server list, so every call
+ * of every client would fail, long after the gateway started. Checked here instead.
+ */
+export function envIceUrlList(kind: 'stun' | 'turn') {
+  const pattern = kind === 'stun' ? STUN_URL : TURN_URL;
+  const shape = kind === 'stun' ? 'stun:host[:port] or stuns:host[:port]' : 'turn:host[:port][?transport=udp|tcp] or turns:…';
+  return envList().pipe(
+    z.array(z.string()).superRefine((entries, ctx) => {
+      const bad = entries.filter((entry) => !isIceUrl(entry, pattern));
+      if (bad.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must list URLs as ${shape}; not such a URL: ${bad.map((b) => JSON.stringify(b)).join(', ')}`,
+        });
+      }
+    }),
+  );
+}
+
+function isIceUrl(entry: string, pattern: RegExp): boolean {
+  const match = pattern.exec(entry);
+  if (match === null) return false;
+  const port = match[1];
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65_535);
+}
+
 function originOf(entry: string): string | undefined {
   if (!/^https?:\/\/[^/?#@\s]+$/i.test(entry)) return undefined;
   try {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { engineEnv, forwardingEnv, refineEngine, refineForwarding, refineService, serviceEnv } from './common.config';
-import { envBool, envInt, envList, envOptionalString, envOriginList, envUrl } from './env';
+import { envBool, envIceUrlList, envInt, envOptionalString, envOriginList, envUrl } from './env';
 import { presenceEnv, refinePresence } from './presence.config';
 import { pusherEnv } from './pusher.config';
 
@@ -57,9 +57,9 @@ export const gatewayEnv = {
   /** Shared secret of coturn's `use-auth-secret`; without it only STUN servers are listed. */
   TURN_SECRET: envOptionalString(),
   /** TURN URLs, comma-separated (turn:host:3478?transport=udp,…). */
-  TURN_URLS: envList(),
+  TURN_URLS: envIceUrlList('turn'),
   /** STUN URLs, comma-separated (stun:host:3478). */
-  STUN_URLS: envList(),
+  STUN_URLS: envIceUrlList('stun'),
   /**
    * Longest lifetime of TURN credentials, seconds; never past the client token's `exp`. An
    * hour, not a day: a credential cannot be revoked (coturn checks only its HMAC and expiry),

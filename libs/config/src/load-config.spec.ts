@@ -155,6 +155,35 @@ describe('loadConfig', () => {
     expect(loadConfig(gatewaySchema, { JWT_SECRET: SECRET }).ALLOWED_ORIGINS).toEqual([]);
   });
 
+  it('refuses STUN_URLS and TURN_URLS entries a browser would refuse, naming them', () => {
+    const load = (env: Record<string, string>) => loadConfig(gatewaySchema, { JWT_SECRET: SECRET, ...env });
+    const problem = (env: Record<string, string>): string => {
+      try {
+        load(env);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    for (const bad of ['stun.example.org:3478', 'turn:turn.example.org', 'stun:', 'stun:host:0', 'stun:host:70000', 'stun://host']) {
+      expect(problem({ STUN_URLS: `stun:ok.example:3478,${bad}` })).toContain(
+        `STUN_URLS must list URLs as stun:host[:port] or stuns:host[:port]; not such a URL: ${JSON.stringify(bad)}`,
+      );
+    }
+    for (const bad of ['turn:host?transport=sctp', 'stun:host', 'turn:host:3478/path', 'turn:host:3478?transport=udp&x=1', 'http://host']) {
+      expect(problem({ TURN_URLS: `turn:ok.example:3478,${bad}` })).toContain(`TURN_URLS must list URLs as turn:host[:port]`);
+      expect(problem({ TURN_URLS: bad })).toContain(`not such a URL: ${JSON.stringify(bad)}`);
+    }
+    const good = load({
+      STUN_URLS: 'stun:stun.example.org:3478, stuns:10.0.0.1, stun:[2001:db8::1]:3478',
+      TURN_URLS:
+        'turn:turn.example.org:3478?transport=udp,turn:turn.example.org:3478?transport=tcp,turns:turn.example.org:5349?transport=tcp,turn:[::1]',
+    });
+    expect(good.STUN_URLS).toEqual(['stun:stun.example.org:3478', 'stuns:10.0.0.1', 'stun:[2001:db8::1]:3478']);
+    expect(good.TURN_URLS).toHaveLength(4);
+    expect(load({}).TURN_URLS).toEqual([]);
+  });
+
   it('masks the password of a URL it echoes', () => {
     let message = '';
     try {
