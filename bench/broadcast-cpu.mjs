@@ -56,7 +56,7 @@ for (const side of sides.split(',')) {
     const after = await server.probe();
     const delivered = (await clients.count()).received - received0;
     console.log(
-      `${side} ${transport} ×${clientsN}: ${((after.cpuUs - before.cpuUs) / delivered).toFixed(2)} µs server CPU per delivery, ${((t1 - t0) / broadcasts).toFixed(1)} ms per broadcast`,
+      `${side} ${transport} ×${clientsN}: ${((after.cpuUs - before.cpuUs) / delivered).toFixed(2)} µs server CPU per delivery (main thread ${((after.mainCpuUs - before.mainCpuUs) / delivered).toFixed(2)}), ${((t1 - t0) / broadcasts).toFixed(1)} ms per broadcast`,
     );
   } finally {
     await clients.close();

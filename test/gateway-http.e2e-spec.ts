@@ -1,6 +1,7 @@
 import type { ChannelEngine } from '@switchboard/engine';
 import { RunningService } from '@switchboard/platform';
 import { eventually, signToken, uniqueName, WsTestClient } from '@switchboard/testing';
+import { connect, Socket } from 'node:net';
 import { startGateway, wsUrl } from './support/gateway';
 import { cursorOf, decodeCursorJson, SseTestClient } from './support/sse';
 
@@ -95,6 +96,56 @@ describe('gateway: SSE /v1/sse and long-poll /v1/poll (memory engine)', () => {
     await eventually(() => expect(c3.offsets(a)).toEqual([1, 2, 3]));
   });
 
+  it('frames the stream for the connection: raw for HTTP/1.0, chunked behind a pipelined response', async () => {
+    const channel = `news:${uniqueName('raw')}`;
+    const { hostname, port } = new URL(gw.url);
+    const auth = `Host: ${hostname}\r\nAuthorization: Bearer ${token}\r\n`;
+    const rawConnection = (request: string): { socket: Socket; bytes: () => string } => {
+      const socket = connect(Number(port), hostname);
+      let bytes = '';
+      socket.on('data', (d: Buffer) => (bytes += d.toString('latin1')));
+      socket.write(request);
+      return { socket, bytes: () => bytes };
+    };
+    // HTTP/1.0 has no chunked encoding: the body is the event stream itself, ended by the close.
+    const old = rawConnection(`GET /v1/sse?channel=${channel} HTTP/1.0\r\n${auth}\r\n`);
+    // A stream queued behind a held poll on its connection gets the socket only once the poll is answered.
+    const cursor = (await poll(`channel=${channel}`)).body.cursor as string;
+    const piped = rawConnection(
+      `GET /v1/poll?channel=${channel}&cursor=${cursor}&timeout=1 HTTP/1.1\r\n${auth}\r\n` +
+        `GET /v1/sse?channel=${channel} HTTP/1.1\r\n${auth}\r\n`,
+    );
+    try {
+      await eventually(() => expect(old.bytes()).toContain('\r\n\r\nretry: '));
+      // The poll times out empty after a second; then the stream's head follows on the connection.
+      await eventually(() => expect(piped.bytes()).toMatch(/"messages":\[\][^]*HTTP\/1\.1 200/), 5000);
+      for (let i = 1; i <= 3; i++) await engine.publish({ channel, data: i });
+      const offsetsOf = (body: string): number[] => {
+        const events = body.split('\n\n').filter((e) => e !== '');
+        // Every line of every event is an SSE field: no chunk framing leaked into the stream.
+        for (const e of events) for (const line of e.split('\n')) expect(line).toMatch(/^(retry|id|event|data): /);
+        return events
+          .filter((e) => e.includes('event: message'))
+          .map((e) => (JSON.parse(e.split('data: ')[1]) as { offset: number }).offset);
+      };
+      await eventually(() => {
+        const [head, body] = old.bytes().split('\r\n\r\n');
+        expect(head).toMatch(/^HTTP\/1\.[01] 200/);
+        expect(head.toLowerCase()).not.toContain('transfer-encoding');
+        expect(offsetsOf(body)).toEqual([1, 2, 3]);
+      });
+      await eventually(() => {
+        const stream = piped.bytes().slice(piped.bytes().lastIndexOf('HTTP/1.1 200'));
+        const [head, chunked] = [stream.slice(0, stream.indexOf('\r\n\r\n')), stream.slice(stream.indexOf('\r\n\r\n') + 4)];
+        expect(head.toLowerCase()).toContain('transfer-encoding: chunked');
+        expect(offsetsOf(dechunk(chunked))).toEqual([1, 2, 3]);
+      });
+    } finally {
+      old.socket.destroy();
+      piped.socket.destroy();
+    }
+  });
+
   it('long-poll: position without a cursor, messages after it, a held poll answered on publish, timeout=0, lost positions', async () => {
     const channel = `news:${uniqueName('poll')}`;
     const start = await poll(`channel=${channel}`);
@@ -156,3 +207,21 @@ describe('gateway: SSE /v1/sse and long-poll /v1/poll (memory engine)', () => {
     ws2.close();
   });
 });
+
+/** The body of a chunked HTTP/1.1 response so far (whole chunks only); throws on a malformed chunk. */
+function dechunk(chunked: string): string {
+  let body = '';
+  let at = 0;
+  for (;;) {
+    const eol = chunked.indexOf('\r\n', at);
+    if (eol < 0) return body;
+    const size = chunked.slice(at, eol);
+    if (!/^[0-9a-f]+$/i.test(size)) throw new Error(`bad chunk size ${JSON.stringify(size)}`);
+    const length = parseInt(size, 16);
+    const end = eol + 2 + length;
+    if (chunked.length < end + 2) return body;
+    if (chunked.slice(end, end + 2) !== '\r\n') throw new Error('chunk not followed by CRLF');
+    body += Buffer.from(chunked.slice(eol + 2, end), 'latin1').toString('utf8');
+    at = end + 2;
+  }
+}

@@ -38,6 +38,8 @@ export function serve(publish, handler = (req, res) => res.writeHead(404).end())
     handler(req, res);
   });
   server.keepAliveTimeout = 60_000;
+  // The bench stops a profiled server with SIGTERM: exit normally so --cpu-prof writes its profile.
+  process.on('SIGTERM', () => process.exit(0));
   server.listen(Number(process.env.PORT), process.env.HOST ?? '127.0.0.1');
   return server;
 }

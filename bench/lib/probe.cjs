@@ -8,8 +8,10 @@ process.on('SIGUSR2', () => {
     global.gc();
   }
   const cpu = process.cpuUsage();
+  // The main thread's share (JS and the event loop): the rest is GC helpers, the libuv pool, V8 compilers.
+  const main = typeof process.threadCpuUsage === 'function' ? process.threadCpuUsage() : undefined;
   const mem = process.memoryUsage();
   process.stdout.write(
-    `__PROBE__ ${JSON.stringify({ cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, at: Date.now() })}\n`,
+    `__PROBE__ ${JSON.stringify({ cpuUs: cpu.user + cpu.system, mainCpuUs: main && main.user + main.system, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, at: Date.now() })}\n`,
   );
 });

@@ -4,6 +4,7 @@ import type { Logger } from '@switchboard/observability';
 import { LOGGER } from '@switchboard/platform';
 import { encodeCursor, isSwitchboardError, StreamPosition, SwitchboardError } from '@switchboard/protocol';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { GatewayTokenVerifier } from '../../auth/token-verifier';
 import { ClientSession } from '../../hub/client-session';
 import { ConnectionRegistry } from '../../hub/connection-registry';
@@ -25,8 +26,32 @@ interface SseEncoders {
   body: MessageEncoder<string>;
   /** `id: <cursor>\n` for a single-channel stream — shared by every stream of that channel. */
   singleId: MessageEncoder<string>;
-  /** `singleId` + `body` as UTF-8 bytes: what a single-channel stream writes, encoded once per message. */
-  single: MessageEncoder<Buffer>;
+  /** `singleId` + `body`: what a single-channel stream writes. */
+  single: MessageEncoder<string>;
+  /** `single` as UTF-8 bytes in one HTTP chunk (`<hex length>\r\n…\r\n`), for a chunked response's socket. */
+  singleChunk: LastEncoded;
+  /** `single` as UTF-8 bytes, for a response without chunked encoding (an HTTP/1.0 client). */
+  singleRaw: LastEncoded;
+}
+
+/**
+ * One message's bytes for every stream of a broadcast: the recipients of a message come one
+ * after the other, so the last message and its bytes are kept here and each recipient costs a
+ * pointer compare (`StoredMessage.encoded`, a map lookup, runs once per message).
+ */
+class LastEncoded {
+  private message?: StoredMessage;
+  private bytes?: Buffer;
+
+  constructor(private readonly encoder: MessageEncoder<Buffer>) {}
+
+  of(m: StoredMessage): Buffer {
+    if (m !== this.message) {
+      this.bytes = m.encoded(this.encoder);
+      this.message = m;
+    }
+    return this.bytes!;
+  }
 }
 
 /**
@@ -48,6 +73,16 @@ class SseStream implements SessionTransport {
   /** The backlog outgrew its bound: what did not fit follows on the client's reconnect. */
   private truncated = false;
   private closed = false;
+  /**
+   * The response's socket once the stream has started, when the response owns it: a live
+   * message is written to it as one pre-framed buffer (see `deliver`). Null before the start,
+   * and for a response that was queued behind another on its connection (HTTP pipelining).
+   */
+  private socket: Socket | null = null;
+  /** The bytes a message takes on `socket`: one chunk of the chunked body, or raw (HTTP/1.0). */
+  private liveBytes?: LastEncoded;
+  /** From the start, the position of a single-channel stream's channel (the map's only entry). */
+  private only?: StreamPosition;
 
   constructor(
     readonly res: ServerResponse,
@@ -89,15 +124,28 @@ class SseStream implements SessionTransport {
     }
   }
 
+  /**
+   * Hot path. Live on one channel (the common case) every stream writes the same bytes, so
+   * they are framed once per message as a whole HTTP chunk and written straight to the
+   * socket: `res.write` would, per recipient, cork the socket and queue an uncork on
+   * `nextTick`, send the chunk as four pieces (hex length, CRLF, data, CRLF) buffered in the
+   * corked socket, then gather them with `clearBuffer` into a `writev` — all of it allocated
+   * per write. The socket's own queue keeps the order with what `res.write` sends (pings,
+   * notices, the end).
+   */
   deliver(m: StoredMessage): void {
     if (this.closed || this.truncated) return;
-    const position = this.positions.get(m.channel)!;
+    const position = this.only ?? this.positions.get(m.channel)!;
     position.offset = m.offset;
-    position.epoch = m.epoch;
+    // Mostly the same epoch in a new string: comparing is cheaper than storing it (a write barrier).
+    if (position.epoch !== m.epoch) position.epoch = m.epoch;
     if (this.channels.length === 1) {
-      // Live on one channel (the common case): the same bytes for every stream, written as they are.
-      if (this.early === null) this.res.write(m.encoded(this.encoders.single));
-      else this.write(m.encoded(this.encoders.singleId) + m.encoded(this.encoders.body), true);
+      const socket = this.socket;
+      if (socket !== null) {
+        // A socket that stopped being writable is closing: its 'close' ends the session.
+        if (socket.writable) socket.write(this.liveBytes!.of(m));
+      } else if (this.early === null) this.res.write(this.encoders.singleRaw.of(m));
+      else this.write(m.encoded(this.encoders.single), true);
       return;
     }
     this.write('id: ' + encodeCursor(this.positions) + '\n' + m.encoded(this.encoders.body), true);
@@ -118,7 +166,8 @@ class SseStream implements SessionTransport {
   }
 
   queuedBytes(): number {
-    return this.res.writableLength + this.earlyBytes;
+    // With the socket in hand nothing waits in the response (its writes go to the socket too).
+    return this.socket !== null ? this.socket.writableLength : this.res.writableLength + this.earlyBytes;
   }
 
   /**
@@ -137,6 +186,15 @@ class SseStream implements SessionTransport {
       this.res.end('retry: 0\n\n');
       this.closed = true;
       this.session.close();
+      return;
+    }
+    if (this.channels.length === 1) this.only = this.positions.get(this.channels[0]);
+    // The response holds its socket (not queued behind an earlier response), and the write
+    // above went to it: from here the live messages can too.
+    const socket = this.res.socket;
+    if (this.only !== undefined && socket !== null && this.res.writableLength === socket.writableLength) {
+      this.liveBytes = this.res.chunkedEncoding ? this.encoders.singleChunk : this.encoders.singleRaw;
+      this.socket = socket;
     }
   }
 
@@ -202,10 +260,18 @@ export class SseTransport implements OnApplicationShutdown {
     private readonly registry: ConnectionRegistry,
     @Inject(LOGGER) readonly logger: Logger,
   ) {
+    const single: MessageEncoder<string> = { encode: (m) => m.encoded(encoders.singleId) + m.encoded(encoders.body) };
     const encoders: SseEncoders = {
       body: hub.timedEncoder('sse', (m) => 'event: message\ndata: ' + m.json + '\n\n'),
       singleId: { encode: (m) => 'id: ' + encodeCursor([[m.channel, { offset: m.offset, epoch: m.epoch }]]) + '\n' },
-      single: { encode: (m) => Buffer.from(m.encoded(encoders.singleId) + m.encoded(encoders.body), 'utf8') },
+      single,
+      singleChunk: new LastEncoded({
+        encode: (m) => {
+          const text = m.encoded(single);
+          return Buffer.from(Buffer.byteLength(text).toString(16) + '\r\n' + text + '\r\n', 'utf8');
+        },
+      }),
+      singleRaw: new LastEncoded({ encode: (m) => Buffer.from(m.encoded(single), 'utf8') }),
     };
     this.encoders = encoders;
     this.keepalive = setInterval(() => {
