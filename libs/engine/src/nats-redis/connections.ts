@@ -188,6 +188,9 @@ export function createRedisClient(target: RedisTarget, name: string): RedisClien
       password: target.password,
       // After a failover the client asks the sentinels again and follows the new master.
       sentinelRetryStrategy: (times) => Math.min(times * 100, 2000),
+      // A sentinel that takes the connection but never answers (a frozen process) would
+      // otherwise hold a reconnect forever: after this the next sentinel is asked.
+      sentinelCommandTimeout: 5000,
       // Not ioredis's own detector (it can strand the client, see FollowingSentinelConnector);
       // `duplicate()` copies the connector with the options.
       failoverDetector: false,

@@ -85,4 +85,29 @@ describe('createRedisClient with Redis Sentinel', () => {
     expect(redis.status).toBe('ready');
     expect(await redis.get('sentinel-race:k')).toBe('2');
   }, 90_000);
+
+  it('reaches the promoted master when the sentinel it asks first never answers', async () => {
+    const fresh = await RedisSentinelSet.start();
+    const client = createRedisClient({ sentinels: fresh.sentinelList.split(','), sentinelName: fresh.masterName }, 'sentinel-frozen');
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.set('sentinel-frozen:k', '1');
+      // The first sentinel stays stopped (it takes connections, answers nothing) from before
+      // the master dies until the client has written to the promoted one.
+      fresh.sentinels[0].pause();
+      await fresh.master.kill('SIGKILL');
+      await eventually(
+        async () => {
+          expect(await client.set('sentinel-frozen:k', '2')).toBe('OK');
+        },
+        40_000,
+        100,
+      );
+      expect(await masterPortSeenBy(fresh.sentinels[1].port, fresh.masterName)).toBe(fresh.replica.port);
+    } finally {
+      client.disconnect();
+      await fresh.stop();
+    }
+  }, 90_000);
 });
