@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, SentinelConnector, type RedisOptions, type SentinelConnectionOptions } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineLogger, noopLogger } from '../engine-options';
 
@@ -88,6 +88,83 @@ function hostPort(entry: string): { host: string; port: number } {
   return { host: entry.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(entry.slice(i + 1)) };
 }
 
+type NetStream = Awaited<ReturnType<SentinelConnector['connect']>>;
+type ErrorEmitter = Parameters<SentinelConnector['connect']>[0];
+
+/**
+ * ioredis's Sentinel connector with a failover detector that cannot strand the client.
+ *
+ * ioredis's own (`failoverDetector: true`) answers a `+switch-master` announcement by calling
+ * the connector's `disconnect()`, which also cancels a connection attempt in flight. When the
+ * announcement lands while the client is asking a sentinel where the master is (it reconnects
+ * because the old master died), that attempt fails with "Connection is closed", and a failed
+ * attempt puts the client in status `end`: it never reconnects (`retryStrategy` is not asked)
+ * and every command fails at once, for good. A gateway that hit this answered no publish
+ * after a Sentinel failover.
+ *
+ * Here an announcement only closes the current connection if it is not to the new master;
+ * the client then reconnects through its retry strategy and asks the sentinels again. A
+ * connection attempt in flight is left alone: if its sentinel still named the old master, the
+ * connection fails (a dead master) or is closed by the sentinels when they demote it, and
+ * the ready check refuses a replica.
+ */
+export class FollowingSentinelConnector extends SentinelConnector {
+  /** One subscriber per configured sentinel, from a connection until `disconnect()`. */
+  private watchers: Redis[] = [];
+
+  /** ioredis hands a `Connector` the client's options, typed as unknown. */
+  constructor(options: unknown) {
+    super(options as SentinelConnectionOptions);
+  }
+
+  override async connect(eventEmitter: ErrorEmitter): Promise<NetStream> {
+    const stream = await super.connect(eventEmitter);
+    stream.once('connect', () => {
+      if (!this.connecting || this.stream !== stream) return;
+      // As ioredis's detector did: the sentinel that answered is asked first next time (a
+      // refused connection leaves the cursor on the next one instead).
+      this.sentinelIterator.reset(true);
+      if (this.watchers.length === 0) this.watch();
+    });
+    return stream;
+  }
+
+  override disconnect(): void {
+    super.disconnect();
+    for (const w of this.watchers) w.disconnect();
+    this.watchers = [];
+  }
+
+  private watch(): void {
+    const o = this.options;
+    for (const sentinel of o.sentinels ?? []) {
+      const watcher = new Redis({
+        host: sentinel.host,
+        port: sentinel.port,
+        username: o.sentinelUsername,
+        password: o.sentinelPassword,
+        tls: o.sentinelTLS,
+        connectTimeout: o.connectTimeout,
+        enableReadyCheck: false,
+        retryStrategy: (times) => Math.min(times * 100, 2000),
+      });
+      watcher.on('error', () => undefined);
+      watcher.on('message', (_channel: string, message: string) => this.switched(message));
+      watcher.subscribe('+switch-master').catch(() => undefined);
+      this.watchers.push(watcher);
+    }
+  }
+
+  /** `+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>`. */
+  private switched(message: string): void {
+    const [name, , , host, port] = message.split(' ');
+    const stream = this.stream as NetStream | undefined;
+    if (name !== this.options.name || stream === undefined || stream.destroyed) return;
+    if (stream.remoteAddress === host && stream.remotePort === Number(port)) return;
+    stream.destroy();
+  }
+}
+
 /**
  * The one place a Redis client is made, for every store (channel engine, presence, the
  * webhook ledger and rate limiters, outbound attempts) and, through `duplicate()`, the
@@ -111,7 +188,13 @@ export function createRedisClient(target: RedisTarget, name: string): RedisClien
       password: target.password,
       // After a failover the client asks the sentinels again and follows the new master.
       sentinelRetryStrategy: (times) => Math.min(times * 100, 2000),
-      failoverDetector: true,
+      // A sentinel that takes the connection but never answers (a frozen process) would
+      // otherwise hold a reconnect forever: after this the next sentinel is asked.
+      sentinelCommandTimeout: 5000,
+      // Not ioredis's own detector (it can strand the client, see FollowingSentinelConnector);
+      // `duplicate()` copies the connector with the options.
+      failoverDetector: false,
+      Connector: FollowingSentinelConnector,
     });
   }
   return new Cluster(target.clusterNodes.map(hostPort), {
