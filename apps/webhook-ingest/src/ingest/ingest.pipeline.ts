@@ -195,13 +195,13 @@ export class IngestPipeline {
     } catch (err) {
       return this.unavailable(source.name, deliveryId, errorText(err));
     }
-    try {
-      // Also after a JetStream duplicate: the earlier attempt may have been stored without reaching here.
-      await this.deps.ledger.markStored(source.name, deliveryId);
-    } catch (err) {
-      // Stored all the same; only the long dedupe window is missing for this id (JetStream's still holds).
+    // Also after a JetStream duplicate: the earlier attempt may have been stored without reaching here.
+    // Not awaited: the answer does not depend on it (stored all the same; a failed mark only leaves
+    // the long dedupe window missing for this id, JetStream's still holds). A retry admitted after
+    // this answer sees the mark: the ledger sends queued marks before queued admits, in order.
+    this.deps.ledger.markStored(source.name, deliveryId).catch((err: unknown) => {
       this.deps.logger.warn({ source: source.name, deliveryId, err: errorText(err) }, 'webhook stored but not recorded for dedupe');
-    }
+    });
     if (duplicate) return this.duplicate(source.name, deliveryId);
     this.hotMetrics(source).stored.inc();
     this.deps.logger.debug({ source: source.name, deliveryId, type: event.type }, 'webhook stored');
