@@ -55,12 +55,18 @@ describe('JetStreamPublisher', () => {
   });
 
   it('rejects an answer that is not a JetStream ack, and JetStream refusals', async () => {
-    const responder = nc.subscribe(`plain_${id}.>`, { callback: (_err, msg) => msg.respond('{"hello":true}') });
+    const responder = nc.subscribe(`plain_${id}.>`, {
+      callback: (_err, msg) => {
+        msg.respond('{"hello":true}');
+      },
+    });
     const publisher = new JetStreamPublisher(nc, 5000);
     try {
       await expect(publisher.publish(`plain_${id}.x`, '{}')).rejects.toThrow('invalid ack response');
       const refusing = nc.subscribe(`refuse_${id}.>`, {
-        callback: (_err, msg) => msg.respond('{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}'),
+        callback: (_err, msg) => {
+          msg.respond('{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"}}');
+        },
       });
       await expect(publisher.publish(`refuse_${id}.x`, '{}')).rejects.toThrow('maximum messages exceeded');
       refusing.unsubscribe();
