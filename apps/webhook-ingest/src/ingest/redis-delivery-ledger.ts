@@ -1,6 +1,6 @@
 import type { RedisClient } from '@switchboard/engine';
 import { Redis } from 'ioredis';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Admission, DeliveryLedger } from './delivery-ledger';
 
 /**
@@ -185,8 +185,8 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     );
   }
 
-  /** Hashed: delivery ids come from the sender (any length, any bytes). */
+  /** Hashed: delivery ids come from the sender (any length, any bytes). One-shot `hash`: no Hash object per key. */
   private key(source: string, kind: 'd' | 's', value: string): string {
-    return `${this.keyPrefix}webhook:{${source}}:${kind}:${createHash('sha256').update(value).digest('hex')}`;
+    return `${this.keyPrefix}webhook:{${source}}:${kind}:${hash('sha256', value)}`;
   }
 }
