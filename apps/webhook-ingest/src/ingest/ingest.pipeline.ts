@@ -120,16 +120,7 @@ export class IngestPipeline {
     const body = await this.readBody(request, source);
     if (!Buffer.isBuffer(body)) return body;
 
-    const forwarding = this.deps.forwarding;
-    const webhook: WebhookRequest = {
-      headers: request.headers,
-      mediaType: mediaTypeOf(request.headers['content-type']),
-      body,
-      // Only Twilio signs the URL: rebuilt when a verifier reads it.
-      get url(): string {
-        return forwarding.requestUrl(request.peer, request.headers, request.encrypted, request.originalUrl);
-      },
-    };
+    const webhook = new VerifiableWebhook(request, body, this.deps.forwarding);
     const hot = this.hotMetrics(source);
     const started = performance.now();
     const verified = source.verifier.verify(webhook, Math.floor(receivedAt / 1000));
@@ -327,6 +318,31 @@ export class IngestPipeline {
 
   private count(source: string, outcome: IngestOutcome, reason: string): void {
     this.deps.metrics.webhookRequests.inc({ source, outcome, reason });
+  }
+}
+
+/**
+ * What the verifiers see of a request. A class, not an object literal with a getter: such a
+ * literal takes a runtime call per request to define its accessor, and its objects do not
+ * share one shape with the ones before.
+ */
+class VerifiableWebhook implements WebhookRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly mediaType: string;
+
+  constructor(
+    private readonly request: IncomingWebhook,
+    readonly body: Buffer,
+    private readonly forwarding: Forwarding,
+  ) {
+    this.headers = request.headers;
+    this.mediaType = mediaTypeOf(request.headers['content-type']);
+  }
+
+  /** Only Twilio signs the URL: rebuilt when a verifier reads it. */
+  get url(): string {
+    const { peer, headers, encrypted, originalUrl } = this.request;
+    return this.forwarding.requestUrl(peer, headers, encrypted, originalUrl);
   }
 }
 
