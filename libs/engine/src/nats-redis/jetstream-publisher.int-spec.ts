@@ -54,6 +54,16 @@ describe('JetStreamPublisher', () => {
     await publisher.close();
   });
 
+  it('rejects a message the connection refuses to send, and still sends the others of its turn', async () => {
+    const publisher = new JetStreamPublisher(nc, 5000);
+    const tooLarge = publisher.publish(`${subjects}.big`, 'x'.repeat((nc.info?.max_payload ?? 1024 * 1024) + 1));
+    const fine = publisher.publish(`${subjects}.small`, '{}');
+    await expect(tooLarge).rejects.toThrow('max_payload');
+    await expect(fine).resolves.toMatchObject({ stream, duplicate: false });
+    expect(publisher.inFlight).toBe(0);
+    await publisher.close();
+  });
+
   it('rejects an answer that is not a JetStream ack, and JetStream refusals', async () => {
     const responder = nc.subscribe(`plain_${id}.>`, {
       callback: (_err, msg) => {
