@@ -120,16 +120,7 @@ export class IngestPipeline {
     const body = await this.readBody(request, source);
     if (!Buffer.isBuffer(body)) return body;
 
-    const forwarding = this.deps.forwarding;
-    const webhook: WebhookRequest = {
-      headers: request.headers,
-      mediaType: mediaTypeOf(request.headers['content-type']),
-      body,
-      // Only Twilio signs the URL: rebuilt when a verifier reads it.
-      get url(): string {
-        return forwarding.requestUrl(request.peer, request.headers, request.encrypted, request.originalUrl);
-      },
-    };
+    const webhook = new VerifiableWebhook(request, body, this.deps.forwarding);
     const hot = this.hotMetrics(source);
     const started = performance.now();
     const verified = source.verifier.verify(webhook, Math.floor(receivedAt / 1000));
@@ -195,13 +186,13 @@ export class IngestPipeline {
     } catch (err) {
       return this.unavailable(source.name, deliveryId, errorText(err));
     }
-    try {
-      // Also after a JetStream duplicate: the earlier attempt may have been stored without reaching here.
-      await this.deps.ledger.markStored(source.name, deliveryId);
-    } catch (err) {
-      // Stored all the same; only the long dedupe window is missing for this id (JetStream's still holds).
+    // Also after a JetStream duplicate: the earlier attempt may have been stored without reaching here.
+    // Not awaited: the answer does not depend on it (stored all the same; a failed mark only leaves
+    // the long dedupe window missing for this id, JetStream's still holds). A retry admitted after
+    // this answer sees the mark: the ledger sends queued marks before queued admits, in order.
+    this.deps.ledger.markStored(source.name, deliveryId).catch((err: unknown) => {
       this.deps.logger.warn({ source: source.name, deliveryId, err: errorText(err) }, 'webhook stored but not recorded for dedupe');
-    }
+    });
     if (duplicate) return this.duplicate(source.name, deliveryId);
     this.hotMetrics(source).stored.inc();
     this.deps.logger.debug({ source: source.name, deliveryId, type: event.type }, 'webhook stored');
@@ -327,6 +318,31 @@ export class IngestPipeline {
 
   private count(source: string, outcome: IngestOutcome, reason: string): void {
     this.deps.metrics.webhookRequests.inc({ source, outcome, reason });
+  }
+}
+
+/**
+ * What the verifiers see of a request. A class, not an object literal with a getter: such a
+ * literal takes a runtime call per request to define its accessor, and its objects do not
+ * share one shape with the ones before.
+ */
+class VerifiableWebhook implements WebhookRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly mediaType: string;
+
+  constructor(
+    private readonly request: IncomingWebhook,
+    readonly body: Buffer,
+    private readonly forwarding: Forwarding,
+  ) {
+    this.headers = request.headers;
+    this.mediaType = mediaTypeOf(request.headers['content-type']);
+  }
+
+  /** Only Twilio signs the URL: rebuilt when a verifier reads it. */
+  get url(): string {
+    const { peer, headers, encrypted, originalUrl } = this.request;
+    return this.forwarding.requestUrl(peer, headers, encrypted, originalUrl);
   }
 }
 

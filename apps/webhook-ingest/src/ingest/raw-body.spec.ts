@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
-import { BodyIncompleteError, BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
+import { BodyIncompleteError, BodyTimeoutError, BodyTooLargeError, DeadlineSweep, readRawBody } from './raw-body';
 
 /** A server handing each request to `read`, and the raw request text sender. */
 async function server(read: (req: IncomingMessage) => void): Promise<{ server: Server; send: (text: string) => () => void }> {
@@ -42,6 +42,28 @@ describe('readRawBody', () => {
     );
   });
 
+  it('reads a declared body that arrives in several pieces, and an empty one', async () => {
+    let settle!: (v: Buffer | Error) => void;
+    const result = new Promise<Buffer | Error>((resolve) => (settle = resolve));
+    const s = createServer((req) => void readRawBody(req, 100, 5000).then(settle, settle));
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    current = s;
+    const body = 'a'.repeat(20) + 'b'.repeat(20) + 'c'.repeat(20);
+    const socket = connect((s.address() as AddressInfo).port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 20)}`);
+    // Apart in time, so that the parser hands them over as separate chunks.
+    for (const piece of [body.slice(20, 40), body.slice(40)]) {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      socket.write(piece);
+    }
+    expect(await result).toEqual(Buffer.from(body));
+    socket.destroy();
+    s.closeAllConnections();
+    await new Promise((resolve) => s.close(resolve));
+    expect(await outcome('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n', 5, 1000)).toEqual(Buffer.alloc(0));
+  });
+
   it('stops at the limit, declared length or not', async () => {
     expect(await outcome('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n', 5, 1000)).toBeInstanceOf(
       BodyTooLargeError,
@@ -59,5 +81,59 @@ describe('readRawBody', () => {
     expect(await outcome('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf', 100, 5000, true)).toBeInstanceOf(
       BodyIncompleteError,
     );
+  });
+});
+
+describe('DeadlineSweep', () => {
+  it('expires a deadline at its tick, never before, and not once cancelled', () => {
+    let now = 1000;
+    const sweep = new DeadlineSweep(100, () => now);
+    const expired: string[] = [];
+    const a = (): number => expired.push('a');
+    const b = (): number => expired.push('b');
+    const c = (): number => expired.push('c');
+    sweep.add(250, a); // due at 1250: the tick of 1300
+    const slotB = sweep.add(250, b);
+    sweep.add(500, c); // due at 1500
+    sweep.cancel(slotB, b);
+    expect(sweep.size).toBe(2);
+    now = 1249;
+    sweep.sweep();
+    expect(expired).toEqual([]);
+    now = 1300;
+    sweep.sweep();
+    expect(expired).toEqual(['a']);
+    now = 1499;
+    sweep.sweep();
+    expect(expired).toEqual(['a']);
+    now = 1500;
+    sweep.sweep();
+    expect(expired).toEqual(['a', 'c']);
+    expect(sweep.size).toBe(0);
+  });
+
+  it('lets an expiring callback cancel itself or others without losing any', () => {
+    let now = 0;
+    const sweep = new DeadlineSweep(10, () => now);
+    const expired: number[] = [];
+    const slots: number[] = [];
+    const callbacks = [0, 1, 2].map((i) => (): void => {
+      expired.push(i);
+      // As readRawBody's clean-up does: cancels its own deadline while it expires.
+      sweep.cancel(slots[i], callbacks[i]);
+    });
+    for (const cb of callbacks) slots.push(sweep.add(5, cb));
+    now = 10;
+    sweep.sweep();
+    expect(expired).toEqual([0, 1, 2]);
+    expect(sweep.size).toBe(0);
+  });
+
+  it('answers a stalled body read through its own interval, then stops it', async () => {
+    const sweep = new DeadlineSweep(20);
+    const expired = new Promise<number>((resolve) => sweep.add(50, () => resolve(performance.now())));
+    const started = performance.now();
+    expect(await expired).toBeGreaterThanOrEqual(started + 49);
+    expect(sweep.size).toBe(0);
   });
 });

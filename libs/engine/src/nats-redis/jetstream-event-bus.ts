@@ -15,6 +15,7 @@ import {
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { SwitchboardError } from '@switchboard/protocol';
 import { EngineLogger, noopLogger } from '../engine-options';
+import { JetStreamPublisher } from './jetstream-publisher';
 import { retryJetStreamSetup } from './jetstream-setup';
 import { NatsHealth } from './nats-health';
 import {
@@ -49,6 +50,7 @@ function isApiError(err: unknown, code: number): boolean {
 /** The event bus on JetStream: durable streams, message-id dedupe, shared durable pull consumers. */
 export class JetStreamEventBus implements EventBus {
   private readonly js: JetStreamClient;
+  private readonly publisher: JetStreamPublisher;
 
   private constructor(
     nc: NatsConnection,
@@ -60,6 +62,7 @@ export class JetStreamEventBus implements EventBus {
     private readonly logger: EngineLogger,
   ) {
     this.js = jetstream(nc, { timeout: options.publishTimeoutMs });
+    this.publisher = new JetStreamPublisher(nc, options.publishTimeoutMs);
   }
 
   static async create(
@@ -95,7 +98,7 @@ export class JetStreamEventBus implements EventBus {
 
   async publish(subject: string, payload: unknown, options: { msgId?: string } = {}): Promise<PublishOutcome> {
     try {
-      const ack = await this.js.publish(subject, JSON.stringify(payload), options.msgId ? { msgID: options.msgId } : undefined);
+      const ack = await this.publisher.publish(subject, JSON.stringify(payload), options.msgId || undefined);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       throw new SwitchboardError('unavailable', 'event bus did not acknowledge the publish', { cause: err });
@@ -161,7 +164,8 @@ export class JetStreamEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
-    // The connection belongs to whoever created it.
+    // The connection belongs to whoever created it; only the publishes' reply subscription is ours.
+    await this.publisher.close();
   }
 
   /** Creates the durable consumer, or applies settings changed since it was created. */
