@@ -19,17 +19,20 @@ async function server(read: (req: IncomingMessage) => void): Promise<{ server: S
 }
 
 describe('readRawBody', () => {
-  let current: Server | undefined;
+  // Every server a test started (one test may start several).
+  let started: Server[] = [];
   afterEach(async () => {
-    current?.closeAllConnections();
-    await new Promise((resolve) => current?.close(resolve));
+    const servers = started;
+    started = [];
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   });
 
   async function outcome(text: string, limit: number, timeoutMs: number, hangUp = false): Promise<Buffer | Error> {
     let settle!: (v: Buffer | Error) => void;
     const result = new Promise<Buffer | Error>((resolve) => (settle = resolve));
     const { server: s, send } = await server((req) => void readRawBody(req, limit, timeoutMs).then(settle, settle));
-    current = s;
+    started.push(s);
     const close = send(text);
     if (hangUp) setTimeout(close, 50);
     return result;
@@ -47,7 +50,7 @@ describe('readRawBody', () => {
     const result = new Promise<Buffer | Error>((resolve) => (settle = resolve));
     const s = createServer((req) => void readRawBody(req, 100, 5000).then(settle, settle));
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    current = s;
+    started.push(s);
     const body = 'a'.repeat(20) + 'b'.repeat(20) + 'c'.repeat(20);
     const socket = connect((s.address() as AddressInfo).port, '127.0.0.1');
     socket.on('error', () => undefined);
