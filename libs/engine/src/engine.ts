@@ -92,6 +92,9 @@ export class Engine implements ChannelEngine {
   async subscribe(channel: string, listener: ChannelListener, options: SubscribeOptions = {}): Promise<ChannelSubscription> {
     assertChannel(channel);
     if (this.closed) throw new SwitchboardError('unavailable', 'engine is closed');
+    const since = options.since;
+    const held = since === undefined ? undefined : this.feeds.get(channel);
+    if (held !== undefined && isAtHead(held, since!)) return this.joinAtHead(held, listener, since!);
     const readOptions: ReadOptions = { create: options.create };
     if (options.create === false && !this.feeds.has(channel)) {
       // A feed would create the channel: make sure it exists first (rejects if not).
@@ -104,7 +107,6 @@ export class Engine implements ChannelEngine {
     const sub = feed.addJoining(listener);
     try {
       await this.wrap(() => feed.ready);
-      const since = options.since;
       let outcome: SubscribeOutcome;
       if (since === undefined) {
         const position = feed.position;
@@ -141,6 +143,30 @@ export class Engine implements ChannelEngine {
           }
         }
       }
+      feed.activate(sub);
+    } catch (err) {
+      sub.unsubscribe();
+      throw err;
+    }
+    return sub;
+  }
+
+  /**
+   * A subscribe from exactly where this process's live feed of the channel is: the feed
+   * delivers every later offset (in order, holes filled from history or reported lost), so
+   * the history re-read that makes the seam gap-free elsewhere has nothing to add and is
+   * skipped. It is what a long-poll's next poll does on a channel other polls hold (its
+   * cursor is where the last message left every poll). Nothing is awaited: the subscriber
+   * is live before any later message can reach the feed.
+   */
+  private joinAtHead(feed: ChannelFeed, listener: ChannelListener, since: StreamPosition): ChannelSubscription {
+    const sub = feed.addJoining(listener);
+    try {
+      feed.markRead(sub);
+      sub.epoch = since.epoch;
+      sub.last = since.offset;
+      this.options.metrics.recovery(true);
+      listener.onSubscribed({ channel: feed.channel, offset: since.offset, epoch: since.epoch, recovered: true });
       feed.activate(sub);
     } catch (err) {
       sub.unsubscribe();
@@ -239,4 +265,14 @@ export class Engine implements ChannelEngine {
       throw new SwitchboardError('unavailable', 'channel engine is unavailable', { cause: err });
     }
   }
+}
+
+/**
+ * Whether `feed` has started, is at `since` exactly (same epoch and offset) and is not
+ * repairing a hole: then what follows `since` is what the feed delivers next.
+ */
+function isAtHead(feed: ChannelFeed, since: StreamPosition): boolean {
+  if (feed.isRepairing) return false;
+  const position = feed.position;
+  return position.epoch !== '' && position.epoch === since.epoch && position.offset === since.offset;
 }
