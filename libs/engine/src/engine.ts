@@ -93,8 +93,6 @@ export class Engine implements ChannelEngine {
     assertChannel(channel);
     if (this.closed) throw new SwitchboardError('unavailable', 'engine is closed');
     const since = options.since;
-    const held = since === undefined ? undefined : this.feeds.get(channel);
-    if (held !== undefined && isAtHead(held, since!)) return this.joinAtHead(held, listener, since!);
     const readOptions: ReadOptions = { create: options.create };
     if (options.create === false && !this.feeds.has(channel)) {
       // A feed would create the channel: make sure it exists first (rejects if not).
@@ -151,28 +149,9 @@ export class Engine implements ChannelEngine {
     return sub;
   }
 
-  /**
-   * A subscribe from exactly where this process's live feed of the channel is: the feed
-   * delivers every later offset (in order, holes filled from history or reported lost), so
-   * the history re-read that makes the seam gap-free elsewhere has nothing to add and is
-   * skipped. It is what a long-poll's next poll does on a channel other polls hold (its
-   * cursor is where the last message left every poll). Nothing is awaited: the subscriber
-   * is live before any later message can reach the feed.
-   */
-  private joinAtHead(feed: ChannelFeed, listener: ChannelListener, since: StreamPosition): ChannelSubscription {
-    const sub = feed.addJoining(listener);
-    try {
-      feed.markRead(sub);
-      sub.epoch = since.epoch;
-      sub.last = since.offset;
-      this.options.metrics.recovery(true);
-      listener.onSubscribed({ channel: feed.channel, offset: since.offset, epoch: since.epoch, recovered: true });
-      feed.activate(sub);
-    } catch (err) {
-      sub.unsubscribe();
-      throw err;
-    }
-    return sub;
+  isAtLocalHead(channel: string, since: StreamPosition): boolean {
+    const feed = this.feeds.get(channel);
+    return feed !== undefined && !this.closed && isAtHead(feed, since);
   }
 
   isReady(): boolean {
@@ -269,7 +248,7 @@ export class Engine implements ChannelEngine {
 
 /**
  * Whether `feed` has started, is at `since` exactly (same epoch and offset) and is not
- * repairing a hole: then what follows `since` is what the feed delivers next.
+ * repairing a hole: then nothing after `since` has reached this process yet.
  */
 function isAtHead(feed: ChannelFeed, since: StreamPosition): boolean {
   if (feed.isRepairing) return false;
