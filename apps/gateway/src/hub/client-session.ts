@@ -199,7 +199,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
       this.endSubscription(channel, handle);
       return;
     }
-    if (options.ownPresence !== true) await this.enterPresence(channel, options.member ?? this.member());
+    if (options.ownPresence !== true && this.hasPresence(channel)) await this.enterPresence(channel, options.member ?? this.member());
   }
 
   unsubscribe(channel: string): void {
@@ -467,6 +467,14 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
   /** The token's user and `info` claim. */
   private member(): StoreMember {
     return { user: this.principal.sub, info: { ...this.principal.info } };
+  }
+
+  /** Whether `channel` has presence, join/leave or lifecycle events (most channels have none: no promise, no member then). */
+  private hasPresence(channel: string): boolean {
+    const presence = this.hub.presence;
+    if (presence === undefined) return false;
+    const o = presence.channelOptions(channel);
+    return o.presence || o.joinLeave || o.lifecycleEvents;
   }
 
   /**

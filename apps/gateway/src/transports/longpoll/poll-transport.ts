@@ -276,7 +276,7 @@ export class PollTransport implements OnApplicationShutdown {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const options = this.hub.options;
+    const { options, engine } = this.hub;
     if (applyCors(req, res, options)) return;
     let session: ClientSession | undefined;
     try {
@@ -309,6 +309,10 @@ export class PollTransport implements OnApplicationShutdown {
         const since = cursor?.get(channel);
         if (since === undefined) continue;
         if (answer.full) break;
+        // Where this process's feed of the channel is (the cursor every poll of a broadcast
+        // carries): nothing after it has reached this process. The subscription below reads
+        // history itself (what the store has beyond the feed, and whether `since` is whole).
+        if (engine.isAtLocalHead(channel, since)) continue;
         const history = await session.history(channel, since);
         if (!history.recovered) {
           const first = history.messages[0];
