@@ -21,6 +21,8 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const full = args.includes('--full');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
+// `--match <text>`: only the delivery rows whose label contains it (e.g. `--only fanout --match "lp ×"`).
+const match = args.includes('--match') ? args[args.indexOf('--match') + 1] : undefined;
 const reps = args.includes('--reps') ? Number(args[args.indexOf('--reps') + 1]) : quick ? 1 : 3;
 const wants = (name) => only === undefined || only.includes(name);
 
@@ -105,6 +107,7 @@ const ratios = (runs, key, invert = false) => runs.ours.map((o, i) => (invert ? 
 const med = (list, key) => median(list.map((r) => r[key]));
 
 async function deliveryScenario(label, o) {
+  if (match !== undefined && !label.includes(match)) return;
   // Latency at a fixed load well under saturation (a quarter of what one process sustains
   // here): deliveries/s fixed, so messages/s = that / subscribers per message.
   const perMessage = (o.connections * o.perConnection) / o.channels;

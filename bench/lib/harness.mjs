@@ -164,7 +164,7 @@ export class Clients {
 }
 
 function sum(replies) {
-  const total = { received: 0, lost: 0, dup: 0, errors: 0, closed: 0 };
+  const total = { received: 0, lost: 0, dup: 0, errors: 0, closed: 0, answers: 0 };
   for (const r of replies) for (const k of Object.keys(total)) total[k] += r[k];
   return total;
 }

@@ -17,6 +17,8 @@ let lost = 0;
 let dup = 0;
 let errors = 0;
 let closed = 0;
+/** Long-poll answers received (empty ones included): messages per answer = received / answers. */
+let answers = 0;
 const sockets = [];
 
 /**
@@ -204,6 +206,7 @@ function open(o, channels, localAddress) {
           ready();
           while (!stopped) {
             const body = await getJson(`${o.base}/v1/poll?${q}&timeout=25&cursor=${cursor}`, headers);
+            answers++;
             for (const m of body.messages) track(m.channel, m.data);
             cursor = body.cursor;
           }
@@ -213,6 +216,7 @@ function open(o, channels, localAddress) {
           ready();
           while (!stopped) {
             const body = await getJson(`${o.base}/poll?channel=${encodeURIComponent(channel)}&after=${after}`, headers);
+            answers++;
             for (const m of body.messages) track(m.channel, m.data);
             after = body.seq;
           }
@@ -269,9 +273,9 @@ process.on('message', async (msg) => {
     histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
     process.send({ cmd: 'reset' });
   } else if (msg.cmd === 'count') {
-    process.send({ cmd: 'count', received, lost, dup, errors, closed });
+    process.send({ cmd: 'count', received, lost, dup, errors, closed, answers });
   } else if (msg.cmd === 'report') {
-    process.send({ cmd: 'report', received, lost, dup, errors, closed, histogram: hdr.encodeIntoCompressedBase64(histogram) });
+    process.send({ cmd: 'report', received, lost, dup, errors, closed, answers, histogram: hdr.encodeIntoCompressedBase64(histogram) });
   } else if (msg.cmd === 'close') {
     for (const s of sockets) {
       try {

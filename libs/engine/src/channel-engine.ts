@@ -135,6 +135,14 @@ export interface ChannelEngine {
    * an untouched channel rejects with `ChannelNotFoundError` before anything is created.
    */
   subscribe(channel: string, listener: ChannelListener, options?: SubscribeOptions): Promise<ChannelSubscription>;
+  /**
+   * True when this process holds a started fan-out feed of `channel` that has delivered
+   * exactly up to `since` (same epoch and offset) and is not repairing a hole: nothing
+   * after `since` has reached this process yet. A long-poll at the head skips its backlog
+   * read then and subscribes from `since` (whose own history read gives whatever the store
+   * has beyond the feed, and `recovered`). Synchronous, reads nothing.
+   */
+  isAtLocalHead(channel: string, since: StreamPosition): boolean;
   /** True while the engine's backends are reachable. */
   isReady(): boolean;
   /** Backend readiness by name (`nats`, `redis`, or `memory`), for /readyz and metrics. */

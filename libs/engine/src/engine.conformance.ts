@@ -240,6 +240,56 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       await other.close();
     }, 60000);
 
+    it('joins from exactly where a held feed is (a long-poll re-poll) without a gap or duplicate while publishes run', async () => {
+      // One subscriber holds the channel; each round another subscribes from the holder's
+      // position at that instant (the local head), as the next poll of a broadcast does.
+      const c = channel();
+      const other = await harness.createEngine();
+      const holder = new RecordingListener();
+      const held = await pod.subscribe(c, holder);
+      let running = true;
+      let published = 0;
+      const publisher = (async () => {
+        while (running) {
+          await other.publish({ channel: c, data: published });
+          published++;
+          if (published % 3 === 0) await new Promise((r) => setImmediate(r));
+        }
+      })();
+      for (let round = 0; round < 20; round++) {
+        await eventually(() => expect(holder.messages.length).toBeGreaterThan(round * 3));
+        const last = holder.messages[holder.messages.length - 1];
+        const since = { offset: last.offset, epoch: last.epoch };
+        const sub = new RecordingListener();
+        const handle = await pod.subscribe(c, sub, { since });
+        expect(sub.outcome!.recovered).toBe(true);
+        const target = published + 2;
+        await eventually(() => expect(holder.offsets.at(-1)).toBeGreaterThanOrEqual(target), 10000);
+        await eventually(() => expect(sub.offsets.at(-1)).toBe(holder.offsets.at(-1)), 10000);
+        handle.unsubscribe();
+        expect(sub.offsets).toEqual(range(since.offset + 1, sub.offsets.at(-1)!));
+      }
+      running = false;
+      await publisher;
+      // Quiet: the holder's last position is the feed's head, and a join from it misses nothing.
+      await eventually(() => expect(holder.messages.length).toBe(published), 10000);
+      const head = { offset: published, epoch: holder.messages[0].epoch };
+      expect(pod.isAtLocalHead(c, head)).toBe(true);
+      expect(pod.isAtLocalHead(c, { offset: published - 1, epoch: head.epoch })).toBe(false);
+      expect(pod.isAtLocalHead(c, { offset: published, epoch: 'another' })).toBe(false);
+      const joined = new RecordingListener();
+      const handle = await pod.subscribe(c, joined, { since: head });
+      expect(joined.outcome).toMatchObject({ offset: published, recovered: true });
+      await other.publish({ channel: c, data: 'a' });
+      await other.publish({ channel: c, data: 'b' });
+      await eventually(() => expect(joined.offsets).toEqual([published + 1, published + 2]), 10000);
+      await eventually(() => expect(holder.offsets).toEqual(range(1, published + 2)), 10000);
+      handle.unsubscribe();
+      held.unsubscribe();
+      expect(pod.isAtLocalHead(c, { offset: published + 2, epoch: head.epoch })).toBe(false);
+      await other.close();
+    }, 60000);
+
     it('trims history to its size and says recovered:false when messages left it', async () => {
       const small = await factory({ ...RETENTION, historySize: 10 });
       try {

@@ -92,6 +92,7 @@ export class Engine implements ChannelEngine {
   async subscribe(channel: string, listener: ChannelListener, options: SubscribeOptions = {}): Promise<ChannelSubscription> {
     assertChannel(channel);
     if (this.closed) throw new SwitchboardError('unavailable', 'engine is closed');
+    const since = options.since;
     const readOptions: ReadOptions = { create: options.create };
     if (options.create === false && !this.feeds.has(channel)) {
       // A feed would create the channel: make sure it exists first (rejects if not).
@@ -104,7 +105,6 @@ export class Engine implements ChannelEngine {
     const sub = feed.addJoining(listener);
     try {
       await this.wrap(() => feed.ready);
-      const since = options.since;
       let outcome: SubscribeOutcome;
       if (since === undefined) {
         const position = feed.position;
@@ -147,6 +147,11 @@ export class Engine implements ChannelEngine {
       throw err;
     }
     return sub;
+  }
+
+  isAtLocalHead(channel: string, since: StreamPosition): boolean {
+    const feed = this.feeds.get(channel);
+    return feed !== undefined && !this.closed && isAtHead(feed, since);
   }
 
   isReady(): boolean {
@@ -239,4 +244,14 @@ export class Engine implements ChannelEngine {
       throw new SwitchboardError('unavailable', 'channel engine is unavailable', { cause: err });
     }
   }
+}
+
+/**
+ * Whether `feed` has started, is at `since` exactly (same epoch and offset) and is not
+ * repairing a hole: then nothing after `since` has reached this process yet.
+ */
+function isAtHead(feed: ChannelFeed, since: StreamPosition): boolean {
+  if (feed.isRepairing) return false;
+  const position = feed.position;
+  return position.epoch !== '' && position.epoch === since.epoch && position.offset === since.offset;
 }

@@ -8,6 +8,11 @@ export function tokenFromRequest(req: IncomingMessage, query: URLSearchParams): 
   return bearerToken(req.headers.authorization) ?? query.get('token') ?? undefined;
 }
 
+/** `tokenFromRequest` with the `token` parameter already read from the query. */
+export function tokenFromHeaderOr(req: IncomingMessage, queryToken: string | undefined): string | undefined {
+  return bearerToken(req.headers.authorization) ?? queryToken;
+}
+
 /**
  * The client token of a Socket.IO handshake: `auth.token` (the client's `auth` option), else
  * the `token` query parameter, else `Authorization: Bearer`.

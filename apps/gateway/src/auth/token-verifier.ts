@@ -64,6 +64,17 @@ export class TokenVerifier {
     return principal;
   }
 
+  /**
+   * The principal of `token` when a verification of it may be reused now (what `verify`
+   * would answer without verifying), else undefined: a request whose token was seen spares
+   * the promise. Then `verify` decides, with the same checks.
+   */
+  cached(token: string | undefined): Principal | undefined {
+    if (token === undefined) return undefined;
+    const cached = this.cache.get(token);
+    return cached !== undefined && Date.now() < cached.until ? cached.principal : undefined;
+  }
+
   private async verifyUncached(token: string): Promise<Principal> {
     let alg: string | undefined;
     try {

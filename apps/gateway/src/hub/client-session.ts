@@ -70,8 +70,8 @@ export interface SessionServices {
  * no closure per channel); its `onMessage` is the per-recipient hot path.
  */
 export class ClientSession implements ChannelListener, Drainable, Expirable, PresenceRecipient {
-  /** This connection in the presence store (unique cluster-wide). */
-  readonly connectionId = PROCESS_TAG + '.' + (++connectionSeq).toString(36);
+  /** Made when presence first needs it: most sessions (every long-poll) never do. */
+  private connectionIdValue?: string;
   /** Held channels; `null` while the subscribe is in progress. */
   private readonly subscriptions = new Map<string, ChannelSubscription | null>();
   /** Subscribe replies waiting for the engine's outcome, by channel (made on first subscribe). */
@@ -88,6 +88,10 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
   private deadlineTimer?: NodeJS.Timeout;
   private registered = false;
   private closed = false;
+  /** Token deadlines are watched on the expiry wheel only up to this instant (`watchExpiryUntil`). */
+  private watchUntil: number;
+  /** Whether this session may be on the expiry wheel (spares the wheel's lookup on close). */
+  private onWheel = false;
   /** Held channels whose presence this connection joined (made on the first). */
   private present?: Set<string>;
   /** Held channels whose join/leave this connection receives. */
@@ -99,9 +103,17 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
     private readonly hub: SessionServices,
     /** Shared by the sessions of one client address (SSE, long-poll); per session otherwise. */
     private readonly sharedReadBudget?: TokenBucket,
+    /** See `watchExpiryUntil`; by default every deadline is watched. */
+    watchExpiryUntil = Infinity,
   ) {
     this.principalValue = principal;
+    this.watchUntil = watchExpiryUntil;
     this.scheduleExpiry();
+  }
+
+  /** This connection in the presence store (unique cluster-wide). */
+  get connectionId(): string {
+    return (this.connectionIdValue ??= PROCESS_TAG + '.' + (++connectionSeq).toString(36));
   }
 
   get principal(): Principal {
@@ -181,13 +193,13 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
       return;
     }
     this.subscriptions.set(channel, handle);
-    this.hub.metrics.subscriptions.inc({ transport: this.transportName });
+    this.hub.metrics.activeSubscriptions.add(this.transportName, 1);
     // A refresh during the subscribe may have taken the permission away.
     if (!canSubscribe(this.principal, channel)) {
       this.endSubscription(channel, handle);
       return;
     }
-    if (options.ownPresence !== true) await this.enterPresence(channel, options.member ?? this.member());
+    if (options.ownPresence !== true && this.hasPresence(channel)) await this.enterPresence(channel, options.member ?? this.member());
   }
 
   unsubscribe(channel: string): void {
@@ -196,7 +208,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
     this.subscriptions.delete(channel);
     if (handle !== null) {
       handle.unsubscribe();
-      this.hub.metrics.subscriptions.dec({ transport: this.transportName });
+      this.hub.metrics.activeSubscriptions.add(this.transportName, -1);
     }
     this.exitPresence(channel);
   }
@@ -316,6 +328,17 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
     return next.expiresAt ?? null;
   }
 
+  /**
+   * For a connection that ends by itself (a held long-poll): its token's expiry is put on
+   * the wheel only if it comes before `until` (ms since the epoch). A poll answered later
+   * than planned (a busy event loop) still checks the clock before it writes (`isExpired`),
+   * so nothing is delivered after `exp` + tolerance either way.
+   */
+  watchExpiryUntil(until: number): void {
+    this.watchUntil = until;
+    if (!this.closed) this.scheduleExpiry();
+  }
+
   /** True once the token's `exp` + tolerance has passed (for writes made outside `onMessage`). */
   get isExpired(): boolean {
     const exp = this.principal.expiresAt;
@@ -402,12 +425,12 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.hub.expiry.cancel(this);
+    if (this.onWheel) this.hub.expiry.cancel(this);
     clearTimeout(this.deadlineTimer);
     for (const handle of this.subscriptions.values()) {
       if (handle !== null) {
         handle.unsubscribe();
-        this.hub.metrics.subscriptions.dec({ transport: this.transportName });
+        this.hub.metrics.activeSubscriptions.add(this.transportName, -1);
       }
     }
     this.subscriptions.clear();
@@ -436,7 +459,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
   private endSubscription(channel: string, handle: ChannelSubscription): void {
     this.subscriptions.delete(channel);
     handle.unsubscribe();
-    this.hub.metrics.subscriptions.dec({ transport: this.transportName });
+    this.hub.metrics.activeSubscriptions.add(this.transportName, -1);
     this.exitPresence(channel);
     this.connection.unsubscribed(channel, 'forbidden');
   }
@@ -444,6 +467,14 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
   /** The token's user and `info` claim. */
   private member(): StoreMember {
     return { user: this.principal.sub, info: { ...this.principal.info } };
+  }
+
+  /** Whether `channel` has presence, join/leave or lifecycle events (most channels have none: no promise, no member then). */
+  private hasPresence(channel: string): boolean {
+    const presence = this.hub.presence;
+    if (presence === undefined) return false;
+    const o = presence.channelOptions(channel);
+    return o.presence || o.joinLeave || o.lifecycleEvents;
   }
 
   /**
@@ -512,10 +543,13 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
     this.deadline = 0;
     clearTimeout(this.deadlineTimer);
     const exp = this.principal.expiresAt;
-    if (exp === undefined) {
-      this.hub.expiry.cancel(this);
+    const wake = exp === undefined ? undefined : exp + this.hub.options.clockToleranceMs - LAST_SECOND_MS - EXPIRY_MAX_LATE_MS;
+    if (wake === undefined || wake > this.watchUntil) {
+      if (this.onWheel) this.hub.expiry.cancel(this);
+      this.onWheel = false;
       return;
     }
-    this.hub.expiry.schedule(this, exp + this.hub.options.clockToleranceMs - LAST_SECOND_MS - EXPIRY_MAX_LATE_MS);
+    this.onWheel = true;
+    this.hub.expiry.schedule(this, wake);
   }
 }

@@ -28,7 +28,9 @@ export class ConnectionRegistry {
   constructor(
     @Inject(GATEWAY_OPTIONS) private readonly options: GatewayOptions,
     @Inject(METRICS) private readonly metrics: Metrics,
-  ) {}
+  ) {
+    metrics.probes.heldPolls = () => this.heldPolls.size;
+  }
 
   /**
    * Throws `overloaded` (HTTP 503 with Retry-After) when this process is full or draining;
@@ -57,7 +59,6 @@ export class ConnectionRegistry {
   add(connection: Drainable): void {
     if (connection.transportName === 'poll') {
       this.heldPolls.add(connection);
-      this.metrics.heldPolls.set(this.heldPolls.size);
       return;
     }
     this.connections.add(connection);
@@ -67,7 +68,7 @@ export class ConnectionRegistry {
 
   remove(connection: Drainable): void {
     if (connection.transportName === 'poll') {
-      if (this.heldPolls.delete(connection)) this.metrics.heldPolls.set(this.heldPolls.size);
+      this.heldPolls.delete(connection);
     } else if (this.connections.delete(connection)) {
       this.metrics.connections.dec({ transport: connection.transportName });
     }

@@ -18,12 +18,19 @@ import { TokenBucket } from './token-bucket';
 const FLUSH_MS = 1000;
 /** Client addresses whose read-creation budget is remembered (least recently used beyond it are forgotten). */
 const MAX_ADDRESS_BUDGETS = 100_000;
+/** Peer addresses whose budget key is remembered (the oldest beyond it are forgotten). */
+const MAX_PEER_BUCKETS = 10_000;
 
 export interface OpenSessionOptions {
   /** The client's request: SSE and long-poll sessions share its address's read-creation budget. */
   request?: IncomingMessage;
   /** Count the session against MAX_CONNECTIONS now (default); long-poll registers only while it holds. */
   register?: boolean;
+  /**
+   * Watch the token's expiry only for deadlines before this instant (ms since the epoch;
+   * default: always): a long-poll watches none until it holds (`ClientSession.watchExpiryUntil`).
+   */
+  watchExpiryUntil?: number;
 }
 
 /**
@@ -37,6 +44,8 @@ export class Hub implements SessionServices, OnApplicationShutdown {
   readonly expiry = new ExpiryWheel();
   private readonly delivered: Record<TransportName, number> = { ws: 0, socketio: 0, sse: 0, poll: 0, pusher: 0 };
   private readonly addressBudgets = new Map<string, TokenBucket>();
+  /** Peer address → its budget key, or null for a trusted proxy (see `clientAddress`). */
+  private readonly peerBuckets = new Map<string, string | null>();
   private readonly forwarding: Forwarding;
   private readonly flushTimer: NodeJS.Timeout;
 
@@ -57,7 +66,7 @@ export class Hub implements SessionServices, OnApplicationShutdown {
   /** A session for a verified principal on `connection`; the caller ran `registry.admit` first. */
   openSession(principal: Principal, connection: SessionTransport, options: OpenSessionOptions = {}): ClientSession {
     const budget = options.request === undefined ? undefined : this.addressBudget(this.clientAddress(options.request));
-    const session = new ClientSession(principal, connection, this, budget);
+    const session = new ClientSession(principal, connection, this, budget, options.watchExpiryUntil);
     if (options.register !== false) session.register();
     return session;
   }
@@ -90,9 +99,20 @@ export class Hub implements SessionServices, OnApplicationShutdown {
     this.flush();
   }
 
-  /** The client behind a request (forwarding headers only from TRUSTED_PROXIES), an IPv6 client by its /64. */
+  /**
+   * The client behind a request (forwarding headers only from TRUSTED_PROXIES), an IPv6
+   * client by its /64. What a peer address is (its bucket, or a trusted proxy whose headers
+   * decide) is remembered: SSE and long-poll ask once per request, keep-alive reuses peers.
+   */
   private clientAddress(req: IncomingMessage): string {
-    return clientBucket(this.forwarding.clientAddress(req.socket.remoteAddress, req.headers));
+    const peer = req.socket.remoteAddress ?? '';
+    let bucket = this.peerBuckets.get(peer);
+    if (bucket === undefined) {
+      bucket = this.forwarding.trusts(peer) ? null : clientBucket(peer);
+      if (this.peerBuckets.size >= MAX_PEER_BUCKETS) this.peerBuckets.delete(this.peerBuckets.keys().next().value!);
+      this.peerBuckets.set(peer, bucket);
+    }
+    return bucket ?? clientBucket(this.forwarding.clientAddress(peer, req.headers));
   }
 
   /** The read-creation budget of a client address, kept in least-recently-used order. */

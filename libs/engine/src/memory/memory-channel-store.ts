@@ -76,7 +76,7 @@ export class MemoryChannelStore implements ChannelStore {
       result = { position, messages: [...state.history], recovered: true };
     } else {
       const from = since.epoch === state.epoch ? since.offset : 0;
-      const messages = state.history.filter((m) => m.offset > from);
+      const messages = state.history.slice(firstAfter(state.history, from));
       result = { position, messages, recovered: isCompleteRecovery(since, position, messages[0]?.offset) };
     }
     if (this.creations !== wasCreated) result.created = true;
@@ -151,4 +151,16 @@ export class MemoryChannelStore implements ChannelStore {
       for (const [key, entry] of state.idempotency) if (entry.expiresAt <= now) state.idempotency.delete(key);
     }
   }
+}
+
+/** Index of the first message of `history` (in offset order) with an offset above `offset`. */
+function firstAfter(history: readonly StoredMessage[], offset: number): number {
+  let lo = 0;
+  let hi = history.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (history[mid].offset > offset) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }

@@ -1,20 +1,27 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { MessageEncoder, StoredMessage } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { LOGGER } from '@switchboard/platform';
 import { encodeCursor, isSwitchboardError, StreamPosition, SwitchboardError } from '@switchboard/protocol';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { originAllowed, tokenFromHeaderOr } from '../../auth/request-auth';
 import { GatewayTokenVerifier } from '../../auth/token-verifier';
 import { ClientSession } from '../../hub/client-session';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
-import { applyCors, parseChannelRequest, sendError } from '../http/channel-request';
+import { applyCors, sendError } from '../http/channel-request';
+import { Held, HOLD_TICK_MS, HoldLane, HoldQueue } from './hold-queue';
+import { PollQueryCache, rawQueryOf } from './poll-query';
 
-/** Upper bound of `timeout` (SPEC). */
-const MAX_TIMEOUT_SECONDS = 60;
 /** Room kept in MAX_RESPONSE_BYTES for the body's envelope beyond the cursor and the lost list. */
 const ENVELOPE_BYTES = 64;
+/**
+ * A held poll watches its token's expiry on the wheel only when it comes before the hold's
+ * end plus this margin (the hold queue's tick and some event-loop lag); a poll answered
+ * later still checks the clock before it writes.
+ */
+const EXPIRY_WATCH_MARGIN_MS = 1000 + HOLD_TICK_MS;
 
 /**
  * The last body written, shared by every poll that answers the same thing: the polls held
@@ -26,7 +33,13 @@ interface SharedBody {
   /** The messages' JSON (each message's string is encoded once and shared: compared by identity first). */
   messages: string[];
   body: string;
-  bytes: number;
+  /** The answer's headers, as `writeHead` takes them flat (built once per body too). */
+  headers: string[];
+}
+
+/** The headers of a 200 answer of `body`. */
+function answerHeaders(body: string): string[] {
+  return ['Content-Type', 'application/json', 'Cache-Control', 'no-store', 'Content-Length', String(Buffer.byteLength(body))];
 }
 
 /**
@@ -101,7 +114,7 @@ class PollAnswer {
    * one built when this answer is the same: same key (channels and starting positions), no
    * loss, and the same messages in the same order (then the cursor is the same too).
    */
-  body(shared: { body?: SharedBody }): { body: string; bytes: number } {
+  body(shared: { body?: SharedBody }): { body: string; headers: string[] } {
     const messages = this.messages;
     const shareable = this.key !== undefined && this.lost.length === 0 && messages.length > 0;
     const previous = shared.body;
@@ -109,20 +122,23 @@ class PollAnswer {
     let body = '{"messages":[' + messages.join(',') + '],"cursor":"' + encodeCursor(this.positions) + '"';
     if (this.lost.length > 0) body += ',"recovered":false,"lost":' + JSON.stringify(this.lost);
     body += '}';
-    const bytes = Buffer.byteLength(body);
-    if (shareable) shared.body = { key: this.key, messages, body, bytes };
-    return { body, bytes };
+    const headers = answerHeaders(body);
+    if (shareable) shared.body = { key: this.key, messages, body, headers };
+    return { body, headers };
   }
 }
 
 /** One poll request: answers once, at once or when something arrives while it is held. */
-class PollConnection implements SessionTransport {
+class PollConnection implements SessionTransport, Held {
   readonly transport = 'poll' as const;
   session!: ClientSession;
   private answered = false;
-  private holdTimer?: NodeJS.Timeout;
   /** In the transport's batch of answers due after this I/O turn. */
   private due = false;
+  holdEnd = 0;
+  holdPrev: Held | undefined = undefined;
+  holdNext: Held | undefined = undefined;
+  holdLane: HoldLane | undefined = undefined;
 
   constructor(
     private readonly res: ServerResponse,
@@ -135,7 +151,14 @@ class PollConnection implements SessionTransport {
 
   /** Holds for up to `timeoutSeconds` (the session subscribes next). */
   hold(timeoutSeconds: number): void {
-    this.holdTimer = setTimeout(() => this.respond(), timeoutSeconds * 1000);
+    const ms = timeoutSeconds * 1000;
+    this.owner.holds.hold(this, ms);
+    this.session.watchExpiryUntil(Date.now() + ms + EXPIRY_WATCH_MARGIN_MS);
+  }
+
+  /** The hold's `timeout` passed: answer with what there is (nothing). */
+  holdEnded(): void {
+    this.respond();
   }
 
   deliver(m: StoredMessage): void {
@@ -177,9 +200,8 @@ class PollConnection implements SessionTransport {
     if (!this.finish() || this.res.destroyed) return;
     const hub = this.owner.hub;
     if (this.answer.full) hub.metrics.limitHits.inc({ limit: 'max_response_bytes', transport: 'poll' });
-    const { body, bytes } = this.answer.body(this.owner.shared);
-    // Header names as Node writes them; the object is the only per-answer allocation here.
-    this.res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Content-Length': bytes });
+    const { body, headers } = this.answer.body(this.owner.shared);
+    this.res.writeHead(200, headers);
     this.res.end(body);
     hub.countDelivered('poll', this.answer.messages.length);
   }
@@ -199,7 +221,7 @@ class PollConnection implements SessionTransport {
   private finish(): boolean {
     if (this.answered) return false;
     this.answered = true;
-    clearTimeout(this.holdTimer);
+    this.owner.holds.release(this);
     this.session?.close();
     return true;
   }
@@ -213,10 +235,14 @@ class PollConnection implements SessionTransport {
  * in between is missed) and the poll is held up to `timeout` seconds.
  */
 @Injectable()
-export class PollTransport {
+export class PollTransport implements OnApplicationShutdown {
   private readonly json: MessageEncoder<string>;
   /** The last body built and the last envelope bound, shared by answers that are the same (see PollAnswer). */
   readonly shared: { body?: SharedBody; envelope?: { key: string; bytes: number } } = {};
+  /** Every held poll, ended at its `timeout` by one timer. */
+  readonly holds = new HoldQueue();
+  /** Parsed query strings: the polls of one fan-out repeat the same one. */
+  private readonly queries: PollQueryCache;
   /** Held polls to answer after this I/O turn. */
   private due: PollConnection[] = [];
   private batch?: NodeJS.Immediate;
@@ -228,6 +254,11 @@ export class PollTransport {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.json = hub.timedEncoder('poll', (m) => m.json);
+    this.queries = new PollQueryCache(hub.options.pollTimeoutSeconds);
+  }
+
+  onApplicationShutdown(): void {
+    this.holds.close();
   }
 
   /** Queues `connection`'s answer for the end of this I/O turn (one immediate for all of them). */
@@ -245,32 +276,43 @@ export class PollTransport {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (applyCors(req, res, this.hub.options)) return;
+    const { options, engine } = this.hub;
+    if (applyCors(req, res, options)) return;
     let session: ClientSession | undefined;
     try {
-      const request = await parseChannelRequest(req, this.verifier, this.hub.options, (q) => q.get('cursor') ?? undefined);
-      const timeout = parseTimeout(request.query.get('timeout'), this.hub.options.pollTimeoutSeconds);
-      const cursor = request.cursor;
+      // In SSE's order (parseChannelRequest): origin, token, then the query's own problems,
+      // so an anonymous caller learns nothing about channels.
+      const parsed = this.queries.parse(rawQueryOf(req.url ?? '/'));
+      if (!originAllowed(req, options.allowedOrigins)) throw new SwitchboardError('forbidden', 'origin not allowed');
+      const token = tokenFromHeaderOr(req, parsed.token);
+      // A token verified earlier is taken without a promise (the same checks as verify's).
+      const principal = this.verifier.cached(token) ?? (await this.verifier.verify(token));
+      const query = parsed.query;
+      if (query === undefined) throw parsed.problem!;
+      const { channels, cursor, fresh, timeout } = query;
       const positions = new Map<string, StreamPosition>();
-      // Channels absent from the cursor start at their current position.
-      const fresh = request.channels.filter((c) => cursor?.get(c) === undefined);
       // Polls of the same channels from the same cursor answer the same body (see PollAnswer).
-      const key = fresh.length === 0 ? request.channels.join('\n') + '\n' + request.query.get('cursor') : undefined;
-      const answer = new PollAnswer(positions, this.hub.options.maxResponseBytes, key, this.shared);
+      const answer = new PollAnswer(positions, options.maxResponseBytes, query.key, this.shared);
       const connection = new PollConnection(res, answer, this.json, this);
-      session = this.hub.openSession(request.principal, connection, { request: req, register: false });
+      // The token's expiry is watched only while the poll holds, and only if it comes first (see hold).
+      session = this.hub.openSession(principal, connection, { request: req, register: false, watchExpiryUntil: 0 });
       connection.session = session;
-      session.checkChannels(request.channels);
-      const current = fresh.length > 0 ? await session.positions(fresh) : [];
-      for (const channel of request.channels) {
-        const p = cursor?.get(channel) ?? current[fresh.indexOf(channel)];
+      session.checkChannels(channels);
+      // Channels absent from the cursor start at their current position.
+      const current = fresh.length > 0 ? await session.positions(fresh) : undefined;
+      for (const channel of channels) {
+        const p = cursor?.get(channel) ?? current![fresh.indexOf(channel)];
         positions.set(channel, { offset: p.offset, epoch: p.epoch });
       }
       // The backlog, one channel at a time: memory stays within one channel's history plus the answer.
-      for (const channel of request.channels) {
+      for (const channel of channels) {
         const since = cursor?.get(channel);
         if (since === undefined) continue;
         if (answer.full) break;
+        // Where this process's feed of the channel is (the cursor every poll of a broadcast
+        // carries): nothing after it has reached this process. The subscription below reads
+        // history itself (what the store has beyond the feed, and whether `since` is whole).
+        if (engine.isAtLocalHead(channel, since)) continue;
         const history = await session.history(channel, since);
         if (!history.recovered) {
           const first = history.messages[0];
@@ -285,7 +327,7 @@ export class PollTransport {
       this.registry.admit('poll');
       session.register();
       connection.hold(timeout);
-      for (const channel of request.channels) {
+      for (const channel of channels) {
         if (session.isClosed) break;
         const since = positions.get(channel)!;
         await session.subscribe(channel, { offset: since.offset, epoch: since.epoch }, (outcome) => {
@@ -308,12 +350,4 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function parseTimeout(value: string | null, fallback: number): number {
-  if (value === null || value === '') return fallback;
-  if (!/^\d{1,2}$/.test(value) || Number(value) > MAX_TIMEOUT_SECONDS) {
-    throw new SwitchboardError('bad_request', `timeout must be an integer number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}`);
-  }
-  return Number(value);
 }
