@@ -30,6 +30,14 @@ export async function parseChannelRequest(
   const query = queryOf(req.url ?? '/');
   if (!originAllowed(req, options.allowedOrigins)) throw new SwitchboardError('forbidden', 'origin not allowed');
   const principal = await verifier.verify(tokenFromRequest(req, query));
+  const channels = requestedChannels(query);
+  const raw = cursorValue(query);
+  const cursor = raw === undefined || raw === '' ? undefined : decodeCursor(raw, new Set(channels));
+  return { principal, channels, cursor, query };
+}
+
+/** The `channel` parameters, deduplicated, in request order; 400 when there is none or one is not a valid name. */
+export function requestedChannels(query: URLSearchParams): string[] {
   const channels = [...new Set(query.getAll('channel'))];
   if (channels.length === 0) throw new SwitchboardError('bad_request', 'at least one "channel" parameter is required');
   for (const channel of channels) {
@@ -37,9 +45,7 @@ export async function parseChannelRequest(
     if (problem !== undefined)
       throw new SwitchboardError('bad_request', `invalid channel ${JSON.stringify(channel.slice(0, 130))}: ${problem}`);
   }
-  const raw = cursorValue(query);
-  const cursor = raw === undefined || raw === '' ? undefined : decodeCursor(raw, new Set(channels));
-  return { principal, channels, cursor, query };
+  return channels;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { Cursor, decodeCursor, channelNameError, SwitchboardError } from '@switchboard/protocol';
+import { Cursor, decodeCursor, SwitchboardError } from '@switchboard/protocol';
+import { requestedChannels } from '../http/channel-request';
 
 /** Upper bound of `timeout` (SPEC). */
 const MAX_TIMEOUT_SECONDS = 60;
@@ -81,13 +82,7 @@ export function rawQueryOf(target: string): string {
 
 /** Validates a poll's parameters in the order the errors are reported: channels, their names, the cursor, the timeout. */
 function parsePollQuery(params: URLSearchParams, defaultTimeoutSeconds: number): PollQuery {
-  const channels = [...new Set(params.getAll('channel'))];
-  if (channels.length === 0) throw new SwitchboardError('bad_request', 'at least one "channel" parameter is required');
-  for (const channel of channels) {
-    const problem = channelNameError(channel);
-    if (problem !== undefined)
-      throw new SwitchboardError('bad_request', `invalid channel ${JSON.stringify(channel.slice(0, 130))}: ${problem}`);
-  }
+  const channels = requestedChannels(params);
   const raw = params.get('cursor') ?? '';
   const cursor = raw === '' ? undefined : decodeCursor(raw, new Set(channels));
   if (cursor !== undefined) for (const position of cursor.values()) Object.freeze(position);
