@@ -66,6 +66,31 @@ export function range(from: number, to: number): number[] {
   return out;
 }
 
+/**
+ * Publishes 0, 1, 2, … on `channel` one after the other until `stop()`, letting timers run
+ * every `yieldEvery` publishes (an in-memory publish never leaves the microtask queue).
+ */
+function publishUntilStopped(engine: Engine, channel: string, yieldEvery: number): { readonly published: number; stop(): Promise<void> } {
+  let running = true;
+  let published = 0;
+  const loop = (async () => {
+    while (running) {
+      await engine.publish({ channel, data: published });
+      published++;
+      if (published % yieldEvery === 0) await new Promise((r) => setImmediate(r));
+    }
+  })();
+  return {
+    get published() {
+      return published;
+    },
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
 const RETENTION: RetentionOptions = {
   historySize: 100,
   historyTtlSeconds: 300,
@@ -212,31 +237,21 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       // A publisher runs while subscribers join with positions taken at random points.
       const c = channel();
       const other = await harness.createEngine();
-      let running = true;
-      let published = 0;
-      const publisher = (async () => {
-        while (running) {
-          await other.publish({ channel: c, data: published });
-          published++;
-          // Let timers run between publishes (an in-memory publish never leaves the microtask queue).
-          if (published % 5 === 0) await new Promise((r) => setImmediate(r));
-        }
-      })();
+      const publisher = publishUntilStopped(other, c, 5);
       for (let round = 0; round < 25; round++) {
-        await eventually(() => expect(published).toBeGreaterThan(round * 4 + 2));
+        await eventually(() => expect(publisher.published).toBeGreaterThan(round * 4 + 2));
         const history = await pod.history(c);
         const since = { offset: Math.max(0, history.position.offset - 1 - (round % 5)), epoch: history.position.epoch };
         const sub = new RecordingListener();
         const handle = await pod.subscribe(c, sub, { since });
         expect(sub.outcome!.recovered).toBe(true);
-        const target = published + 3;
+        const target = publisher.published + 3;
         await eventually(() => expect(sub.messages.length).toBeGreaterThanOrEqual(target - since.offset - 1), 10000);
         handle.unsubscribe();
         const offsets = sub.offsets;
         expect(offsets).toEqual(range(since.offset + 1, since.offset + offsets.length));
       }
-      running = false;
-      await publisher;
+      await publisher.stop();
       await other.close();
     }, 60000);
 
@@ -247,15 +262,7 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       const other = await harness.createEngine();
       const holder = new RecordingListener();
       const held = await pod.subscribe(c, holder);
-      let running = true;
-      let published = 0;
-      const publisher = (async () => {
-        while (running) {
-          await other.publish({ channel: c, data: published });
-          published++;
-          if (published % 3 === 0) await new Promise((r) => setImmediate(r));
-        }
-      })();
+      const publisher = publishUntilStopped(other, c, 3);
       for (let round = 0; round < 20; round++) {
         await eventually(() => expect(holder.messages.length).toBeGreaterThan(round * 3));
         const last = holder.messages[holder.messages.length - 1];
@@ -263,14 +270,14 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
         const sub = new RecordingListener();
         const handle = await pod.subscribe(c, sub, { since });
         expect(sub.outcome!.recovered).toBe(true);
-        const target = published + 2;
+        const target = publisher.published + 2;
         await eventually(() => expect(holder.offsets.at(-1)).toBeGreaterThanOrEqual(target), 10000);
         await eventually(() => expect(sub.offsets.at(-1)).toBe(holder.offsets.at(-1)), 10000);
         handle.unsubscribe();
         expect(sub.offsets).toEqual(range(since.offset + 1, sub.offsets.at(-1)!));
       }
-      running = false;
-      await publisher;
+      await publisher.stop();
+      const published = publisher.published;
       // Quiet: the holder's last position is the feed's head, and a join from it misses nothing.
       await eventually(() => expect(holder.messages.length).toBe(published), 10000);
       const head = { offset: published, epoch: holder.messages[0].epoch };

@@ -48,15 +48,20 @@ export function requestedChannels(query: URLSearchParams): string[] {
   return channels;
 }
 
+/** The query of a request target (the fragment cut off), as `new URL(target, base).search` has it without `?`. */
+export function rawQueryOf(target: string): string {
+  const q = target.indexOf('?');
+  if (q < 0) return '';
+  const hash = target.indexOf('#', q);
+  return hash < 0 ? target.slice(q + 1) : target.slice(q + 1, hash);
+}
+
 /**
- * The query of a request target, as `new URL(target, base).searchParams` has it (the
- * fragment cut off), without parsing the whole URL: one per long-poll request.
+ * The query of a request target, as `new URL(target, base).searchParams` has it, without
+ * parsing the whole URL.
  */
 export function queryOf(target: string): URLSearchParams {
-  const q = target.indexOf('?');
-  if (q < 0) return new URLSearchParams();
-  const hash = target.indexOf('#', q);
-  return new URLSearchParams(hash < 0 ? target.slice(q + 1) : target.slice(q + 1, hash));
+  return new URLSearchParams(rawQueryOf(target));
 }
 
 /**

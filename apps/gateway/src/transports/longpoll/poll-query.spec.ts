@@ -1,5 +1,6 @@
 import { encodeCursor, SwitchboardError } from '@switchboard/protocol';
-import { PollQueryCache, rawQueryOf } from './poll-query';
+import { rawQueryOf } from '../http/channel-request';
+import { PollQueryCache } from './poll-query';
 
 describe('PollQueryCache (long-poll query strings, parsed once)', () => {
   const cursor = encodeCursor([

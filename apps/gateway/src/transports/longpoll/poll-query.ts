@@ -72,14 +72,6 @@ export class PollQueryCache {
   }
 }
 
-/** The query of a request target (the fragment cut off), as `new URL(target, base).search` has it without `?`. */
-export function rawQueryOf(target: string): string {
-  const q = target.indexOf('?');
-  if (q < 0) return '';
-  const hash = target.indexOf('#', q);
-  return hash < 0 ? target.slice(q + 1) : target.slice(q + 1, hash);
-}
-
 /** Validates a poll's parameters in the order the errors are reported: channels, their names, the cursor, the timeout. */
 function parsePollQuery(params: URLSearchParams, defaultTimeoutSeconds: number): PollQuery {
   const channels = requestedChannels(params);

@@ -10,9 +10,9 @@ import { ClientSession } from '../../hub/client-session';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
-import { applyCors, sendError } from '../http/channel-request';
+import { applyCors, rawQueryOf, sendError } from '../http/channel-request';
 import { Held, HOLD_TICK_MS, HoldLane, HoldQueue } from './hold-queue';
-import { PollQueryCache, rawQueryOf } from './poll-query';
+import { PollQueryCache } from './poll-query';
 
 /** Room kept in MAX_RESPONSE_BYTES for the body's envelope beyond the cursor and the lost list. */
 const ENVELOPE_BYTES = 64;
