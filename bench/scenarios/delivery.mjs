@@ -105,6 +105,7 @@ export async function measureDelivery(side, o) {
     return {
       deliveriesPerSec: delivered / elapsed,
       cpuUsPerDelivery: (after.cpuUs - before.cpuUs) / delivered,
+      probeGcUsPerDelivery: (after.forcedGcCpuUs - before.forcedGcCpuUs) / delivered,
       p50Ms: report.p50Ms,
       p99Ms: report.p99Ms,
       lost: report.lost + Math.max(0, expected - report.received),
