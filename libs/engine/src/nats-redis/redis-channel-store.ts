@@ -1,37 +1,14 @@
 import { StreamPosition } from '@switchboard/protocol';
 import { Cluster } from 'ioredis';
-import { randomBytes } from 'node:crypto';
 import type { RedisClient } from './connections';
 import { ChannelNotFoundError, ChannelPosition, HistoryResult, PublishRequest, ReadOptions } from '../channel-engine';
 import { ChannelStore, isCompleteRecovery, JsonParts, RetentionOptions, StoreWriteResult } from '../channel-store';
-import { newEpoch } from '../epoch';
+import { candidateEpoch } from '../epoch';
 import { StoredMessage } from '../stored-message';
 import { coalesceWrites } from './connections';
 import { PUBLISH_SCRIPT, READ_SCRIPT } from './redis-scripts';
 
 type Reply = Array<string | number>;
-
-/** Bytes of an epoch (as `newEpoch`) and how many candidate epochs one random draw holds. */
-const EPOCH_BYTES = 6;
-const EPOCHS_PER_DRAW = 512;
-let epochPool = Buffer.alloc(0);
-let epochUsed = 0;
-
-/**
- * The epoch a publish offers in case it creates the channel: the same 6 random bytes,
- * base64url, as `newEpoch`, cut from one `randomBytes` draw per 512 publishes (a draw per
- * publish was ~2–3 % of a publish's CPU; almost every candidate is thrown away). Each
- * candidate is used once.
- */
-function candidateEpoch(): string {
-  if (epochUsed >= epochPool.length) {
-    epochPool = randomBytes(EPOCH_BYTES * EPOCHS_PER_DRAW);
-    epochUsed = 0;
-  }
-  const epoch = epochPool.toString('base64url', epochUsed, epochUsed + EPOCH_BYTES);
-  epochUsed += EPOCH_BYTES;
-  return epoch;
-}
 
 interface ScriptCommands {
   sbPublish(...args: Array<string | number>): Promise<Reply>;
@@ -131,7 +108,7 @@ export class RedisChannelStore implements ChannelStore {
     return [
       keys.meta,
       keys.history,
-      newEpoch(),
+      candidateEpoch(),
       this.retention.channelMetaTtlSeconds,
       this.retention.historyTtlSeconds,
       since?.epoch ?? '',

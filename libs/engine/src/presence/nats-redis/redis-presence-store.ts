@@ -1,5 +1,5 @@
 import type { RedisClient } from '../../nats-redis/connections';
-import { newEpoch } from '../../epoch';
+import { candidateEpoch } from '../../epoch';
 import {
   HeldEntry,
   Heartbeat,
@@ -103,7 +103,7 @@ export class RedisPresenceStore implements PresenceStore {
       holder + '/' + connection,
       userJson,
       infoJson,
-      newEpoch(),
+      candidateEpoch(),
       options.outbox ? '1' : '',
       options.at,
       this.seqTtl,
@@ -129,7 +129,7 @@ export class RedisPresenceStore implements PresenceStore {
     const reply = await this.scripts.sbPresenceLeave(
       ...this.channelKeys(channel),
       holder + '/' + connection,
-      newEpoch(),
+      candidateEpoch(),
       options.outbox ? '1' : '',
       options.at,
       this.seqTtl,
