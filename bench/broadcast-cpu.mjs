@@ -42,10 +42,14 @@ for (const side of sides.split(',')) {
     if (opened.failed) throw new Error(`${opened.failed} clients failed: ${opened.firstError}`);
     const publisher = new Publisher(server.url, mode === 'ours' ? PUBLISH_API_KEY : undefined);
     let expected = 0;
+    // A broadcast that never completes (a lost message, a stuck client) fails the run after 10 s instead of hanging it.
     const broadcast = async () => {
       await publisher.publish('bench:c0');
       expected += clientsN;
-      while ((await clients.count()).received < expected) await sleep(2);
+      const deadline = now() + 10_000;
+      for (let counted; (counted = (await clients.count()).received) < expected; await sleep(2)) {
+        if (now() > deadline) throw new Error(`${side}: ${expected - counted} of ${clientsN} deliveries missing after 10 s`);
+      }
     };
     for (let i = 0; i < 5; i++) await broadcast(); // warm-up
     const before = await server.probe();
