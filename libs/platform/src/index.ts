@@ -12,3 +12,4 @@ export * from './node-version';
 export * from './net/address-list';
 export * from './net/forwarding';
 export * from './presence';
+export * from './deadline-sweep';

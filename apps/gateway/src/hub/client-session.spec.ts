@@ -15,9 +15,8 @@ import { signToken, TEST_JWT_SECRET } from '@switchboard/testing';
 import { Registry } from 'prom-client';
 import { Principal } from '../auth/principal';
 import { TokenVerifier } from '../auth/token-verifier';
-import { ClientSession, SessionServices } from './client-session';
+import { ClientSession, ExpiryWheel, expiryWheel, SessionServices } from './client-session';
 import { ConnectionRegistry } from './connection-registry';
-import { ExpiryWheel } from './expiry-wheel';
 import { GatewayOptions } from './gateway-options';
 import { PresenceHub, PresenceNotice } from './presence-hub';
 import { EndReason, SessionTransport, TransportName } from './session-transport';
@@ -95,7 +94,7 @@ describe('ClientSession (the session core)', () => {
       metrics,
       logger: createLogger({ name: 'test', level: 'silent' }),
       verifier: new TokenVerifier({ secret: TEST_JWT_SECRET, clockToleranceSeconds: OPTIONS.clockToleranceMs / 1000 }),
-      expiry: new ExpiryWheel(() => now),
+      expiry: expiryWheel(() => now),
       registry: new ConnectionRegistry(OPTIONS, metrics),
       countDelivered: () => undefined,
       now: () => now,
@@ -187,12 +186,12 @@ describe('ClientSession (the session core)', () => {
     const a = open(principal({ expiresAt: exp }));
     await a.session.subscribe('room:1', undefined, () => undefined);
     now = exp - 1;
-    services.expiry.tick();
+    services.expiry.sweep();
     expect(a.transport.ended).toBeUndefined();
     // The wheel wakes the session in its last second; from then on each delivery checks the clock,
     // so a late timer cannot let a message through after the deadline.
     now = deadline - 800;
-    services.expiry.tick();
+    services.expiry.sweep();
     await engine.publish({ channel: 'room:1', data: 'in time' });
     expect(a.transport.messages).toHaveLength(1);
     expect(a.transport.ended).toBeUndefined();
@@ -205,7 +204,7 @@ describe('ClientSession (the session core)', () => {
     // Past the deadline when the wheel fires: ended at once.
     const b = open(principal({ expiresAt: now + 5000 }));
     now += 5000 + OPTIONS.clockToleranceMs;
-    services.expiry.tick();
+    services.expiry.sweep();
     expect(b.transport.ended?.reason).toBe('expired');
     expect(services.registry.size).toBe(0);
   });
@@ -222,7 +221,7 @@ describe('ClientSession (the session core)', () => {
     expect(session.channelCount).toBe(1);
     // The old expiry no longer applies.
     now = exp + 60_000;
-    services.expiry.tick();
+    services.expiry.sweep();
     expect(transport.ended).toBeUndefined();
 
     await expect(session.refresh(await signToken({ sub: 'bob' }))).rejects.toMatchObject({ code: 'forbidden', message: /another user/ });

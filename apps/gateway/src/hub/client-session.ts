@@ -11,12 +11,12 @@ import {
 } from '@switchboard/engine';
 import type { Logger, Metrics } from '@switchboard/observability';
 import type { PresenceMember as StoreMember } from '@switchboard/engine';
+import { DeadlineSweep } from '@switchboard/platform';
 import { assertChannel, StreamPosition, SwitchboardError } from '@switchboard/protocol';
 import { randomBytes } from 'node:crypto';
 import { canPublish, canSubscribe, Principal } from '../auth/principal';
 import type { TokenVerifier } from '../auth/token-verifier';
 import type { ConnectionRegistry, Drainable } from './connection-registry';
-import { EXPIRY_MAX_LATE_MS, Expirable, ExpiryWheel } from './expiry-wheel';
 import { GatewayOptions } from './gateway-options';
 import type { PresenceAnswer, PresenceHub, PresenceNotice, PresenceRecipient } from './presence-hub';
 import { EndReason, SessionTransport, TransportName } from './session-transport';
@@ -24,6 +24,16 @@ import { TokenBucket } from './token-bucket';
 
 /** How long before its deadline a session starts checking the clock on each delivery. */
 const LAST_SECOND_MS = 1000;
+/** The expiry wheel's tick: token deadlines wake their session up to two ticks late (it schedules that much earlier). */
+const EXPIRY_TICK_MS = 250;
+
+/** Every session's token deadline on one timer of the process (a connection costs a Set entry, not a timer). */
+export type ExpiryWheel = DeadlineSweep<ClientSession>;
+
+/** The process's expiry wheel: wall-clock deadlines, as a token's `exp` is. */
+export function expiryWheel(clock: () => number = Date.now): ExpiryWheel {
+  return new DeadlineSweep(EXPIRY_TICK_MS, (session) => session.expire(), clock);
+}
 
 /** Connection ids in the presence store: unique per process start, then a counter. */
 const PROCESS_TAG = randomBytes(6).toString('base64url');
@@ -69,7 +79,7 @@ export interface SessionServices {
  * The session is the engine listener of all its subscriptions (one object per connection,
  * no closure per channel); its `onMessage` is the per-recipient hot path.
  */
-export class ClientSession implements ChannelListener, Drainable, Expirable, PresenceRecipient {
+export class ClientSession implements ChannelListener, Drainable, PresenceRecipient {
   /** Made when presence first needs it: most sessions (every long-poll) never do. */
   private connectionIdValue?: string;
   /** Held channels; `null` while the subscribe is in progress. */
@@ -90,8 +100,8 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
   private closed = false;
   /** Token deadlines are watched on the expiry wheel only up to this instant (`watchExpiryUntil`). */
   private watchUntil: number;
-  /** Whether this session may be on the expiry wheel (spares the wheel's lookup on close). */
-  private onWheel = false;
+  /** This session's slot on the expiry wheel, if it was put on it. */
+  private wheelSlot?: number;
   /** Held channels whose presence this connection joined (made on the first). */
   private present?: Set<string>;
   /** Held channels whose join/leave this connection receives. */
@@ -425,7 +435,7 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.onWheel) this.hub.expiry.cancel(this);
+    if (this.wheelSlot !== undefined) this.hub.expiry.cancel(this.wheelSlot, this);
     clearTimeout(this.deadlineTimer);
     for (const handle of this.subscriptions.values()) {
       if (handle !== null) {
@@ -543,13 +553,9 @@ export class ClientSession implements ChannelListener, Drainable, Expirable, Pre
     this.deadline = 0;
     clearTimeout(this.deadlineTimer);
     const exp = this.principal.expiresAt;
-    const wake = exp === undefined ? undefined : exp + this.hub.options.clockToleranceMs - LAST_SECOND_MS - EXPIRY_MAX_LATE_MS;
-    if (wake === undefined || wake > this.watchUntil) {
-      if (this.onWheel) this.hub.expiry.cancel(this);
-      this.onWheel = false;
-      return;
-    }
-    this.onWheel = true;
-    this.hub.expiry.schedule(this, wake);
+    if (this.wheelSlot !== undefined) this.hub.expiry.cancel(this.wheelSlot, this);
+    this.wheelSlot = undefined;
+    const wake = exp === undefined ? undefined : exp + this.hub.options.clockToleranceMs - LAST_SECOND_MS - this.hub.expiry.maxLateMs;
+    if (wake !== undefined && wake <= this.watchUntil) this.wheelSlot = this.hub.expiry.add(wake, this);
   }
 }

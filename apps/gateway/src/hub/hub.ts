@@ -5,9 +5,8 @@ import { CHANNEL_ENGINE, clientBucket, Forwarding, LOGGER, METRICS } from '@swit
 import type { IncomingMessage } from 'node:http';
 import { Principal } from '../auth/principal';
 import { GatewayTokenVerifier } from '../auth/token-verifier';
-import { ClientSession, SessionServices } from './client-session';
+import { ClientSession, expiryWheel, SessionServices } from './client-session';
 import { ConnectionRegistry } from './connection-registry';
-import { ExpiryWheel } from './expiry-wheel';
 import { GATEWAY_OPTIONS } from './gateway-options';
 import { PresenceHub } from './presence-hub';
 import type { GatewayOptions } from './gateway-options';
@@ -41,7 +40,7 @@ export interface OpenSessionOptions {
  */
 @Injectable()
 export class Hub implements SessionServices, OnApplicationShutdown {
-  readonly expiry = new ExpiryWheel();
+  readonly expiry = expiryWheel();
   private readonly delivered: Record<TransportName, number> = { ws: 0, socketio: 0, sse: 0, poll: 0, pusher: 0 };
   private readonly addressBudgets = new Map<string, TokenBucket>();
   /** Peer address → its budget key, or null for a trusted proxy (see `clientAddress`). */

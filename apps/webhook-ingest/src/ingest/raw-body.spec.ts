@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo, connect } from 'node:net';
-import { BodyIncompleteError, BodyTimeoutError, BodyTooLargeError, DeadlineSweep, readRawBody } from './raw-body';
+import { BodyIncompleteError, BodyTimeoutError, BodyTooLargeError, readRawBody } from './raw-body';
 
 /** A server handing each request to `read`, and the raw request text sender. */
 async function server(read: (req: IncomingMessage) => void): Promise<{ server: Server; send: (text: string) => () => void }> {
@@ -84,59 +84,5 @@ describe('readRawBody', () => {
     expect(await outcome('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf', 100, 5000, true)).toBeInstanceOf(
       BodyIncompleteError,
     );
-  });
-});
-
-describe('DeadlineSweep', () => {
-  it('expires a deadline at its tick, never before, and not once cancelled', () => {
-    let now = 1000;
-    const sweep = new DeadlineSweep(100, () => now);
-    const expired: string[] = [];
-    const a = (): number => expired.push('a');
-    const b = (): number => expired.push('b');
-    const c = (): number => expired.push('c');
-    sweep.add(250, a); // due at 1250: the tick of 1300
-    const slotB = sweep.add(250, b);
-    sweep.add(500, c); // due at 1500
-    sweep.cancel(slotB, b);
-    expect(sweep.size).toBe(2);
-    now = 1249;
-    sweep.sweep();
-    expect(expired).toEqual([]);
-    now = 1300;
-    sweep.sweep();
-    expect(expired).toEqual(['a']);
-    now = 1499;
-    sweep.sweep();
-    expect(expired).toEqual(['a']);
-    now = 1500;
-    sweep.sweep();
-    expect(expired).toEqual(['a', 'c']);
-    expect(sweep.size).toBe(0);
-  });
-
-  it('lets an expiring callback cancel itself or others without losing any', () => {
-    let now = 0;
-    const sweep = new DeadlineSweep(10, () => now);
-    const expired: number[] = [];
-    const slots: number[] = [];
-    const callbacks = [0, 1, 2].map((i) => (): void => {
-      expired.push(i);
-      // As readRawBody's clean-up does: cancels its own deadline while it expires.
-      sweep.cancel(slots[i], callbacks[i]);
-    });
-    for (const cb of callbacks) slots.push(sweep.add(5, cb));
-    now = 10;
-    sweep.sweep();
-    expect(expired).toEqual([0, 1, 2]);
-    expect(sweep.size).toBe(0);
-  });
-
-  it('answers a stalled body read through its own interval, then stops it', async () => {
-    const sweep = new DeadlineSweep(20);
-    const expired = new Promise<number>((resolve) => sweep.add(50, () => resolve(performance.now())));
-    const started = performance.now();
-    expect(await expired).toBeGreaterThanOrEqual(started + 49);
-    expect(sweep.size).toBe(0);
   });
 });

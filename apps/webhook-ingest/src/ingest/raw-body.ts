@@ -1,3 +1,4 @@
+import { DeadlineSweep } from '@switchboard/platform';
 import type { IncomingMessage } from 'node:http';
 
 /** The body went past the limit (the rest is not read). */
@@ -15,68 +16,11 @@ export class BodyTimeoutError extends Error {
   override readonly name = 'BodyTimeoutError';
 }
 
-/**
- * Deadlines kept by one timer for all of them instead of a timer each: a deadline set
- * `timeoutMs` from now lands in the slot of the tick at or after it, and one interval
- * (running only while deadlines are pending) expires the slots whose time has come. So
- * a deadline fires no earlier than asked and at most one tick later; setting and
- * cancelling one is a Set insert and delete.
- */
-export class DeadlineSweep {
-  private readonly slots = new Map<number, Set<() => void>>();
-  private timer: NodeJS.Timeout | undefined;
-  private pending = 0;
-
-  constructor(
-    readonly tickMs: number,
-    /** Monotonic milliseconds. */
-    private readonly clock: () => number = () => performance.now(),
-  ) {}
-
-  /** Calls `expire` once `timeoutMs` have passed, unless cancelled first; returns the slot to cancel it with. */
-  add(timeoutMs: number, expire: () => void): number {
-    const slot = Math.ceil((this.clock() + timeoutMs) / this.tickMs);
-    const set = this.slots.get(slot);
-    if (set === undefined) this.slots.set(slot, new Set([expire]));
-    else set.add(expire);
-    this.pending++;
-    this.timer ??= setInterval(() => this.sweep(), this.tickMs).unref();
-    return slot;
-  }
-
-  cancel(slot: number, expire: () => void): void {
-    const set = this.slots.get(slot);
-    if (set === undefined || !set.delete(expire)) return;
-    this.pending--;
-    if (set.size === 0) this.slots.delete(slot);
-  }
-
-  /** Deadlines not yet expired or cancelled. */
-  get size(): number {
-    return this.pending;
-  }
-
-  /** Expires every slot whose time has come (run by the interval). */
-  sweep(): void {
-    const now = this.clock();
-    for (const [slot, set] of this.slots) {
-      if (slot * this.tickMs > now) continue;
-      this.slots.delete(slot);
-      this.pending -= set.size;
-      for (const expire of set) expire();
-    }
-    if (this.pending === 0 && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  }
-}
-
-/** How late a body deadline may fire: WEBHOOK_BODY_TIMEOUT_SECONDS is whole seconds. */
-export const BODY_DEADLINE_TICK_MS = 100;
+/** The body deadlines' tick: one may fire up to two ticks late, which whole seconds of WEBHOOK_BODY_TIMEOUT_SECONDS absorb. */
+const BODY_DEADLINE_TICK_MS = 100;
 
 /** The body reads' deadlines, shared by every read of the process. */
-const bodyDeadlines = new DeadlineSweep(BODY_DEADLINE_TICK_MS);
+const bodyDeadlines = new DeadlineSweep<() => void>(BODY_DEADLINE_TICK_MS, (expire) => expire());
 
 /**
  * Declared lengths up to this are read into one buffer of that size as they arrive; longer
@@ -91,7 +35,7 @@ const PREALLOCATE_MAX = 64 * 1024;
  * parsed before the signature is checked over these exact bytes. Past `limit` it stops
  * buffering at once (streamed bodies without Content-Length included) and rejects with
  * BodyTooLargeError; a body still incomplete at the deadline (at most
- * BODY_DEADLINE_TICK_MS late: one shared sweep, not a timer per request) rejects with
+ * two ticks late: one shared sweep, not a timer per request) rejects with
  * BodyTimeoutError, so a stalled upload pins its buffer for a bounded time. Either way the
  * request is left paused with no listener of ours, for the caller to answer (replyJson).
  */
@@ -140,7 +84,7 @@ export function readRawBody(request: IncomingMessage, limit: number, timeoutMs: 
     const onError = (err: Error): void => fail(new BodyIncompleteError(err.message));
     const onClose = (): void => fail(new BodyIncompleteError('the client closed the connection before the body ended'));
     const onTimeout = (): void => fail(new BodyTimeoutError(`the body did not arrive within ${timeoutMs} ms`));
-    const slot = bodyDeadlines.add(timeoutMs, onTimeout);
+    const slot = bodyDeadlines.addAfter(timeoutMs, onTimeout);
     request.on('data', onData);
     request.on('end', onEnd);
     request.on('error', onError);
