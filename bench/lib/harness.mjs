@@ -2,6 +2,7 @@
 // preloaded), client processes (load-client.mjs) and the publisher.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +22,40 @@ export async function freePort() {
   const { port } = srv.address();
   srv.close();
   return port;
+}
+
+const TICK_US = 10_000; // USER_HZ = 100 on Linux
+const SERVICES = new Set(['nats-server', 'redis-server']);
+
+/**
+ * CPU time (µs) used so far by this machine's NATS and Redis server processes (what ours
+ * runs on with the real engine, and the bare servers never touch) and by the whole machine
+ * (busy time of every core: servers, load clients, publisher, everything). Read from
+ * /proc in clock ticks (10 ms), so only windows of seconds mean anything; zeros where
+ * /proc is missing. Only a quiet machine's figures mean anything for the machine's share.
+ */
+export function systemCpu() {
+  try {
+    let services = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue; // gone meanwhile
+      }
+      const close = stat.lastIndexOf(')');
+      if (!SERVICES.has(stat.slice(stat.indexOf('(') + 1, close))) continue;
+      const fields = stat.slice(close + 2).split(' ');
+      services += (Number(fields[11]) + Number(fields[12])) * TICK_US; // utime, stime
+    }
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - cpu[3] - cpu[4]; // all but idle and iowait
+    return { servicesUs: services, machineUs: busy * TICK_US };
+  } catch {
+    return { servicesUs: 0, machineUs: 0 };
+  }
 }
 
 /** A server process with the probe preloaded; `probe()` returns its CPU time and memory after GC. */
@@ -102,7 +137,11 @@ export class Clients {
   static async start(processes) {
     const children = [];
     for (let i = 0; i < processes; i++) {
-      const child = fork(CLIENT, [], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+      const child = fork(CLIENT, [], {
+        cwd: ROOT,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv: ['--max-old-space-size=4096'],
+      });
       await waitFor(child, 'hello');
       children.push(child);
     }
@@ -206,7 +245,11 @@ export class Publisher {
   async publish(channel, extra) {
     const s = (this.seq.get(channel) ?? 0) + 1;
     this.seq.set(channel, s);
-    const res = await fetch(this.url, { method: 'POST', headers: this.headers, body: JSON.stringify({ channel, data: { s, t: now(), ...extra } }) });
+    const res = await fetch(this.url, {
+      method: 'POST',
+      headers: this.headers,
+      body: JSON.stringify({ channel, data: { s, t: now(), ...extra } }),
+    });
     if (res.status !== 200) throw new Error(`publish answered ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
     this.published++;

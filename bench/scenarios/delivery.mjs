@@ -2,7 +2,7 @@
 // channels; one measurement = saturating window (flow-controlled so nobody falls behind)
 // then a fixed-rate window for latency, then a check that every message arrived once.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Clients, now, Publisher } from '../lib/harness.mjs';
+import { Clients, now, Publisher, systemCpu } from '../lib/harness.mjs';
 import { PUBLISH_API_KEY, startBaseline, startOurs, token } from '../lib/targets.mjs';
 
 const PUSHER_BENCH_KEY = 'bench-key';
@@ -81,12 +81,14 @@ export async function measureDelivery(side, o) {
     await publishLoop(now() + Math.min(500, o.windowMs / 2));
     await drain(clients, () => expected);
     const before = await server.probe();
+    const systemBefore = systemCpu();
     const countedBefore = await clients.count();
     const receivedBefore = countedBefore.received;
     const t0 = now();
     await publishLoop(t0 + o.windowMs);
     await drain(clients, () => expected);
     const elapsed = (now() - t0) / 1000;
+    const systemAfter = systemCpu();
     const after = await server.probe();
     const countedAfter = await clients.count();
     const delivered = countedAfter.received - receivedBefore;
@@ -106,6 +108,10 @@ export async function measureDelivery(side, o) {
       deliveriesPerSec: delivered / elapsed,
       cpuUsPerDelivery: (after.cpuUs - before.cpuUs) / delivered,
       probeGcUsPerDelivery: (after.forcedGcCpuUs - before.forcedGcCpuUs) / delivered,
+      // NATS and Redis (ours with the real engine) and the whole machine, per delivery: a saturated
+      // machine's deliveries/s follow the machine's CPU per delivery, not the server's alone.
+      servicesCpuUsPerDelivery: (systemAfter.servicesUs - systemBefore.servicesUs) / delivered,
+      machineCpuUsPerDelivery: (systemAfter.machineUs - systemBefore.machineUs) / delivered,
       p50Ms: report.p50Ms,
       p99Ms: report.p99Ms,
       lost: report.lost + Math.max(0, expected - report.received),
