@@ -266,28 +266,22 @@ if (wants('ingest')) {
     ]);
   }
 }
+const e2eRows = [];
 if (wants('e2e')) {
   // The single process (`npm start`: one thread does ingest, routing and fan-out), and the
-  // three services as deployed (webhook-ingest, notifier, gateway in their own processes).
+  // three services as deployed (webhook-ingest, notifier, gateway in their own processes);
+  // both against the same bare server (bench/baselines/e2e-bare.mjs: verify, answer and
+  // broadcast in one process), interleaved, with the same clients and load generator.
   for (const split of [false, true]) {
     const label = split ? 'end to end (3 processes)' : 'end to end';
-    const results = [];
-    for (let r = 0; r < reps; r++) {
-      log(`${label} (${r + 1}/${reps})`);
-      try {
-        const result = await measureEndToEnd({ ...P.e2e, clientProcesses: 2, split });
-        log(`${label}: ${JSON.stringify(result)}`);
-        if (result.lost > 0 || result.dup > 0) problems.push(`${label}: lost ${result.lost}, duplicated ${result.dup}`);
-        results.push(result);
-      } catch (err) {
-        problems.push(`${label}: ${err.message}`);
-      }
-    }
-    hookRows.push([
+    const runs = await compare(label, (side) => measureEndToEnd(side, { ...P.e2e, clientProcesses: 2, split }));
+    const range = (list, key) => `${fmt(Math.min(...list.map((r) => r[key])), 1)}–${fmt(Math.max(...list.map((r) => r[key])), 1)}`;
+    e2eRows.push([
       `${label}: webhook → ${fmt(P.e2e.clients)} clients (½ WS, ½ SSE) at ${P.e2e.rate}/s${split ? ', ingest, notifier, gateway apart' : ', one process'}`,
-      `p50 ${fmt(med(results, 'p50Ms'), 1)} ms, p99 ${fmt(med(results, 'p99Ms'), 1)} ms`,
-      `p99 range ${fmt(Math.min(...results.map((r) => r.p99Ms)), 1)}–${fmt(Math.max(...results.map((r) => r.p99Ms)), 1)} ms`,
-      'no baseline (absolute)',
+      `p50 ${fmt(med(runs.ours, 'p50Ms'), 1)} ms, p99 ${fmt(med(runs.ours, 'p99Ms'), 1)} ms (${range(runs.ours, 'p99Ms')})`,
+      `p50 ${fmt(med(runs.bare, 'p50Ms'), 1)} ms, p99 ${fmt(med(runs.bare, 'p99Ms'), 1)} ms (${range(runs.bare, 'p99Ms')})`,
+      ratioText(ratios(runs, 'p99Ms')),
+      String(runs.ours.reduce((a, r) => a + r.lost + r.dup, 0)),
     ]);
   }
 }
@@ -386,6 +380,9 @@ if (rows.length > 0) {
 if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs its bare server', 'notes'], connRows), '');
 if (publishRows.length > 0) out.push(table(['publish path', 'ours', 'publishes/s vs floor', 'CPU/publish vs floor (server; the library: its process)', 'p99 vs floor'], publishRows), '');
 if (hookRows.length > 0) out.push(table(['webhooks', 'ours', 'throughput vs bare verify', 'p99 vs bare verify'], hookRows), '');
+if (e2eRows.length > 0) {
+  out.push(table(['end to end', 'ours p50, p99 (p99 range)', 'bare p50, p99 (p99 range)', 'p99 vs bare', 'lost+dup'], e2eRows), '');
+}
 if (gatewayPresenceRows.length > 0) {
   out.push(
     table(['presence query (GET /v1/presence, 3 gateways)', 'count', 'capped list (1,000 members)', 'notes'], gatewayPresenceRows),

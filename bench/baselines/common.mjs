@@ -3,19 +3,18 @@
 // history beyond what the transport needs, one encoded frame per broadcast.
 import { createServer } from 'node:http';
 
-export function readJson(req) {
+/** The request's body, whole. */
+export function readBody(req) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch (err) {
-        reject(err);
-      }
-    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+export async function readJson(req) {
+  return JSON.parse((await readBody(req)).toString('utf8'));
 }
 
 /** An HTTP server whose POST /publish calls `publish(channel, data)`; other requests go to `handler`. */

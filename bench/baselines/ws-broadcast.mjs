@@ -1,24 +1,33 @@
 // Bare `ws` broadcast server: GET /ws?channel=… subscribes; a publish builds the frame
-// once and sends it to every subscriber of the channel.
+// once and sends it to every subscriber of the channel. `wsSubscribers` is shared with
+// e2e-bare.mjs.
 import { WebSocketServer } from 'ws';
 import { channelsOf, serve } from './common.mjs';
 
-const subscribers = new Map();
-const server = serve((channel, data) => {
-  const set = subscribers.get(channel);
-  if (set === undefined) return;
-  const frame = Buffer.from(JSON.stringify({ channel, data }));
-  for (const ws of set) ws.send(frame);
-});
-const wss = new WebSocketServer({ server, path: '/ws' });
-wss.on('connection', (ws, req) => {
-  const channels = channelsOf(req.url);
-  for (const c of channels) {
-    let set = subscribers.get(c);
-    if (set === undefined) subscribers.set(c, (set = new Set()));
-    set.add(ws);
-  }
-  ws.on('close', () => channels.forEach((c) => subscribers.get(c)?.delete(ws)));
-  ws.on('error', () => undefined);
-  ws.send('{"ready":true}');
-});
+/** Accepts GET /ws?channel=… on `server`; returns `send(channel, frame)`, one pre-built frame to each subscriber. */
+export function wsSubscribers(server) {
+  const subscribers = new Map();
+  const wss = new WebSocketServer({ server, path: '/ws' });
+  wss.on('connection', (ws, req) => {
+    const channels = channelsOf(req.url);
+    for (const c of channels) {
+      let set = subscribers.get(c);
+      if (set === undefined) subscribers.set(c, (set = new Set()));
+      set.add(ws);
+    }
+    ws.on('close', () => channels.forEach((c) => subscribers.get(c)?.delete(ws)));
+    ws.on('error', () => undefined);
+    ws.send('{"ready":true}');
+  });
+  return (channel, frame) => {
+    const set = subscribers.get(channel);
+    if (set === undefined) return;
+    for (const ws of set) ws.send(frame);
+  };
+}
+
+if (import.meta.main) {
+  let send;
+  const server = serve((channel, data) => send(channel, Buffer.from(JSON.stringify({ channel, data }))));
+  send = wsSubscribers(server);
+}

@@ -50,6 +50,7 @@ export const BASELINES = {
   sse: 'sse.mjs',
   lp: 'longpoll.mjs',
   hmac: 'hmac-verify.mjs',
+  e2e: 'e2e-bare.mjs',
   publish: 'publish-floor.mjs',
 };
 

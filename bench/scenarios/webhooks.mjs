@@ -1,6 +1,6 @@
 // Webhook ingest (signed Stripe and GitHub requests, verified and stored on JetStream,
 // vs the bare HMAC-verify endpoint) and end to end (webhook → notifier → gateway →
-// WebSocket and SSE clients) on the real engine.
+// WebSocket and SSE clients on the real engine, vs the bare verify-and-broadcast server).
 import autocannon from 'autocannon';
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -94,23 +94,27 @@ export async function measureIngest(side, o) {
   }
 }
 
-/** @param o {clients (half WS, half SSE), rate (webhooks/s), durationMs, clientProcesses} */
-export async function measureEndToEnd(o) {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
-  const routes = join(dir, 'routes.yaml');
-  writeFileSync(routes, "routes:\n  - match: { type: 'github.push' }\n    channels: ['bench:e2e']\n");
-  const settings = { ...ONE_SENDER, WEBHOOK_SOURCES: sources(), ROUTES_CONFIG: routes };
-  // `split`: webhook-ingest, the notifier and the gateway as three processes, as deployed;
-  // otherwise the single process (`npm start`), where one thread does all three's work.
-  const processes = o.split ? await startDeployed(settings) : [await startOurs('real', settings)];
+/**
+ * @param side 'bare' (e2e-bare.mjs: verify, answer, broadcast in one process) | 'ours'
+ * @param o {clients (half WS, half SSE), rate (webhooks/s), durationMs, clientProcesses, split}
+ */
+export async function measureEndToEnd(side, o) {
+  const channel = 'bench:e2e';
+  const processes =
+    side === 'ours'
+      ? await startOursEndToEnd(channel, o.split)
+      : [await startBaseline('e2e', { WEBHOOK_SECRET: GITHUB_SECRET, CHANNEL: channel })];
   const server = { url: processes.at(-1).url, stop: () => Promise.all(processes.map((p) => p.stop())) };
   const ingestUrl = processes[0].url;
   const clients = await Clients.start(o.clientProcesses);
   try {
     const half = Math.floor(o.clients / 2);
-    const base = { mode: 'ours', base: server.url, token: await token(), unordered: true };
+    const base = { mode: side, base: server.url, token: await token(), unordered: true };
     for (const transport of ['ws', 'sse']) {
-      const opened = await clients.open({ ...base, transport }, Array.from({ length: transport === 'ws' ? half : o.clients - half }, () => ['bench:e2e']));
+      const opened = await clients.open(
+        { ...base, transport },
+        Array.from({ length: transport === 'ws' ? half : o.clients - half }, () => [channel]),
+      );
       if (opened.failed > 0) throw new Error(`e2e: ${opened.failed} ${transport} connections failed: ${opened.firstError}`);
     }
     let s = 0;
@@ -142,6 +146,19 @@ export async function measureEndToEnd(o) {
     await clients.close();
     await server.stop();
   }
+}
+
+/**
+ * Ours with GitHub push events routed to `channel`. `split`: webhook-ingest, the notifier and
+ * the gateway as three processes, as deployed; otherwise the single process (`npm start`),
+ * where one thread does all three's work. Webhooks go to the first, clients to the last.
+ */
+async function startOursEndToEnd(channel, split) {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
+  const routes = join(dir, 'routes.yaml');
+  writeFileSync(routes, `routes:\n  - match: { type: 'github.push' }\n    channels: ['${channel}']\n`);
+  const settings = { ...ONE_SENDER, WEBHOOK_SOURCES: sources(), ROUTES_CONFIG: routes };
+  return split ? startDeployed(settings) : [await startOurs('real', settings)];
 }
 
 /** webhook-ingest, the notifier and the gateway, each its own process on one isolated engine environment (gateway last). */
