@@ -281,6 +281,7 @@ if (wants('e2e')) {
       `p50 ${fmt(med(runs.ours, 'p50Ms'), 1)} ms, p99 ${fmt(med(runs.ours, 'p99Ms'), 1)} ms (${range(runs.ours, 'p99Ms')})`,
       `p50 ${fmt(med(runs.bare, 'p50Ms'), 1)} ms, p99 ${fmt(med(runs.bare, 'p99Ms'), 1)} ms (${range(runs.bare, 'p99Ms')})`,
       ratioText(ratios(runs, 'p99Ms')),
+      `${fmt(med(runs.ours, 'cpuUsPerEvent'))} µs (bare ${fmt(med(runs.bare, 'cpuUsPerEvent'))}): ${ratioText(ratios(runs, 'cpuUsPerEvent'))}`,
       String(runs.ours.reduce((a, r) => a + r.lost + r.dup, 0)),
     ]);
   }
@@ -381,7 +382,8 @@ if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs its ba
 if (publishRows.length > 0) out.push(table(['publish path', 'ours', 'publishes/s vs floor', 'CPU/publish vs floor (server; the library: its process)', 'p99 vs floor'], publishRows), '');
 if (hookRows.length > 0) out.push(table(['webhooks', 'ours', 'throughput vs bare verify', 'p99 vs bare verify'], hookRows), '');
 if (e2eRows.length > 0) {
-  out.push(table(['end to end', 'ours p50, p99 (p99 range)', 'bare p50, p99 (p99 range)', 'p99 vs bare', 'lost+dup'], e2eRows), '');
+  const cpu = 'server CPU/webhook vs bare (ours: its processes, not NATS/Redis)';
+  out.push(table(['end to end', 'ours p50, p99 (p99 range)', 'bare p50, p99 (p99 range)', 'p99 vs bare', cpu, 'lost+dup'], e2eRows), '');
 }
 if (gatewayPresenceRows.length > 0) {
   out.push(

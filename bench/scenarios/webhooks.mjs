@@ -97,6 +97,8 @@ export async function measureIngest(side, o) {
 /**
  * @param side 'bare' (e2e-bare.mjs: verify, answer, broadcast in one process) | 'ours'
  * @param o {clients (half WS, half SSE), rate (webhooks/s), durationMs, clientProcesses, split}
+ * @returns latency percentiles over the fixed-rate window, the server's CPU per webhook in it
+ *   (µs; ours: its processes summed, NATS and Redis left out), lost and duplicated deliveries
  */
 export async function measureEndToEnd(side, o) {
   const channel = 'bench:e2e';
@@ -126,6 +128,10 @@ export async function measureEndToEnd(side, o) {
     // Warm-up, then measure.
     for (let i = 0; i < 20; i++) await send();
     await sleep(1000);
+    // Server CPU over the window, all of ours' processes (not NATS's or Redis's) or the bare one.
+    const cpu = async () => (await Promise.all(processes.map((p) => p.probe()))).reduce((a, r) => a + r.cpuUs, 0);
+    const cpuBefore = await cpu();
+    const warm = s;
     await clients.reset();
     // At a fixed rate, each webhook on its own request: concurrent requests reach the
     // stream in any order, so clients check for repeats and the totals for losses.
@@ -140,8 +146,16 @@ export async function measureEndToEnd(side, o) {
     const expected = s * o.clients;
     const deadline = Date.now() + 30_000;
     while ((await clients.count()).received < expected && Date.now() < deadline) await sleep(50);
+    const cpuUsPerEvent = ((await cpu()) - cpuBefore) / (s - warm);
     const report = await clients.report();
-    return { p50Ms: report.p50Ms, p99Ms: report.p99Ms, events: s, lost: expected - report.received + report.lost, dup: report.dup };
+    return {
+      p50Ms: report.p50Ms,
+      p99Ms: report.p99Ms,
+      cpuUsPerEvent,
+      events: s,
+      lost: expected - report.received + report.lost,
+      dup: report.dup,
+    };
   } finally {
     await clients.close();
     await server.stop();
