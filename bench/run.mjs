@@ -81,11 +81,14 @@ if (args.includes('--scale')) {
   process.exit((await runScaleCli(args, log)) ? 0 : 1);
 }
 
-/** Runs `measure(side)` for bare and ours, interleaved `reps` times. */
-async function compare(label, measure) {
-  const runs = { bare: [], ours: [] };
+/**
+ * Runs `measure(side)` for bare and ours (or the `sides` given, bare first), interleaved
+ * `reps` times. After a failed measurement only the whole repetitions before it are kept.
+ */
+async function compare(label, measure, sides = ['bare', 'ours']) {
+  const runs = Object.fromEntries(sides.map((side) => [side, []]));
   for (let r = 0; r < reps; r++) {
-    for (const side of ['bare', 'ours']) {
+    for (const side of sides) {
       log(`${label}: ${side} (${r + 1}/${reps})`);
       let result;
       try {
@@ -93,7 +96,7 @@ async function compare(label, measure) {
       } catch (err) {
         // One broken measurement must not lose the others: it is reported and skipped.
         problems.push(`${label} ${side}: ${err.message}`);
-        return { bare: runs.bare.slice(0, runs.ours.length), ours: runs.ours };
+        return Object.fromEntries(sides.map((s) => [s, runs[s].slice(0, r)]));
       }
       log(`${label}: ${side}: ${JSON.stringify(result)}`);
       if (result.lost > 0 || result.dup > 0) problems.push(`${label} ${side}: lost ${result.lost}, duplicated ${result.dup}`);
@@ -270,19 +273,30 @@ const e2eRows = [];
 if (wants('e2e')) {
   // The single process (`npm start`: one thread does ingest, routing and fan-out), and the
   // three services as deployed (webhook-ingest, notifier, gateway in their own processes);
-  // both against the same bare server (bench/baselines/e2e-bare.mjs: verify, answer and
+  // both against the same bare runs (bench/baselines/e2e-bare.mjs: verify, answer and
   // broadcast in one process), interleaved, with the same clients and load generator.
-  for (const split of [false, true]) {
-    const label = split ? 'end to end (3 processes)' : 'end to end';
-    const runs = await compare(label, (side) => measureEndToEnd(side, { ...P.e2e, clientProcesses: 2, split }));
-    const range = (list, key) => `${fmt(Math.min(...list.map((r) => r[key])), 1)}–${fmt(Math.max(...list.map((r) => r[key])), 1)}`;
+  const split = 'ours, 3 processes';
+  const runs = await compare(
+    'end to end',
+    (side) => measureEndToEnd(side === 'bare' ? 'bare' : 'ours', { ...P.e2e, clientProcesses: 2, split: side === split }),
+    ['bare', 'ours', split],
+  );
+  const range = (list, key) => `${fmt(Math.min(...list.map((r) => r[key])), 1)}–${fmt(Math.max(...list.map((r) => r[key])), 1)}`;
+  for (const [label, ours] of [
+    [`end to end: webhook → ${fmt(P.e2e.clients)} clients (½ WS, ½ SSE) at ${P.e2e.rate}/s, one process`, runs.ours],
+    [
+      `end to end (3 processes): webhook → ${fmt(P.e2e.clients)} clients (½ WS, ½ SSE) at ${P.e2e.rate}/s, ingest, notifier, gateway apart`,
+      runs[split],
+    ],
+  ]) {
+    const pair = { bare: runs.bare, ours };
     e2eRows.push([
-      `${label}: webhook → ${fmt(P.e2e.clients)} clients (½ WS, ½ SSE) at ${P.e2e.rate}/s${split ? ', ingest, notifier, gateway apart' : ', one process'}`,
-      `p50 ${fmt(med(runs.ours, 'p50Ms'), 1)} ms, p99 ${fmt(med(runs.ours, 'p99Ms'), 1)} ms (${range(runs.ours, 'p99Ms')})`,
+      label,
+      `p50 ${fmt(med(ours, 'p50Ms'), 1)} ms, p99 ${fmt(med(ours, 'p99Ms'), 1)} ms (${range(ours, 'p99Ms')})`,
       `p50 ${fmt(med(runs.bare, 'p50Ms'), 1)} ms, p99 ${fmt(med(runs.bare, 'p99Ms'), 1)} ms (${range(runs.bare, 'p99Ms')})`,
-      ratioText(ratios(runs, 'p99Ms')),
-      `${fmt(med(runs.ours, 'cpuUsPerEvent'))} µs (bare ${fmt(med(runs.bare, 'cpuUsPerEvent'))}): ${ratioText(ratios(runs, 'cpuUsPerEvent'))}`,
-      String(runs.ours.reduce((a, r) => a + r.lost + r.dup, 0)),
+      ratioText(ratios(pair, 'p99Ms')),
+      `${fmt(med(ours, 'cpuUsPerEvent'))} µs (bare ${fmt(med(runs.bare, 'cpuUsPerEvent'))}): ${ratioText(ratios(pair, 'cpuUsPerEvent'))}`,
+      String(ours.reduce((a, r) => a + r.lost + r.dup, 0)),
     ]);
   }
 }
