@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Clients, now, ROOT, ServerProcess } from '../lib/harness.mjs';
+import { Clients, now, ROOT, ServerProcess, systemCpu } from '../lib/harness.mjs';
 import { built, JWT_SECRET, PUBLISH_API_KEY, realEngineEnv, startBaseline, startOurs, token } from '../lib/targets.mjs';
 
 const STRIPE_SECRET = 'whsec_bench_signing_secret';
@@ -98,7 +98,8 @@ export async function measureIngest(side, o) {
  * @param side 'bare' (e2e-bare.mjs: verify, answer, broadcast in one process) | 'ours'
  * @param o {clients (half WS, half SSE), rate (webhooks/s), durationMs, clientProcesses, split}
  * @returns latency percentiles over the fixed-rate window, the server's CPU per webhook in it
- *   (µs; ours: its processes summed, NATS and Redis left out), lost and duplicated deliveries
+ *   (µs; ours: its processes summed, NATS and Redis apart), NATS+Redis's and the whole
+ *   machine's CPU per webhook, lost and duplicated deliveries
  */
 export async function measureEndToEnd(side, o) {
   const channel = 'bench:e2e';
@@ -131,6 +132,7 @@ export async function measureEndToEnd(side, o) {
     // Server CPU over the window, all of ours' processes (not NATS's or Redis's) or the bare one.
     const cpu = async () => (await Promise.all(processes.map((p) => p.probe()))).reduce((a, r) => a + r.cpuUs, 0);
     const cpuBefore = await cpu();
+    const systemBefore = systemCpu();
     const warm = s;
     await clients.reset();
     // At a fixed rate, each webhook on its own request: concurrent requests reach the
@@ -146,12 +148,18 @@ export async function measureEndToEnd(side, o) {
     const expected = s * o.clients;
     const deadline = Date.now() + 30_000;
     while ((await clients.count()).received < expected && Date.now() < deadline) await sleep(50);
-    const cpuUsPerEvent = ((await cpu()) - cpuBefore) / (s - warm);
+    const systemAfter = systemCpu();
+    const events = s - warm;
+    const cpuUsPerEvent = ((await cpu()) - cpuBefore) / events;
     const report = await clients.report();
     return {
       p50Ms: report.p50Ms,
       p99Ms: report.p99Ms,
       cpuUsPerEvent,
+      // NATS and Redis (ours only) and the whole machine (servers, clients, load generator,
+      // everyone else's work) per webhook: how much of the 2 cores one webhook's fan-out takes.
+      servicesCpuUsPerEvent: (systemAfter.servicesUs - systemBefore.servicesUs) / events,
+      machineCpuUsPerEvent: (systemAfter.machineUs - systemBefore.machineUs) / events,
       events: s,
       lost: expected - report.received + report.lost,
       dup: report.dup,
