@@ -11,7 +11,7 @@
 // the bare socket.io server that uses io.emit.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Clients, now, Publisher } from './lib/harness.mjs';
-import { PUBLISH_API_KEY, startBaseline, startOurs, token } from './lib/targets.mjs';
+import { cleanUpEngineEnvs, PUBLISH_API_KEY, startBaseline, startOurs, token } from './lib/targets.mjs';
 
 const [transport, n, k, sides] = process.argv.slice(2);
 if (sides === undefined) {
@@ -67,4 +67,5 @@ for (const side of sides.split(',')) {
     await server.stop();
   }
 }
+await cleanUpEngineEnvs();
 process.exit(0);

@@ -1,9 +1,6 @@
 // `npm run bench [-- --quick] [-- --only fanout,idle,outbound,…] [-- --reps 3]`, or `npm run bench -- --scale` (bench/scenarios/scale.mjs)
 // Every figure is a ratio against a bare baseline measured in the same run, interleaved
 // (baseline, ours, baseline, ours, …), reported as median (range). See docs/BENCHMARKS.md.
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { Redis } from 'ioredis';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +12,7 @@ import { measureGatewayQueries, measurePresenceQueries, measureRenewal } from '.
 import { runScaleCli } from './scenarios/scale.mjs';
 import { measurePublish, measurePublisher } from './scenarios/publish.mjs';
 import { ROOT } from './lib/harness.mjs';
+import { cleanUpEngineEnvs } from './lib/targets.mjs';
 import { fmt, median, ratioText, table } from './lib/stats.mjs';
 
 const args = process.argv.slice(2);
@@ -369,7 +367,7 @@ if (wants('outbound')) {
   }
 }
 
-await cleanUp();
+await cleanUpEngineEnvs();
 
 const out = [
   `Switchboard bench${quick ? ' --quick' : full ? ' --full' : ''}: ${reps} interleaved repetition(s), ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), ${fmt(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${((Date.now() - started) / 60000).toFixed(1)} min`,
@@ -433,25 +431,3 @@ writeFileSync(
   text + '\n',
 );
 process.exit(problems.length === 0 ? 0 : 1);
-
-/** Deletes the streams and keys the runs on the real engine created. */
-async function cleanUp() {
-  try {
-    const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
-    const jsm = await jetstreamManager(nc);
-    for await (const s of jsm.streams.list()) {
-      if (/^(EV|DLQ|OB|OBDLQ|KV_ep)_bench_/.test(s.config.name)) await jsm.streams.delete(s.config.name);
-    }
-    await nc.close();
-    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', 'bench_*', 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
-  } catch (err) {
-    log(`cleanup failed: ${err.message}`);
-  }
-}

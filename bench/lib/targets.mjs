@@ -2,7 +2,7 @@
 // the bare baselines of bench/baselines/.
 import { SignJWT } from 'jose';
 import { join } from 'node:path';
-import { isolatedEnv } from '../../libs/testing/src/isolated-env.ts';
+import { cleanupIsolatedEnv, isolatedEnv } from '../../libs/testing/src/isolated-env.ts';
 import { ROOT, ServerProcess } from './harness.mjs';
 
 /**
@@ -24,9 +24,21 @@ export function token(sub = 'bench') {
     .sign(new TextEncoder().encode(JWT_SECRET));
 }
 
+const madeEnvs = [];
+
 /** Settings that give one bench run its own keys, subjects and streams on the shared NATS and Redis. */
 export function realEngineEnv() {
-  return isolatedEnv('bench');
+  const env = isolatedEnv('bench');
+  madeEnvs.push(env);
+  return env;
+}
+
+/**
+ * Deletes the streams and keys of every env `realEngineEnv` made in this process, and only
+ * those: another bench (or the bench-quick test) may be running on the same servers.
+ */
+export async function cleanUpEngineEnvs() {
+  for (const env of madeEnvs.splice(0)) await cleanupIsolatedEnv(env);
 }
 
 /** Our single process (gateway + publish API + ingest + notifier), from `dist/`. */
