@@ -90,7 +90,7 @@ async function driveEveryScript(redis: RecordingRedis, prefix: string): Promise<
     await ignore(ledger.admit(source, 'delivery-1'));
     await ignore(ledger.admit(source, 'delivery-1', 'v1,signature=='));
     await ignore(ledger.markStored(source, 'delivery-1'));
-    // Admits and marks of one event-loop turn go in one script call each (per source).
+    // Admits and marks of one event-loop turn go in one script call (per source).
     await Promise.all([
       ignore(ledger.admit(source, 'delivery-2')),
       ignore(ledger.admit(source, 'delivery-3', 'v1,other==')),
@@ -136,8 +136,7 @@ describe('Redis keys of every script share one hash slot (Redis Cluster)', () =>
           'sbPresenceLeave',
           'sbPresenceMembers',
           'sbPresenceHeartbeat',
-          'sbWebhookAdmitMany',
-          'sbWebhookMarkMany',
+          'sbWebhookLedger',
         ]),
       );
     });

@@ -60,6 +60,16 @@ describe.each(['memory', 'redis'] as const)('DeliveryLedger (%s)', (kind) => {
     expect(verdicts.slice(600)).toEqual(['replayed', 'new']);
   });
 
+  it('sees the marks asked for before an admit of the same turn (past the batch size too)', async () => {
+    const l = ledger();
+    const ids = Array.from({ length: 300 }, (_, i) => `m${i}`);
+    // The Redis ledger sends these in one flush: 256 marks, then 44 marks and the admits.
+    const marked = Promise.all(ids.map((id) => l.markStored('a', id)));
+    const verdicts = Promise.all([...ids.map((id) => l.admit('a', id)), l.admit('a', 'unmarked')]);
+    await marked;
+    expect(await verdicts).toEqual([...ids.map(() => 'stored'), 'new']);
+  });
+
   it('forgets after the window', async () => {
     const l = ledger(1);
     await l.markStored('a', 'd1');

@@ -4,19 +4,24 @@ import { hash } from 'node:crypto';
 import { Admission, DeliveryLedger } from './delivery-ledger';
 
 /**
- * The admits of one source in one script call. ARGV[1] the TTL, then per delivery its id
+ * One source's ledger work of one flush in one script call: its marks first (each delivery
+ * key set for the window), then its admits, so an admit sees every mark sent before it.
+ * KEYS: the marks' delivery keys, then per admit its delivery key and, for a signature, its
+ * signature key. ARGV[1] the TTL, ARGV[2] how many of KEYS are marks, then per admit its id
  * and how many of KEYS are its own (1: its delivery key; 2: that and its signature key).
- * Per delivery, in order: the signature is claimed for it unless another delivery holds
- * it (Redis < 7 lacks SET NX GET), then its delivery key is looked up. One reply: the
+ * Per admit, in order: the signature is claimed for it unless another delivery holds it
+ * (Redis < 7 lacks SET NX GET), then its delivery key is looked up. One reply: the admits'
  * verdicts, in order. Running it again (ioredis resends unanswered commands after a
- * reconnect) changes nothing: a claim held by the same id is not a replay, and the rest
- * only reads.
+ * reconnect) changes nothing: a mark sets the same value, a claim held by the same id is
+ * not a replay, and the rest only reads.
  */
-const ADMIT_SCRIPT = `
+const LEDGER_SCRIPT = `
 local ttl = ARGV[1]
+local marks = tonumber(ARGV[2])
+for k = 1, marks do redis.call('SET', KEYS[k], '1', 'EX', ttl) end
 local verdicts = {}
-local k = 1
-for i = 2, #ARGV, 2 do
+local k = marks + 1
+for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   local delivery = KEYS[k]
   local verdict = false
@@ -34,18 +39,11 @@ end
 return verdicts
 `;
 
-/** The marks of one source in one script call: KEYS the delivery keys, ARGV[1] the TTL. Idempotent. */
-const MARK_SCRIPT = `
-for _, key in ipairs(KEYS) do redis.call('SET', key, '1', 'EX', ARGV[1]) end
-return #KEYS
-`;
-
-/** Deliveries per script call at most: a script blocks Redis while it runs. */
+/** Marks plus admits per script call at most: a script blocks Redis while it runs. */
 export const LEDGER_BATCH_MAX = 256;
 
 interface Commands {
-  sbWebhookAdmitMany(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<Admission[]>;
-  sbWebhookMarkMany(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>;
+  sbWebhookLedger(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<Admission[]>;
 }
 
 interface PendingAdmit {
@@ -56,28 +54,29 @@ interface PendingAdmit {
   readonly reject: (err: unknown) => void;
 }
 
-/** The marks of one source waiting for the next flush; every caller awaits the same promise. */
-interface PendingMarks {
-  readonly keys: string[];
-  readonly done: Promise<void>;
-  readonly settle: (err?: Error) => void;
+/** One source's admits and marks waiting for the next flush; every mark's caller awaits the same promise. */
+interface PendingWork {
+  readonly admits: PendingAdmit[];
+  readonly marks: string[];
+  marked: Promise<void> | undefined;
+  settleMarks: ((err?: Error) => void) | undefined;
 }
 
 /**
  * The ledger shared by every replica. Keys (one hash slot per source):
  * `<prefix>webhook:{<source>}:d:<sha256(delivery id)>` and `…:s:<sha256(signature)>`,
- * each expiring after the dedupe window. The admits, and separately the marks, that
- * concurrent webhooks ask for within one turn of the event loop leave together, at the
- * loop's check phase: one script call per source for each (one command, one reply, no
- * pipeline), so a busy ingest sends Redis two commands per batch rather than two per
- * webhook. Marks go before admits, so a retry admitted after its original was marked sees
- * it (one connection: Redis runs commands in order). Commands fail at once while Redis is
- * down (no offline queue): the ingest then answers 503 rather than risk a duplicate.
+ * each expiring after the dedupe window. The admits and the marks that concurrent webhooks
+ * ask for within one turn of the event loop leave together, at the loop's check phase:
+ * one script call per source for both (one command, one reply, no pipeline), so a busy
+ * ingest sends Redis one command per batch rather than two per webhook. Marks go before
+ * admits, in the script and across calls, so a retry admitted after its original was
+ * marked sees it (one connection: Redis runs commands in order). Commands fail at once
+ * while Redis is down (no offline queue): the ingest then answers 503 rather than risk a
+ * duplicate.
  */
 export class RedisDeliveryLedger implements DeliveryLedger {
   private readonly commands: Commands;
-  private admits = new Map<string, PendingAdmit[]>();
-  private marks = new Map<string, PendingMarks>();
+  private pending = new Map<string, PendingWork>();
   private scheduled = false;
   private readonly flushBound = (): void => this.flush();
 
@@ -86,84 +85,86 @@ export class RedisDeliveryLedger implements DeliveryLedger {
     private readonly keyPrefix: string,
     private readonly windowSeconds: number,
   ) {
-    redis.defineCommand('sbWebhookAdmitMany', { lua: ADMIT_SCRIPT });
-    redis.defineCommand('sbWebhookMarkMany', { lua: MARK_SCRIPT });
+    redis.defineCommand('sbWebhookLedger', { lua: LEDGER_SCRIPT });
     this.commands = redis as unknown as Commands;
   }
 
   admit(source: string, deliveryId: string, signature?: string): Promise<Admission> {
     return new Promise<Admission>((resolve, reject) => {
-      const entry: PendingAdmit = {
+      this.work(source).admits.push({
         deliveryKey: this.key(source, 'd', deliveryId),
         signatureKey: signature === undefined ? undefined : this.key(source, 's', signature),
         deliveryId,
         resolve,
         reject,
-      };
-      const queue = this.admits.get(source);
-      if (queue === undefined) this.admits.set(source, [entry]);
-      else queue.push(entry);
-      this.schedule();
+      });
     });
   }
 
   markStored(source: string, deliveryId: string): Promise<void> {
-    let pending = this.marks.get(source);
-    if (pending === undefined) {
-      let settle!: (err?: Error) => void;
-      const done = new Promise<void>((resolve, reject) => {
-        settle = (err?: Error): void => (err === undefined ? resolve() : reject(err));
-      });
-      pending = { keys: [], done, settle };
-      this.marks.set(source, pending);
-    }
-    pending.keys.push(this.key(source, 'd', deliveryId));
-    this.schedule();
-    return pending.done;
+    const work = this.work(source);
+    work.marks.push(this.key(source, 'd', deliveryId));
+    return (work.marked ??= new Promise<void>((resolve, reject) => {
+      work.settleMarks = (err?: Error): void => (err === undefined ? resolve() : reject(err));
+    }));
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(this.flushBound);
+  /** The source's work for the next flush, which is scheduled. */
+  private work(source: string): PendingWork {
+    let work = this.pending.get(source);
+    if (work === undefined) {
+      work = { admits: [], marks: [], marked: undefined, settleMarks: undefined };
+      this.pending.set(source, work);
+    }
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushBound);
+    }
+    return work;
   }
 
   private flush(): void {
     this.scheduled = false;
-    const marks = this.marks;
-    const admits = this.admits;
-    this.marks = new Map();
-    this.admits = new Map();
+    const pending = this.pending;
+    this.pending = new Map();
     // The script calls of this flush leave in one write (one `writev`), not one system call each.
     const stream =
       this.redis instanceof Redis && this.redis.status === 'ready' && this.redis.stream.writable ? this.redis.stream : undefined;
     stream?.cork();
     try {
-      for (const pending of marks.values()) this.sendMarks(pending);
-      for (const queue of admits.values()) {
-        for (let start = 0; start < queue.length; start += LEDGER_BATCH_MAX) this.sendAdmits(queue.slice(start, start + LEDGER_BATCH_MAX));
-      }
+      for (const work of pending.values()) this.send(work);
     } finally {
       stream?.uncork();
     }
   }
 
-  private sendMarks(pending: PendingMarks): void {
-    const calls: Array<Promise<number>> = [];
-    for (let start = 0; start < pending.keys.length; start += LEDGER_BATCH_MAX) {
-      const keys = pending.keys.slice(start, start + LEDGER_BATCH_MAX);
-      calls.push(this.commands.sbWebhookMarkMany(keys.length, ...keys, this.windowSeconds));
-    }
-    Promise.all(calls).then(
-      () => pending.settle(),
-      (err: unknown) => pending.settle(err instanceof Error ? err : new Error(`the dedupe mark failed: ${String(err)}`)),
+  /** One call per LEDGER_BATCH_MAX entries (usually one), the marks ahead of the admits. */
+  private send({ admits, marks, settleMarks }: PendingWork): void {
+    const markCalls: Array<Promise<unknown>> = [];
+    let m = 0;
+    let a = 0;
+    do {
+      const markCount = Math.min(marks.length - m, LEDGER_BATCH_MAX);
+      const admitCount = Math.min(admits.length - a, LEDGER_BATCH_MAX - markCount);
+      const call = this.call(marks, m, markCount, admits, a, admitCount);
+      if (markCount > 0) markCalls.push(call);
+      m += markCount;
+      a += admitCount;
+    } while (m < marks.length || a < admits.length);
+    if (settleMarks === undefined) return;
+    Promise.all(markCalls).then(
+      () => settleMarks(),
+      (err: unknown) => settleMarks(err instanceof Error ? err : new Error(`the dedupe mark failed: ${String(err)}`)),
     );
   }
 
-  private sendAdmits(batch: PendingAdmit[]): void {
+  /** Sends marks[m, m + markCount) and admits[a, a + admitCount); the admits are answered from its reply. */
+  private call(marks: string[], m: number, markCount: number, admits: PendingAdmit[], a: number, admitCount: number): Promise<unknown> {
     const keys: string[] = [];
-    const args: Array<string | number> = [this.windowSeconds];
-    for (const entry of batch) {
+    for (let i = m; i < m + markCount; i++) keys.push(marks[i]);
+    const args: Array<string | number> = [this.windowSeconds, markCount];
+    for (let i = a; i < a + admitCount; i++) {
+      const entry = admits[i];
       keys.push(entry.deliveryKey);
       if (entry.signatureKey === undefined) args.push(entry.deliveryId, '1');
       else {
@@ -171,18 +172,21 @@ export class RedisDeliveryLedger implements DeliveryLedger {
         args.push(entry.deliveryId, '2');
       }
     }
-    this.commands.sbWebhookAdmitMany(keys.length, ...keys, ...args).then(
+    const reply = this.commands.sbWebhookLedger(keys.length, ...keys, ...args);
+    reply.then(
       (verdicts) => {
-        for (let i = 0; i < batch.length; i++) {
+        for (let i = 0; i < admitCount; i++) {
           const verdict = verdicts[i];
-          if (verdict === 'new' || verdict === 'stored' || verdict === 'replayed') batch[i].resolve(verdict);
-          else batch[i].reject(new Error(`unexpected dedupe verdict: ${String(verdict)}`));
+          const entry = admits[a + i];
+          if (verdict === 'new' || verdict === 'stored' || verdict === 'replayed') entry.resolve(verdict);
+          else entry.reject(new Error(`unexpected dedupe verdict: ${String(verdict)}`));
         }
       },
       (err: unknown) => {
-        for (const entry of batch) entry.reject(err);
+        for (let i = a; i < a + admitCount; i++) admits[i].reject(err);
       },
     );
+    return reply;
   }
 
   /** Hashed: delivery ids come from the sender (any length, any bytes). One-shot `hash`: no Hash object per key. */
