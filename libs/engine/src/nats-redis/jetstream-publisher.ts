@@ -1,4 +1,4 @@
-import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { createInbox, type Msg, MsgHdrsImpl, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 
 /** What JetStream answers a stored (or deduplicated) publish with. */
 export interface PublishAck {
@@ -28,6 +28,27 @@ interface Pending {
   readonly resolve: (ack: PublishAck) => void;
   readonly reject: (err: Error) => void;
   readonly deadline: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A header set of one `Nats-Msg-Id`, checked as nats.js's `set` checks a value (no CR or
+ * LF, trimmed) and written out directly: `headers()` + `set` looks the key up twice,
+ * canonicalises it and builds the text by concatenation, per publish. The same bytes.
+ */
+export class MsgIdHeaders extends MsgHdrsImpl {
+  private readonly msgId: string;
+
+  constructor(msgId: string) {
+    super();
+    this.msgId = MsgHdrsImpl.validHeaderValue(msgId);
+    this.headers.set('Nats-Msg-Id', [this.msgId]);
+  }
+
+  override encode(): Uint8Array {
+    return encoder.encode(`NATS/1.0\r\nNats-Msg-Id: ${this.msgId}\r\n\r\n`);
+  }
 }
 
 /**
@@ -99,11 +120,7 @@ export class JetStreamPublisher {
       try {
         const reply = this.prefix + token;
         if (msgId === undefined) this.nc.publish(subject, data, { reply });
-        else {
-          const h = headers();
-          h.set('Nats-Msg-Id', msgId);
-          this.nc.publish(subject, data, { reply, headers: h });
-        }
+        else this.nc.publish(subject, data, { reply, headers: new MsgIdHeaders(msgId) });
       } catch (err) {
         this.fail(token, err);
       }
