@@ -106,8 +106,8 @@ export class IngestPipeline {
       return this.reject(source.name, 'ip_not_allowed', 'this address may not post to this source', { client });
     }
 
-    const bucket = clientBucket(client);
     const budget = this.deps.unverifiedRate;
+    const bucket = budget === undefined ? '' : clientBucket(client);
     if (budget !== undefined) {
       const waitMs = await this.take(this.deps.clientLimiter, bucket, budget, 'client');
       if (waitMs > 0) {

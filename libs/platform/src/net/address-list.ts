@@ -11,8 +11,11 @@ export function normalizeAddress(address: string): string {
 /** A set of CIDRs (validated by the config schema) that answers "is this address in it". */
 export class AddressList {
   private readonly list = new BlockList();
+  /** No CIDR (e.g. no TRUSTED_PROXIES, asked of every webhook): nothing to parse per lookup. */
+  private readonly empty: boolean;
 
   constructor(cidrs: readonly string[]) {
+    this.empty = cidrs.length === 0;
     for (const text of cidrs) {
       const cidr = parseCidr(text);
       if (cidr === undefined) throw new Error(`not a CIDR: ${text}`);
@@ -22,6 +25,7 @@ export class AddressList {
 
   /** False for anything that is not an IP address. */
   includes(address: string): boolean {
+    if (this.empty) return false;
     const normalized = normalizeAddress(address);
     const version = isIP(normalized);
     if (version === 0) return false;
