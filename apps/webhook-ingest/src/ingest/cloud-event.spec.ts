@@ -1,4 +1,4 @@
-import { eventSubject, messageId, normalizeDeliveryId, webhookCloudEvent } from './cloud-event';
+import { eventSubject, EventSubjects, messageId, normalizeDeliveryId, SUBJECT_CACHE_MAX, webhookCloudEvent } from './cloud-event';
 
 describe('webhook CloudEvents', () => {
   it('turns the type into valid NATS subject tokens', () => {
@@ -7,6 +7,15 @@ describe('webhook CloudEvents', () => {
     );
     expect(eventSubject('events', 'shop', 'shopify.orders/create')).toBe('events.webhook.shop.shopify.orders_create');
     expect(eventSubject('t.ev', 's', 'x.a b*>..é.')).toBe('t.ev.webhook.s.x.a_b__._._._');
+  });
+
+  it('remembers subjects per source and type, and stays right past its bound', () => {
+    const subjects = new EventSubjects('events');
+    expect(subjects.of('shop', 'shopify.orders/create')).toBe('events.webhook.shop.shopify.orders_create');
+    expect(subjects.of('shop', 'shopify.orders/create')).toBe('events.webhook.shop.shopify.orders_create');
+    expect(subjects.of('other', 'shopify.orders/create')).toBe('events.webhook.other.shopify.orders_create');
+    for (let i = 0; i <= SUBJECT_CACHE_MAX + 1; i++) expect(subjects.of('shop', `t.${i}`)).toBe(`events.webhook.shop.t.${i}`);
+    expect(subjects.of('shop', 'shopify.orders/create')).toBe('events.webhook.shop.shopify.orders_create');
   });
 
   it('keeps printable delivery ids and hashes anything else', () => {

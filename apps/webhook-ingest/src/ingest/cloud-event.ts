@@ -26,6 +26,31 @@ export function eventSubject(prefix: string, source: string, type: string): stri
   return `${prefix}.webhook.${source}.${tokens.join('.')}`;
 }
 
+/** Types remembered per source by EventSubjects; senders choose the types, so past this it starts over. */
+export const SUBJECT_CACHE_MAX = 256;
+
+/**
+ * eventSubject for one prefix, remembered per source and type: a source sends a few types,
+ * each many times, and the split, per-part replace and join cost ~0.5 % of a stored webhook.
+ */
+export class EventSubjects {
+  private readonly bySource = new Map<string, Map<string, string>>();
+
+  constructor(private readonly prefix: string) {}
+
+  of(source: string, type: string): string {
+    let known = this.bySource.get(source);
+    if (known === undefined) this.bySource.set(source, (known = new Map()));
+    let subject = known.get(type);
+    if (subject === undefined) {
+      if (known.size >= SUBJECT_CACHE_MAX) known.clear();
+      subject = eventSubject(this.prefix, source, type);
+      known.set(type, subject);
+    }
+    return subject;
+  }
+}
+
 /** The CloudEvents 1.0 envelope stored for a verified webhook (SPEC "Webhook ingest"). */
 export function webhookCloudEvent(source: string, id: string, event: WebhookEvent, receivedAt: number): CloudEvent {
   const envelope: CloudEvent = {

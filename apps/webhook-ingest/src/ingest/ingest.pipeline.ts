@@ -4,7 +4,7 @@ import type { Logger, Metrics } from '@switchboard/observability';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Verified, WebhookEvent, WebhookRequest } from '../verifiers/verifier';
 import { clientBucket } from '@switchboard/platform';
-import { eventSubject, messageId, normalizeDeliveryId, webhookCloudEvent } from './cloud-event';
+import { EventSubjects, messageId, normalizeDeliveryId, webhookCloudEvent } from './cloud-event';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { Forwarding } from '@switchboard/platform';
 import type { RateLimit, RateLimiter } from './rate-limiter';
@@ -84,10 +84,12 @@ export class IngestPipeline {
   private readonly shedDiscard: DiscardBounds;
   /** Per source, the metric series every stored webhook touches (prom-client hashes label sets on each call otherwise). */
   private readonly hot = new Map<RegisteredSource, HotMetrics>();
+  private readonly subjects: EventSubjects;
 
   constructor(private readonly deps: IngestDependencies) {
     this.clock = deps.clock ?? Date.now;
     this.shedDiscard = { maxBytes: deps.maxBodyBytes, maxMs: SHED_LINGER_MS };
+    this.subjects = new EventSubjects(deps.eventBus.names.eventsSubjectPrefix);
   }
 
   /** The configured sources' names. */
@@ -181,8 +183,9 @@ export class IngestPipeline {
     if (!this.deps.eventBus.isReady()) return this.unavailable(source.name, deliveryId, 'event bus not connected');
     let duplicate: boolean;
     try {
-      const subject = eventSubject(this.deps.eventBus.names.eventsSubjectPrefix, source.name, event.type);
-      ({ duplicate } = await this.deps.eventBus.publish(subject, cloudEvent, { msgId: messageId(source.name, deliveryId) }));
+      ({ duplicate } = await this.deps.eventBus.publish(this.subjects.of(source.name, event.type), cloudEvent, {
+        msgId: messageId(source.name, deliveryId),
+      }));
     } catch (err) {
       return this.unavailable(source.name, deliveryId, errorText(err));
     }
