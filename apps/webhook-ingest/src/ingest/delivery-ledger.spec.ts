@@ -1,7 +1,7 @@
 import { requireSharedServers, uniqueName } from '@switchboard/testing';
 import { Redis } from 'ioredis';
 import { DeliveryLedger, MemoryDeliveryLedger } from './delivery-ledger';
-import { RedisDeliveryLedger } from './redis-delivery-ledger';
+import { ADMITTED_KEYS_MAX, RedisDeliveryLedger } from './redis-delivery-ledger';
 
 /** The same contract for the memory ledger and the Redis one (on the shared Redis). */
 describe.each(['memory', 'redis'] as const)('DeliveryLedger (%s)', (kind) => {
@@ -68,6 +68,20 @@ describe.each(['memory', 'redis'] as const)('DeliveryLedger (%s)', (kind) => {
     const verdicts = Promise.all([...ids.map((id) => l.admit('a', id)), l.admit('a', 'unmarked')]);
     await marked;
     expect(await verdicts).toEqual([...ids.map(() => 'stored'), 'new']);
+  });
+
+  it('marks the right key for admits long past, and for ids never admitted', async () => {
+    const l = ledger();
+    // More new admits than the Redis ledger keeps keys of for their marks: the first one's is gone.
+    const ids = Array.from({ length: ADMITTED_KEYS_MAX + 1 }, (_, i) => `p${i}`);
+    expect(new Set(await Promise.all(ids.map((id) => l.admit('a', id))))).toEqual(new Set(['new']));
+    await Promise.all([l.markStored('a', 'p0'), l.markStored('a', ids.at(-1)!), l.markStored('a', 'never-admitted')]);
+    expect(await Promise.all(['p0', ids.at(-1)!, 'never-admitted', 'p1'].map((id) => l.admit('a', id)))).toEqual([
+      'stored',
+      'stored',
+      'stored',
+      'new',
+    ]);
   });
 
   it('forgets after the window', async () => {

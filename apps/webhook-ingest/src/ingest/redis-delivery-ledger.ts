@@ -42,11 +42,15 @@ return verdicts
 /** Marks plus admits per script call at most: a script blocks Redis while it runs. */
 export const LEDGER_BATCH_MAX = 256;
 
+/** Delivery keys of new admits kept per source for their mark; past this the oldest go (their mark hashes again). */
+export const ADMITTED_KEYS_MAX = 4096;
+
 interface Commands {
   sbWebhookLedger(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<Admission[]>;
 }
 
 interface PendingAdmit {
+  readonly source: string;
   readonly deliveryKey: string;
   readonly signatureKey: string | undefined;
   readonly deliveryId: string;
@@ -77,6 +81,8 @@ interface PendingWork {
 export class RedisDeliveryLedger implements DeliveryLedger {
   private readonly commands: Commands;
   private pending = new Map<string, PendingWork>();
+  /** Per source, delivery id → key of the deliveries admitted as new: their mark follows, without a second hash. */
+  private readonly admitted = new Map<string, Map<string, string>>();
   private scheduled = false;
   private readonly flushBound = (): void => this.flush();
 
@@ -92,6 +98,7 @@ export class RedisDeliveryLedger implements DeliveryLedger {
   admit(source: string, deliveryId: string, signature?: string): Promise<Admission> {
     return new Promise<Admission>((resolve, reject) => {
       this.work(source).admits.push({
+        source,
         deliveryKey: this.key(source, 'd', deliveryId),
         signatureKey: signature === undefined ? undefined : this.key(source, 's', signature),
         deliveryId,
@@ -103,7 +110,13 @@ export class RedisDeliveryLedger implements DeliveryLedger {
 
   markStored(source: string, deliveryId: string): Promise<void> {
     const work = this.work(source);
-    work.marks.push(this.key(source, 'd', deliveryId));
+    const admitted = this.admitted.get(source);
+    const key = admitted?.get(deliveryId);
+    if (key === undefined) work.marks.push(this.key(source, 'd', deliveryId));
+    else {
+      admitted!.delete(deliveryId);
+      work.marks.push(key);
+    }
     return (work.marked ??= new Promise<void>((resolve, reject) => {
       work.settleMarks = (err?: Error): void => (err === undefined ? resolve() : reject(err));
     }));
@@ -178,6 +191,7 @@ export class RedisDeliveryLedger implements DeliveryLedger {
         for (let i = 0; i < admitCount; i++) {
           const verdict = verdicts[i];
           const entry = admits[a + i];
+          if (verdict === 'new') this.remember(entry);
           if (verdict === 'new' || verdict === 'stored' || verdict === 'replayed') entry.resolve(verdict);
           else entry.reject(new Error(`unexpected dedupe verdict: ${String(verdict)}`));
         }
@@ -187,6 +201,14 @@ export class RedisDeliveryLedger implements DeliveryLedger {
       },
     );
     return reply;
+  }
+
+  /** Keeps a new delivery's key for its mark; the oldest kept go past ADMITTED_KEYS_MAX (never marked: not stored). */
+  private remember({ source, deliveryId, deliveryKey }: PendingAdmit): void {
+    let admitted = this.admitted.get(source);
+    if (admitted === undefined) this.admitted.set(source, (admitted = new Map()));
+    admitted.set(deliveryId, deliveryKey);
+    if (admitted.size > ADMITTED_KEYS_MAX) admitted.delete(admitted.keys().next().value!);
   }
 
   /** Hashed: delivery ids come from the sender (any length, any bytes). One-shot `hash`: no Hash object per key. */
