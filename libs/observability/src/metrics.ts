@@ -21,6 +21,8 @@ export function createMetrics(registry: Registry = new Registry()) {
     heldPolls: (): number => 0,
   };
   const activeSubscriptions = new TransportCounts();
+  const webhookRequestCounts = new CounterTally<'source' | 'outcome' | 'reason'>();
+  const webhookSecretMatchCounts = new CounterTally<'source' | 'secret_index'>();
   return {
     registry,
     probes,
@@ -30,6 +32,10 @@ export function createMetrics(registry: Registry = new Registry()) {
      * unsubscribes on every poll, and the gauge's label hashing was ~1 % of a poll's CPU.
      */
     activeSubscriptions,
+    /** Series of switchboard_webhook_requests_total counted per stored webhook: plain integers, added at scrape time. */
+    webhookRequestCounts,
+    /** Series of switchboard_webhook_secret_matches_total, likewise. */
+    webhookSecretMatchCounts,
 
     // Gateway: connections and subscriptions.
     connections: new Gauge({
@@ -159,6 +165,9 @@ export function createMetrics(registry: Registry = new Registry()) {
       help: 'Webhook requests by source (_unknown for names not configured), outcome (accepted, duplicate, handshake, rejected, unavailable) and reason',
       labelNames: ['source', 'outcome', 'reason'] as const,
       registers: r,
+      collect() {
+        webhookRequestCounts.addTo(this);
+      },
     }),
     webhookVerifySeconds: new Histogram({
       name: 'switchboard_webhook_verify_seconds',
@@ -172,6 +181,9 @@ export function createMetrics(registry: Registry = new Registry()) {
       help: 'Verified webhooks by source and index of the secret that matched (rotation progress)',
       labelNames: ['source', 'secret_index'] as const,
       registers: r,
+      collect() {
+        webhookSecretMatchCounts.addTo(this);
+      },
     }),
     webhookBodyReads: new Gauge({
       name: 'switchboard_webhook_body_reads',
@@ -323,6 +335,40 @@ export class TransportCounts {
 
   entries(): IterableIterator<[string, number]> {
     return this.counts.entries();
+  }
+}
+
+/** One counter series counted as a plain integer. */
+export interface TalliedSeries {
+  inc(): void;
+}
+
+/**
+ * Counter series moved on a hot path (once per stored webhook): each counts in a plain
+ * integer, added to its counter when the counter is read (its `collect`), where
+ * prom-client's own child would hash and check its label set on every `inc`.
+ */
+export class CounterTally<L extends string> {
+  private readonly series: Array<{ readonly labels: Partial<Record<L, string>>; count: number }> = [];
+
+  /** A series to count; ask once per label set and keep it. */
+  of(labels: Partial<Record<L, string>>): TalliedSeries {
+    const entry = { labels, count: 0 };
+    this.series.push(entry);
+    return {
+      inc: () => {
+        entry.count++;
+      },
+    };
+  }
+
+  /** Adds what was counted since the last call to `counter`. */
+  addTo(counter: Counter<L>): void {
+    for (const entry of this.series) {
+      if (entry.count === 0) continue;
+      counter.inc(entry.labels, entry.count);
+      entry.count = 0;
+    }
   }
 }
 

@@ -82,7 +82,7 @@ export class IngestPipeline {
   private lastLimiterWarning = Number.NEGATIVE_INFINITY;
 
   private readonly shedDiscard: DiscardBounds;
-  /** Per source, the metric series every stored webhook touches (prom-client hashes label sets on each call otherwise). */
+  /** Per source, the metric series every stored webhook touches (counted in plain integers where prom-client would hash label sets per call). */
   private readonly hot = new Map<RegisteredSource, HotMetrics>();
   private readonly subjects: EventSubjects;
 
@@ -209,9 +209,9 @@ export class IngestPipeline {
       const matches: Array<HotMetrics['stored']> = [];
       hot = {
         verifySeconds: metrics.webhookVerifySeconds.labels({ provider: source.config.provider }),
-        stored: metrics.webhookRequests.labels({ source: source.name, outcome: 'accepted', reason: 'stored' }),
+        stored: metrics.webhookRequestCounts.of({ source: source.name, outcome: 'accepted', reason: 'stored' }),
         secretMatch: (index) =>
-          (matches[index] ??= metrics.webhookSecretMatches.labels({ source: source.name, secret_index: String(index) })),
+          (matches[index] ??= metrics.webhookSecretMatchCounts.of({ source: source.name, secret_index: String(index) })),
       };
       this.hot.set(source, hot);
     }
