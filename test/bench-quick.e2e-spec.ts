@@ -13,13 +13,15 @@ describe('bench --quick', () => {
     const child = spawn(process.execPath, ['--disable-warning=MODULE_TYPELESS_PACKAGE_JSON', join(root, 'bench/run.mjs'), '--quick'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a hung run is stopped with every server and client process it started.
+      detached: true,
     });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     // ~2 minutes on a quiet machine; the bound only stops a hung run (other test files share the cores).
-    const timer = setTimeout(() => child.kill('SIGKILL'), 420_000);
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 420_000);
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     clearTimeout(timer);
     console.log(stdout);
