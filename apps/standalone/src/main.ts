@@ -1,6 +1,7 @@
 import './node-guard';
 import 'reflect-metadata';
 import { loadWebhookSources } from '@switchboard/config';
+import { writeAfterLogs } from '@switchboard/observability';
 import { runMain } from '@switchboard/platform';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -41,8 +42,8 @@ runMain(standaloneDefinition, (service) => {
       node: existsSync(local) ? local : process.execPath,
       webhookSources: loadWebhookSources(config),
     });
-    // Log lines go out asynchronously: flush them first so the banner follows "listening".
-    logger.flush(() => process.stdout.write(banner + '\n'));
+    // Log lines go out asynchronously: the banner goes the same way, so it follows "listening".
+    writeAfterLogs(logger, banner + '\n');
   });
 });
 

@@ -38,3 +38,15 @@ export function createLogger(options: { name: string; level: string; pretty?: bo
   }
   return pino(config);
 }
+
+/**
+ * Writes `text` to the logger's own destination, behind every line already given to it.
+ * pino's default destination writes asynchronously, and its `flush(cb)` calls back at once
+ * (sonic-boom with no minimum length flushes nothing), so a separate `process.stdout.write`
+ * can overtake a log line still being written.
+ */
+export function writeAfterLogs(logger: Logger, text: string): void {
+  const stream = (logger as unknown as Record<symbol, { write(chunk: string): unknown } | undefined>)[pino.symbols.streamSym];
+  if (stream === undefined) process.stdout.write(text);
+  else stream.write(text);
+}
