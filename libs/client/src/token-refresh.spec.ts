@@ -193,8 +193,12 @@ describe('token refresh', () => {
     await eventually(() => expect(gw.log.some((l) => l.kind === 'poll')).toBe(true));
     const published = publishSteadily();
     await eventually(() => expect(reasons).toContain('unauthorized'), 15_000, 20);
+    // The new token's first poll: asked for only once the client has that token, so waited
+    // for (messages published before it may all have come on the old token's polls).
+    const tokensPolled = (): number => new Set(gw.log.filter((l) => l.kind === 'poll' && !l.refused).map((p) => p.token)).size;
+    await eventually(() => expect(tokensPolled()).toBe(2), 5000, 20);
     await everyOnce(offsets, published);
-    expect(new Set(gw.log.filter((l) => l.kind === 'poll' && !l.refused).map((p) => p.token)).size).toBe(2);
+    expect(tokensPolled()).toBe(2);
     // An expiry is not the app's error (only the failing token service is).
     expect(errors).toContain('token');
     expect(errors).not.toContain('unauthorized');
