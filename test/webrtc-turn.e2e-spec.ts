@@ -45,27 +45,23 @@ describe('WebRTC: TURN credentials', () => {
     const [expiry, sub] = relay.username!.split(':');
     expect(sub).toBe('alice');
     expect(Number(expiry)).toBeGreaterThan(Date.now() / 1000 + 590);
-    expect(turn.allocate(relay.username!, relay.credential!).ok).toBe(true);
+    expect((await turn.allocate(relay.username!, relay.credential!)).ok).toBe(true);
   });
 
   it('coturn refuses a wrong secret and an expired credential', async () => {
     const { body } = await iceServers(token);
     const relay = body.iceServers[1];
-    expect(
-      turn.allocate(
-        relay.username!,
-        relay.credential!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
-      ).ok,
-    ).toBe(false);
+    const wrongCredential = relay.credential!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
+    expect((await turn.allocate(relay.username!, wrongCredential)).ok).toBe(false);
     const other = await Coturn.start('a-different-secret');
     try {
-      expect(other.allocate(relay.username!, relay.credential!).ok).toBe(false);
+      expect((await other.allocate(relay.username!, relay.credential!)).ok).toBe(false);
     } finally {
       other.stop();
     }
     const expiredUser = `${Math.floor(Date.now() / 1000) - 60}:alice`;
     const expiredCredential = createHmac('sha1', secret).update(expiredUser).digest('base64');
-    expect(turn.allocate(expiredUser, expiredCredential).ok).toBe(false);
+    expect((await turn.allocate(expiredUser, expiredCredential)).ok).toBe(false);
   });
 
   it('never lets a credential outlive its token: the expiry is the token’s exp when that comes first', async () => {
@@ -80,7 +76,7 @@ describe('WebRTC: TURN credentials', () => {
     expect(expiry).toBeGreaterThanOrEqual(exp - 1);
     expect(body.ttl).toBeLessThanOrEqual(120);
     expect(body.ttl).toBeGreaterThanOrEqual(118);
-    expect(turn.allocate(relay.username!, relay.credential!).ok).toBe(true);
+    expect((await turn.allocate(relay.username!, relay.credential!)).ok).toBe(true);
     // A token that outlives TURN_TTL_SECONDS gets TURN_TTL_SECONDS.
     const longLived = await signToken({ sub: 'alice', expiresIn: 7200 });
     expect((await iceServers(longLived)).body.ttl).toBe(600);

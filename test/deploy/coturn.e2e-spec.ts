@@ -269,13 +269,13 @@ describe('the rendered coturn on a real turnserver', () => {
     const { turn, gatewaySecret } = await start([]);
     expect(turn.running).toBe(true);
     const { username, credential } = turnCredential(gatewaySecret, 'alice', Math.floor(Date.now() / 1000) + 600);
-    const accepted = turn.allocate(username, credential);
+    const accepted = await turn.allocate(username, credential);
     expect(accepted.output).not.toContain('Cannot complete Allocation');
     // turnutils_uclient relays to its own relayed address, 127.0.0.1: the deny list refuses it.
     expect(accepted.output).toContain('403 (Forbidden IP)');
     expect(accepted.ok).toBe(false);
     const wrong = turnCredential('not-the-chart-secret', 'alice', Math.floor(Date.now() / 1000) + 600);
-    expect(turn.allocate(wrong.username, wrong.credential).output).toContain('Cannot complete Allocation');
+    expect((await turn.allocate(wrong.username, wrong.credential)).output).toContain('Cannot complete Allocation');
     expect(turn.running).toBe(true);
   }, 30_000);
 
@@ -294,7 +294,7 @@ describe('the rendered coturn on a real turnserver', () => {
     const { turn, gatewaySecret } = await start(['coturn.deniedPeerIps=null', 'gateway.webrtc.turnSecret=in side #1 a=b "c"d']);
     expect(gatewaySecret).toBe('in side #1 a=b "c"d');
     const { username, credential } = turnCredential(gatewaySecret, 'alice', Math.floor(Date.now() / 1000) + 600);
-    expect(turn.allocate(username, credential).ok).toBe(true);
+    expect((await turn.allocate(username, credential)).ok).toBe(true);
   }, 30_000);
 
   it.each([
@@ -320,7 +320,7 @@ describe('the rendered coturn on a real turnserver', () => {
     const { turn, gatewaySecret } = await start(['coturn.deniedPeerIps=null', 'coturn.quotas.user=2']);
     const { username, credential } = turnCredential(gatewaySecret, 'alice', Math.floor(Date.now() / 1000) + 600);
     // One uclient run holds more than two allocations as this user (its own and its peer's).
-    const run = turn.allocate(username, credential);
+    const run = await turn.allocate(username, credential);
     expect(run.output).toContain('486 (Allocation Quota Reached)');
     expect(run.ok).toBe(false);
   }, 30_000);
@@ -328,7 +328,7 @@ describe('the rendered coturn on a real turnserver', () => {
   it('relays to that peer once deniedPeerIps is empty (so the refusal above was the deny list), within the default quotas', async () => {
     const { turn, gatewaySecret } = await start(['coturn.deniedPeerIps=null']);
     const { username, credential } = turnCredential(gatewaySecret, 'alice', Math.floor(Date.now() / 1000) + 600);
-    const result = turn.allocate(username, credential);
+    const result = await turn.allocate(username, credential);
     expect(result.output).not.toContain('403');
     expect(result.output).not.toContain('486');
     expect(result.ok).toBe(true);

@@ -1,4 +1,4 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,7 +82,7 @@ export class Coturn {
         rmSync(dir, { recursive: true, force: true });
         throw new Error(`turnserver exited with ${child.exitCode}: ${output}`);
       }
-      if (turn.allocate('probe', 'probe').output.includes('401') || i > 10) break;
+      if ((await turn.allocate('probe', 'probe')).output.includes('401') || i > 10) break;
       await sleep(100);
     }
     return turn;
@@ -98,18 +98,24 @@ export class Coturn {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Runs one TURN allocation with coturn's own client; `ok` when the server accepted the credentials. */
-  allocate(username: string, credential: string): { ok: boolean; output: string } {
-    const r = spawnSync(
-      'turnutils_uclient',
-      ['-u', username, '-w', credential, '-p', String(this.port), '-y', '-n', '1', '-c', '127.0.0.1'],
-      {
-        encoding: 'utf8',
-        timeout: 15_000,
-      },
-    );
-    const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-    return { ok: r.status === 0 && !output.includes('Cannot complete Allocation'), output };
+  /**
+   * Runs one TURN allocation with coturn's own client; `ok` when the server accepted the
+   * credentials. Asynchronous: a test's in-process servers keep running meanwhile (a
+   * blocked event loop let a server's keep-alive timeout and the client's next request on
+   * that connection meet: ECONNRESET).
+   */
+  allocate(username: string, credential: string): Promise<{ ok: boolean; output: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        'turnutils_uclient',
+        ['-u', username, '-w', credential, '-p', String(this.port), '-y', '-n', '1', '-c', '127.0.0.1'],
+        { encoding: 'utf8', timeout: 15_000 },
+        (err, stdout, stderr) => {
+          const output = `${stdout ?? ''}${stderr ?? ''}`;
+          resolve({ ok: err === null && !output.includes('Cannot complete Allocation'), output });
+        },
+      );
+    });
   }
 
   stop(): void {
