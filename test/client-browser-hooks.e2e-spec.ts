@@ -10,6 +10,8 @@ import { TestProxy } from './support/proxy';
 interface PageState {
   offsets: number[];
   states: string[];
+  /** How many times the subscription was confirmed (once per connection). */
+  subscribed: number;
 }
 
 /**
@@ -49,7 +51,7 @@ describe('client SDK browser hooks (Chromium)', () => {
     await page.goto(`${proxy.url}/inspect`);
     await page.evaluate(
       ({ channel, token }) => {
-        const sb = { offsets: [] as number[], states: [] as string[] };
+        const sb = { offsets: [] as number[], states: [] as string[], subscribed: 0 };
         (window as unknown as { __sb: PageState }).__sb = sb;
         const { connect } = (window as unknown as { Switchboard: typeof import('@switchboard/client') }).Switchboard;
         const client = connect(location.origin, {
@@ -59,11 +61,15 @@ describe('client SDK browser hooks (Chromium)', () => {
           backoff: { baseMs: 60_000, capMs: 60_000 },
         });
         client.on('state', (s) => sb.states.push(s));
-        client.subscribe(channel).on('message', (m) => sb.offsets.push(m.offset));
+        const subscription = client.subscribe(channel);
+        subscription.on('message', (m) => sb.offsets.push(m.offset));
+        subscription.on('subscribed', () => sb.subscribed++);
       },
       { channel, token },
     );
-    await eventually(async () => expect((await state(page)).states).toContain('connected'), 10_000, 50);
+    // Subscribed, not only connected: a live subscription starts when the gateway has it, so
+    // messages published between the socket opening and the subscribe are not this page's.
+    await eventually(async () => expect((await state(page)).subscribed).toBe(1), 10_000, 50);
     return { page, proxy };
   };
 
