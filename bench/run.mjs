@@ -19,7 +19,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const full = args.includes('--full');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
-// `--match <text>`: only the delivery rows whose label contains it (e.g. `--only fanout --match "lp ×"`).
+// `--match <text>`: only the delivery and idle rows whose label contains it (e.g. `--only fanout --match "lp ×"`, `--only idle --match "idle ws"`).
 const match = args.includes('--match') ? args[args.indexOf('--match') + 1] : undefined;
 const reps = args.includes('--reps') ? Number(args[args.indexOf('--reps') + 1]) : quick ? 1 : 3;
 const wants = (name) => only === undefined || only.includes(name);
@@ -168,6 +168,7 @@ if (wants('idle')) {
   // Socket.IO and SSE at a fifth of the WebSocket counts: each of their connections costs the client processes more.
   for (const transport of ['ws', 'sio', 'sse']) {
     const counts = transport === 'ws' ? P.idle : P.idle.map((n) => n / 5);
+    if (match !== undefined && !`idle ${transport}`.includes(match)) continue;
     const runs = await compare(`idle ${transport} memory`, (side) => measureIdle(side, { transport, counts, clientProcesses: 2 }));
     connRows.push([
       `idle ${transport}, ${fmt(counts[0])}→${fmt(counts[1])} connections`,

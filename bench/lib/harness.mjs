@@ -60,13 +60,13 @@ export function systemCpu() {
 
 /** A server process with the probe preloaded; `probe()` returns its CPU time and memory after GC. */
 export class ServerProcess {
-  static async start(name, script, env = {}, readyPath = '/healthz') {
+  static async start(name, script, env = {}, readyPath = '/healthz', nodeArgs = []) {
     const port = await freePort();
     // BENCH_PROFILE=1: each server writes a V8 CPU profile to bench/results/profiles/ (for --cpu-prof work).
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench/results/profiles')}`] : [];
     // BENCH_NODE_ARGS: more node flags for the server (e.g. --perf-basic-prof for `perf record`).
     const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const args = ['--expose-gc', '--max-old-space-size=4096', ...profile, ...extra, '--require', PROBE, script];
+    const args = ['--expose-gc', '--max-old-space-size=4096', ...nodeArgs, ...profile, ...extra, '--require', PROBE, script];
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'error', ...env, PORT: String(port) },

@@ -30,7 +30,10 @@ process.on('SIGUSR2', () => {
   // The main thread's share (JS and the event loop): the rest is GC helpers, the libuv pool, V8 compilers.
   const main = mainCpu();
   const mem = process.memoryUsage();
+  // Committed memory of each V8 heap space: what the heap holds in RSS beyond `heapUsed`.
+  const spaces = {};
+  for (const s of require('node:v8').getHeapSpaceStatistics()) spaces[s.space_name] = s.physical_space_size;
   process.stdout.write(
-    `__PROBE__ ${JSON.stringify({ cpuUs, mainCpuUs: main && main - forcedMain, forcedGcCpuUs: forced, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, at: Date.now() })}\n`,
+    `__PROBE__ ${JSON.stringify({ cpuUs, mainCpuUs: main && main - forcedMain, forcedGcCpuUs: forced, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, spaces, at: Date.now() })}\n`,
   );
 });

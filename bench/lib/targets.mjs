@@ -41,8 +41,8 @@ export async function cleanUpEngineEnvs() {
   for (const env of madeEnvs.splice(0)) await cleanupIsolatedEnv(env);
 }
 
-/** Our single process (gateway + publish API + ingest + notifier), from `dist/`. */
-export function startOurs(engine, extraEnv = {}) {
+/** Our single process (gateway + publish API + ingest + notifier), from `dist/`; `nodeArgs`: more node flags. */
+export function startOurs(engine, extraEnv = {}, nodeArgs = []) {
   const env = {
     JWT_SECRET,
     PUBLISH_API_KEY,
@@ -52,7 +52,7 @@ export function startOurs(engine, extraEnv = {}) {
     ...(engine === 'real' ? realEngineEnv() : {}),
     ...extraEnv,
   };
-  return ServerProcess.start(`switchboard (${engine})`, built('standalone'), env, '/readyz');
+  return ServerProcess.start(`switchboard (${engine})`, built('standalone'), env, '/readyz', nodeArgs);
 }
 
 export const BASELINES = {
@@ -66,6 +66,6 @@ export const BASELINES = {
   publish: 'publish-floor.mjs',
 };
 
-export function startBaseline(kind, env = {}) {
-  return ServerProcess.start(`bare ${kind}`, join(ROOT, 'bench/baselines', BASELINES[kind]), env);
+export function startBaseline(kind, env = {}, nodeArgs = []) {
+  return ServerProcess.start(`bare ${kind}`, join(ROOT, 'bench/baselines', BASELINES[kind]), env, '/healthz', nodeArgs);
 }

@@ -12,6 +12,16 @@ import { PUBLISH_API_KEY, startBaseline, startOurs, token } from '../lib/targets
 const addresses = (n) => (n <= 20_000 ? undefined : Array.from({ length: Math.ceil(n / 20_000) }, (_, i) => `127.0.1.${i + 1}`));
 
 /**
+ * Both servers of the idle rows run with V8's young generation at one fixed size. By
+ * default V8 grows it with the allocation rate, up to a 64 MiB new space here, and
+ * where in a run it grows differs per server: between 2,000 and 10,000 connections it
+ * added 3.7–4.8 KiB "per connection" to bare `ws` and 6.0 to ours, and between 10,000 and
+ * 18,000 3.9 to bare and nothing to ours (already grown). A bounded, one-off size is not a
+ * cost per connection; pinned, the slope is what each connection holds.
+ */
+const PINNED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
+
+/**
  * Connections open 100 at a time per client process, so the figure is what connections
  * hold, not the allocator's high-water mark from a burst of handshakes (the storm
  * scenario is the burst: 500 at a time left ours ~3 KiB/conn more RSS, not heap).
@@ -19,17 +29,32 @@ const addresses = (n) => (n <= 20_000 ? undefined : Array.from({ length: Math.ce
  */
 export async function measureIdle(side, o) {
   const transport = o.transport ?? 'ws';
-  const server = side === 'ours' ? await startOurs('memory') : await startBaseline(transport);
+  const server =
+    side === 'ours' ? await startOurs('memory', {}, PINNED_YOUNG_GENERATION) : await startBaseline(transport, {}, PINNED_YOUNG_GENERATION);
   const clients = await Clients.start(o.clientProcesses);
   try {
     const [n1, n2] = o.counts;
-    const options = { mode: side, transport, base: server.url, token: await token(), addresses: addresses(n2), concurrency: 100, retries: 2 };
+    const options = {
+      mode: side,
+      transport,
+      base: server.url,
+      token: await token(),
+      addresses: addresses(n2),
+      concurrency: 100,
+      retries: 2,
+    };
     const base = await server.probe();
-    let opened = await clients.open(options, Array.from({ length: n1 }, () => ['bench:idle']));
+    let opened = await clients.open(
+      options,
+      Array.from({ length: n1 }, () => ['bench:idle']),
+    );
     if (opened.failed > 0) throw new Error(`idle: ${opened.failed} connections failed: ${opened.firstError}`);
     await sleep(500);
     const at1 = await server.probe();
-    opened = await clients.open(options, Array.from({ length: n2 - n1 }, () => ['bench:idle']));
+    opened = await clients.open(
+      options,
+      Array.from({ length: n2 - n1 }, () => ['bench:idle']),
+    );
     if (opened.failed > 0) throw new Error(`idle: ${opened.failed} connections failed: ${opened.firstError}`);
     await sleep(500);
     const at2 = await server.probe();
@@ -46,6 +71,8 @@ export async function measureIdle(side, o) {
       heapPerConnection: (at2.heapUsed - at1.heapUsed) / (n2 - n1),
       bytesPerConnectionAfterTraffic: (after.rss - base.rss) / n2,
       rssAtMax: at2.rss,
+      // Where the RSS slope goes, per connection: V8's committed heap (by space), buffers outside it, the rest (native).
+      perConnection: slopes(at1, at2, n2 - n1),
       connections: n2,
       lost: 20 * n2 - counted.received + counted.lost,
       closed: counted.closed,
@@ -54,6 +81,28 @@ export async function measureIdle(side, o) {
     await clients.close();
     await server.stop();
   }
+}
+
+/** The growth between two probes, in bytes per connection: RSS, V8's committed heap by space, `external` and the rest. */
+function slopes(a, b, n) {
+  const per = (x, y) => Math.round((y - x) / n);
+  const spaces = Object.fromEntries(
+    Object.keys(b.spaces ?? {})
+      .map((k) => [k, per(a.spaces[k] ?? 0, b.spaces[k])])
+      .filter(([, v]) => v !== 0),
+  );
+  const heapTotal = per(a.heapTotal, b.heapTotal);
+  const external = per(a.external, b.external);
+  const rss = per(a.rss, b.rss);
+  return {
+    rss,
+    heapUsed: per(a.heapUsed, b.heapUsed),
+    heapTotal,
+    spaces,
+    external,
+    arrayBuffers: per(a.arrayBuffers, b.arrayBuffers),
+    native: rss - heapTotal - external,
+  };
 }
 
 /** @param o {connections, clientProcesses} — all connections opened at once. */
@@ -94,7 +143,10 @@ export async function measureIdleSpread(o) {
     for (let i = 0; i < o.servers; i++) servers.push(await startOurs('memory', { WS_PING_SECONDS: String(o.pingSeconds) }));
     const jwt = await token();
     const open = async (server, n) => {
-      const opened = await clients.open({ mode: 'ours', transport: 'ws', base: server.url, token: jwt, concurrency: 100, retries: 2 }, Array.from({ length: n }, () => ['bench:idle']));
+      const opened = await clients.open(
+        { mode: 'ours', transport: 'ws', base: server.url, token: jwt, concurrency: 100, retries: 2 },
+        Array.from({ length: n }, () => ['bench:idle']),
+      );
       if (opened.failed > 0) throw new Error(`idle spread: ${opened.failed} connections failed: ${opened.firstError}`);
     };
     const at1 = [];
@@ -116,7 +168,7 @@ export async function measureIdleSpread(o) {
       heapPerConnection: (at2[i].heapUsed - at1[i].heapUsed) / (o.perServer - o.from),
       rss: at2[i].rss,
       heartbeatCpuMsPer10kPerRound: (at3[i].cpuUs - at2[i].cpuUs) / 1000 / rounds / (o.perServer / 10_000),
-      heartbeatCpuPercentPer10k: ((at3[i].cpuUs - at2[i].cpuUs) / (o.idleMs * 1000)) * 100 / (o.perServer / 10_000),
+      heartbeatCpuPercentPer10k: (((at3[i].cpuUs - at2[i].cpuUs) / (o.idleMs * 1000)) * 100) / (o.perServer / 10_000),
       closed: counted.closed,
     }));
   } finally {
