@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { writeAfterLogs } from './logger';
+import { afterLogsWritten, writeAfterLogs } from './logger';
 
 describe('writeAfterLogs', () => {
   it('writes behind the lines an asynchronous destination still holds', async () => {
@@ -25,5 +25,35 @@ describe('writeAfterLogs', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('afterLogsWritten', () => {
+  it('calls back once an asynchronous destination has written every line given before', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-log-'));
+    try {
+      const file = join(dir, 'out.log');
+      const destination = pino.destination({ dest: file, sync: false });
+      await new Promise((resolve) => destination.once('ready', resolve));
+      const logger = pino({ base: undefined, timestamp: false }, destination);
+      for (let i = 0; i < 2000; i++) logger.info(`line ${i} ${'x'.repeat(100)}`);
+      logger.warn('last');
+      // What a process.exit in the callback would leave in the file.
+      const written = await new Promise<string[]>((resolve) =>
+        afterLogsWritten(logger, () => resolve(readFileSync(file, 'utf8').trimEnd().split('\n'))),
+      );
+      expect(written).toHaveLength(2001);
+      expect(written.at(-1)).toContain('"msg":"last"');
+      destination.end();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('calls back at once when nothing is being written', () => {
+    const logger = pino({ base: undefined }, pino.destination({ dest: '/dev/null', sync: true }));
+    const done = jest.fn();
+    afterLogsWritten(logger, done);
+    expect(done).toHaveBeenCalledTimes(1);
   });
 });

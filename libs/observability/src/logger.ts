@@ -46,7 +46,42 @@ export function createLogger(options: { name: string; level: string; pretty?: bo
  * can overtake a log line still being written.
  */
 export function writeAfterLogs(logger: Logger, text: string): void {
-  const stream = (logger as unknown as Record<symbol, { write(chunk: string): unknown } | undefined>)[pino.symbols.streamSym];
+  const stream = destinationOf(logger);
   if (stream === undefined) process.stdout.write(text);
   else stream.write(text);
+}
+
+/**
+ * Calls `done` once every line already given to the logger is written, or after `limitMs`
+ * (a destination that fails never says it drained). For a last line before
+ * `process.exit`: pino's `flush(cb)` does not wait (see `writeAfterLogs`), and its exit
+ * hook writes what is buffered but not a write already in progress.
+ */
+export function afterLogsWritten(logger: Logger, done: () => void, limitMs = 1000): void {
+  const stream = destinationOf(logger);
+  // sonic-boom (pino's destination) is `_writing` from a write's start until it emits
+  // 'drain' with nothing left; a synchronous or foreign destination has nothing pending.
+  if (stream?._writing !== true || typeof stream.once !== 'function') {
+    done();
+    return;
+  }
+  let called = false;
+  const once = (): void => {
+    if (called) return;
+    called = true;
+    clearTimeout(timer);
+    done();
+  };
+  const timer = setTimeout(once, limitMs);
+  stream.once('drain', once);
+}
+
+interface Destination {
+  write(chunk: string): unknown;
+  once?(event: 'drain', listener: () => void): unknown;
+  _writing?: boolean;
+}
+
+function destinationOf(logger: Logger): Destination | undefined {
+  return (logger as unknown as Record<symbol, Destination | undefined>)[pino.symbols.streamSym];
 }

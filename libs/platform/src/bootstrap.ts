@@ -2,6 +2,7 @@ import { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { CommonConfig, ConfigError, loadConfig } from '@switchboard/config';
+import { afterLogsWritten } from '@switchboard/observability';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
@@ -87,6 +88,8 @@ export function runMain<C extends CommonConfig>(definition: ServiceDefinition<C>
   exitOnUnsupportedNode(definition.name);
   startService(definition)
     .then((service) => {
+      // Every exit waits for the log's last lines: its destination writes asynchronously.
+      const exit = (code: number): void => afterLogsWritten(service.platform.logger, () => process.exit(code));
       const shutdown = (signal: string): void => {
         const drainSeconds = service.platform.config.DRAIN_SECONDS;
         service.platform.logger.info({ signal, drainSeconds }, 'shutting down');
@@ -94,15 +97,15 @@ export function runMain<C extends CommonConfig>(definition: ServiceDefinition<C>
         setTimeout(
           () => {
             service.platform.logger.error({}, 'shutdown did not finish in time');
-            process.exit(1);
+            exit(1);
           },
           (drainSeconds + 10) * 1000,
         ).unref();
         service.stop().then(
-          () => process.exit(0),
+          () => exit(0),
           (err: unknown) => {
             service.platform.logger.error({ err }, 'shutdown failed');
-            process.exit(1);
+            exit(1);
           },
         );
       };
@@ -115,7 +118,7 @@ export function runMain<C extends CommonConfig>(definition: ServiceDefinition<C>
           return;
         }
         service.platform.logger.warn({ signal }, 'second signal: forcing exit without finishing the drain');
-        service.platform.logger.flush(() => process.exit(1));
+        exit(1);
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
