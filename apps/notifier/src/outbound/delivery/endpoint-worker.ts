@@ -205,7 +205,9 @@ export class EndpointWorker {
     const delayMs = this.ctx.schedule.nextDelayMs(job.attempt, retryAfter);
     if (delayMs === undefined) return this.finish(delivery, attempt, 'exhausted', outcome);
 
-    const notBefore = Date.now() + delayMs;
+    // The delay counts from the failed answer (docs/WEBHOOKS.md), not from this moment:
+    // the Redis calls since (the endpoint's health) do not push the retry later.
+    const notBefore = Math.ceil(startedAt + outcome.durationMs + delayMs);
     await this.durably(() => this.ctx.queue.schedule({ ...job, attempt: job.attempt + 1, notBefore }));
     await Promise.all([
       delivery.ack(),
