@@ -47,3 +47,22 @@ export function serve(publish, handler = (req, res) => res.writeHead(404).end())
 export function channelsOf(url) {
   return new URL(url, 'http://x').searchParams.getAll('channel');
 }
+
+/**
+ * Subscribers by channel: `add(channels, sink, closing)` puts `sink` in each channel's set
+ * until `closing` emits 'close'; `of(channel)` is the channel's set (undefined: none).
+ */
+export function channelSubscribers() {
+  const byChannel = new Map();
+  return {
+    add(channels, sink, closing) {
+      for (const c of channels) {
+        let set = byChannel.get(c);
+        if (set === undefined) byChannel.set(c, (set = new Set()));
+        set.add(sink);
+      }
+      closing.on('close', () => channels.forEach((c) => byChannel.get(c)?.delete(sink)));
+    },
+    of: (channel) => byChannel.get(channel),
+  };
+}

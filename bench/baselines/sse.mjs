@@ -1,28 +1,22 @@
 // Bare node:http Server-Sent Events: GET /sse?channel=… streams; a publish writes one
 // pre-built chunk to every subscriber. `sseSubscribers` is shared with e2e-bare.mjs.
-import { channelsOf, serve } from './common.mjs';
+import { channelSubscribers, channelsOf, serve } from './common.mjs';
 
 /**
  * `accept(req, res)` answers GET /sse?channel=… with a stream (404 to other paths);
  * `send(channel, chunk)` writes one pre-built chunk to each subscriber of the channel.
  */
 export function sseSubscribers() {
-  const subscribers = new Map();
+  const subscribers = channelSubscribers();
   return {
     accept(req, res) {
       if (!req.url.startsWith('/sse')) return res.writeHead(404).end();
-      const channels = channelsOf(req.url);
-      for (const c of channels) {
-        let set = subscribers.get(c);
-        if (set === undefined) subscribers.set(c, (set = new Set()));
-        set.add(res);
-      }
-      req.on('close', () => channels.forEach((c) => subscribers.get(c)?.delete(res)));
+      subscribers.add(channelsOf(req.url), res, req);
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
       res.write(': ready\n\n');
     },
     send(channel, chunk) {
-      const set = subscribers.get(channel);
+      const set = subscribers.of(channel);
       if (set === undefined) return;
       for (const res of set) res.write(chunk);
     },

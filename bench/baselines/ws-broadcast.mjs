@@ -2,25 +2,19 @@
 // once and sends it to every subscriber of the channel. `wsSubscribers` is shared with
 // e2e-bare.mjs.
 import { WebSocketServer } from 'ws';
-import { channelsOf, serve } from './common.mjs';
+import { channelSubscribers, channelsOf, serve } from './common.mjs';
 
 /** Accepts GET /ws?channel=… on `server`; returns `send(channel, frame)`, one pre-built frame to each subscriber. */
 export function wsSubscribers(server) {
-  const subscribers = new Map();
+  const subscribers = channelSubscribers();
   const wss = new WebSocketServer({ server, path: '/ws' });
   wss.on('connection', (ws, req) => {
-    const channels = channelsOf(req.url);
-    for (const c of channels) {
-      let set = subscribers.get(c);
-      if (set === undefined) subscribers.set(c, (set = new Set()));
-      set.add(ws);
-    }
-    ws.on('close', () => channels.forEach((c) => subscribers.get(c)?.delete(ws)));
+    subscribers.add(channelsOf(req.url), ws, ws);
     ws.on('error', () => undefined);
     ws.send('{"ready":true}');
   });
   return (channel, frame) => {
-    const set = subscribers.get(channel);
+    const set = subscribers.of(channel);
     if (set === undefined) return;
     for (const ws of set) ws.send(frame);
   };
