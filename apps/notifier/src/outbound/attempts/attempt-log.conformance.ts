@@ -108,10 +108,12 @@ export function attemptLogConformance(
     });
 
     it('forgets attempts older than the retention', async () => {
-      const log = await open(300, 100);
+      // The fresh attempt must still be within the retention when it is listed: 1.5 s, not
+      // 0.3 s, so a worker stalled between the write and the read (a loaded CI run) keeps it.
+      const log = await open(1500, 100);
       const ep = endpointId();
       await log.record(attempt(ep, 0, 'failed'));
-      await new Promise((r) => setTimeout(r, 400));
+      await new Promise((r) => setTimeout(r, 1600));
       await log.record(attempt(ep, 1, 'failed'));
       expect((await log.list(ep, { limit: 10 })).map((a) => a.webhookId)).toEqual(['msg_1']);
     });
