@@ -97,6 +97,22 @@ export interface ChannelListener {
 export interface SubscribeOptions extends ReadOptions {
   /** Resume after this position: every message after it is delivered before live ones. */
   since?: StreamPosition;
+  /**
+   * A long-poll's next poll: when this process's feed of the channel is exactly at `since`
+   * (`isAtLocalHead`), join it without reading the store. `onSubscribed` runs before the
+   * call returns, with `recovered: true`; what the store has beyond the feed reaches the
+   * listener through the feed, as it reaches every live subscriber — a message as a
+   * message, a lost channel state through `onLost`. Without it the subscribe reads the
+   * store, so its outcome also reflects what has not reached this process yet.
+   */
+  fromLocalHead?: boolean;
+  /**
+   * When this is the last local subscriber of the channel to leave, the process keeps its
+   * fan-out subscription (the feed) this long before it ends it (default 0: at once). A
+   * long-poll's channels are held between its polls so: the next poll joins at the feed's
+   * head (`fromLocalHead`) instead of resubscribing and reading the store.
+   */
+  lingerMs?: number;
 }
 
 /** A local subscription; `unsubscribe` is idempotent. */
@@ -115,7 +131,8 @@ export interface ChannelSubscription {
  *   between recovered history and live delivery;
  * - a gap in live delivery (reordering, a publisher that died before fan-out, a lost
  *   fan-out connection) is filled from history, or reported through `onLost`;
- * - a process receives fan-out traffic only for channels it has subscribers for.
+ * - a process receives fan-out traffic only for channels it has subscribers for (and, after
+ *   a subscriber that asked for `lingerMs` leaves, that long).
  */
 export interface ChannelEngine {
   publish(request: PublishRequest): Promise<PublishResult>;
@@ -139,8 +156,8 @@ export interface ChannelEngine {
    * True when this process holds a started fan-out feed of `channel` that has delivered
    * exactly up to `since` (same epoch and offset) and is not repairing a hole: nothing
    * after `since` has reached this process yet. A long-poll at the head skips its backlog
-   * read then and subscribes from `since` (whose own history read gives whatever the store
-   * has beyond the feed, and `recovered`). Synchronous, reads nothing.
+   * read then and subscribes from `since` with `fromLocalHead`, which joins the feed without
+   * a read too. Synchronous, reads nothing.
    */
   isAtLocalHead(channel: string, since: StreamPosition): boolean;
   /** True while the engine's backends are reachable. */

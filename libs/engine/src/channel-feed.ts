@@ -42,6 +42,8 @@ export class FeedSubscriber implements ChannelSubscription {
   constructor(
     readonly listener: ChannelListener,
     private readonly feed: ChannelFeed,
+    /** How long the feed outlives this subscriber when it is the last to leave (the engine's `lingerMs`). */
+    readonly lingerMs = 0,
   ) {}
 
   get channel(): string {
@@ -93,6 +95,8 @@ export class ChannelFeed {
   created = false;
   /** When the feed last delivered a message (or started): the quiet-channel check's clock. */
   lastAdvanceAt = Date.now();
+  /** Set while the feed outlives its last subscriber (see `remove`). */
+  private lingerTimer?: NodeJS.Timeout;
   readonly ready: Promise<void>;
 
   constructor(
@@ -141,8 +145,31 @@ export class ChannelFeed {
     sub.readFrom = sub.buffer?.length ?? 0;
   }
 
-  addJoining(listener: ChannelListener): FeedSubscriber {
-    const sub = new FeedSubscriber(listener, this);
+  /**
+   * Whether the feed is exactly at `since` (started, the same epoch and offset) and not
+   * repairing a hole: then nothing after `since` has reached this process yet.
+   */
+  isAt(since: StreamPosition): boolean {
+    return this.startBuffer === null && !this.closed && !this.isRepairing && this.epoch === since.epoch && this.last === since.offset;
+  }
+
+  /**
+   * A subscriber that is live at once, from the feed's position (`isAt` held): what follows
+   * reaches it as it reaches every live subscriber, so it needs no history read.
+   */
+  addLive(listener: ChannelListener, lingerMs?: number): FeedSubscriber {
+    this.stopLingering();
+    const sub = new FeedSubscriber(listener, this, lingerMs);
+    sub.buffer = null;
+    sub.epoch = this.epoch;
+    sub.last = this.last;
+    this.live.add(sub);
+    return sub;
+  }
+
+  addJoining(listener: ChannelListener, lingerMs?: number): FeedSubscriber {
+    this.stopLingering();
+    const sub = new FeedSubscriber(listener, this, lingerMs);
     this.joining.add(sub);
     return sub;
   }
@@ -174,15 +201,37 @@ export class ChannelFeed {
     this.live.add(sub);
   }
 
+  /**
+   * The last subscriber to leave ends the feed, or, if it asked to (`lingerMs`: a long-poll,
+   * whose next poll follows its answer), leaves it listening that long first: a subscriber
+   * that comes back in time finds it at its position, with nothing to read or resubscribe.
+   */
   remove(sub: FeedSubscriber): void {
     this.joining.delete(sub);
     this.live.delete(sub);
-    if (this.subscriberCount === 0) this.onEmpty(this);
+    if (this.subscriberCount > 0 || this.closed) return;
+    if (sub.lingerMs <= 0) {
+      this.onEmpty(this);
+      return;
+    }
+    this.stopLingering();
+    this.lingerTimer = setTimeout(() => {
+      this.lingerTimer = undefined;
+      if (this.subscriberCount === 0) this.onEmpty(this);
+    }, sub.lingerMs);
+    this.lingerTimer.unref();
+  }
+
+  private stopLingering(): void {
+    if (this.lingerTimer === undefined) return;
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopLingering();
     clearTimeout(this.repairTimer);
     clearTimeout(this.lossTimer);
     this.busListener?.close();

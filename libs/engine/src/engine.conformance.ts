@@ -243,7 +243,7 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
         const history = await pod.history(c);
         const since = { offset: Math.max(0, history.position.offset - 1 - (round % 5)), epoch: history.position.epoch };
         const sub = new RecordingListener();
-        const handle = await pod.subscribe(c, sub, { since });
+        const handle = await pod.subscribe(c, sub, { since, fromLocalHead: round % 2 === 0 });
         expect(sub.outcome!.recovered).toBe(true);
         const target = publisher.published + 3;
         await eventually(() => expect(sub.messages.length).toBeGreaterThanOrEqual(target - since.offset - 1), 10000);
@@ -285,8 +285,10 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       expect(pod.isAtLocalHead(c, { offset: published - 1, epoch: head.epoch })).toBe(false);
       expect(pod.isAtLocalHead(c, { offset: published, epoch: 'another' })).toBe(false);
       const joined = new RecordingListener();
-      const handle = await pod.subscribe(c, joined, { since: head });
+      const joining = pod.subscribe(c, joined, { since: head, fromLocalHead: true });
+      // At the local head such a join reads nothing from the store: its outcome is given before the call returns.
       expect(joined.outcome).toMatchObject({ offset: published, recovered: true });
+      const handle = await joining;
       await other.publish({ channel: c, data: 'a' });
       await other.publish({ channel: c, data: 'b' });
       await eventually(() => expect(joined.offsets).toEqual([published + 1, published + 2]), 10000);
@@ -358,6 +360,23 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       // The live subscriber is told about the loss, then gets the new epoch's messages.
       await eventually(() => expect(live.events).toEqual(['subscribed', 'lost', 'm1']));
       expect(live.messages[0].epoch).toBe(after.epoch);
+    });
+
+    it('tells a join from the local head about a lost channel state, in its outcome or right after it', async () => {
+      const c = channel();
+      const before = await pod.publish({ channel: c, data: 'old' });
+      const live = new RecordingListener();
+      await pod.subscribe(c, live);
+      await harness.dropChannel(c);
+      const after = await pod.publish({ channel: c, data: 'new' });
+      // The feed may still be at `before` (the new epoch's message in flight on the bus): then
+      // the join takes the feed's word, and the feed's resync tells it what the store lost.
+      const resumed = new RecordingListener();
+      await pod.subscribe(c, resumed, { since: { offset: before.offset, epoch: before.epoch }, fromLocalHead: true });
+      await eventually(() => expect(resumed.messages.map((m) => [m.offset, m.epoch])).toEqual([[1, after.epoch]]));
+      // Told once: in its outcome, or by a loss before the new epoch's first message.
+      expect(resumed.events).toEqual(resumed.outcome!.recovered === false ? ['subscribed', 'm1'] : ['subscribed', 'lost', 'm1']);
+      await eventually(() => expect(live.events).toEqual(['subscribed', 'lost', 'm1']));
     });
 
     it('resumes a position at offset 0 with recovered:true in a later epoch whose history starts at 1', async () => {
@@ -569,6 +588,29 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       expect(harness.busSubscriptions(b)).toBe(0);
       expect(b.heldChannels()).toBe(0);
       await Promise.all([a.close(), b.close(), idle.close()]);
+    });
+
+    it('holds a channel lingerMs after its last subscriber leaves, and a join meanwhile misses nothing', async () => {
+      const holder = await harness.createEngine();
+      const other = await harness.createEngine();
+      const c = channel();
+      const first = new RecordingListener();
+      const handle = await holder.subscribe(c, first, { lingerMs: 400 });
+      await other.publish({ channel: c, data: 1 });
+      await eventually(() => expect(first.offsets).toEqual([1]));
+      handle.unsubscribe();
+      expect(harness.busSubscriptions(holder)).toBe(1);
+      expect(holder.heldChannels()).toBe(1);
+      // Published while no local subscriber holds it: the next join from where the first left gets it.
+      await other.publish({ channel: c, data: 2 });
+      const second = new RecordingListener();
+      const handle2 = await holder.subscribe(c, second, { since: first.last, fromLocalHead: true, lingerMs: 400 });
+      await eventually(() => expect(second.offsets).toEqual([2]));
+      expect(second.outcome!.recovered).toBe(true);
+      handle2.unsubscribe();
+      await eventually(() => expect(harness.busSubscriptions(holder)).toBe(0), 5000);
+      expect(holder.heldChannels()).toBe(0);
+      await Promise.all([holder.close(), other.close()]);
     });
 
     it('rejects invalid channels and oversized messages with clear errors', async () => {

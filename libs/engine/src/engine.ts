@@ -89,7 +89,26 @@ export class Engine implements ChannelEngine {
     return this.wrap(() => this.store.positions(channels, options));
   }
 
-  async subscribe(channel: string, listener: ChannelListener, options: SubscribeOptions = {}): Promise<ChannelSubscription> {
+  subscribe(channel: string, listener: ChannelListener, options: SubscribeOptions = {}): Promise<ChannelSubscription> {
+    const since = options.since;
+    if (since === undefined || options.fromLocalHead !== true || this.closed) return this.subscribeFromStore(channel, listener, options);
+    const feed = this.feeds.get(channel);
+    if (feed === undefined || !feed.isAt(since)) return this.subscribeFromStore(channel, listener, options);
+    // At the head of this process's feed: nothing after `since` has reached the process, and
+    // the feed brings what follows (or repairs it) as it does for every live subscriber.
+    const sub = feed.addLive(listener, options.lingerMs);
+    try {
+      this.options.metrics.recovery(true);
+      listener.onSubscribed({ channel, offset: since.offset, epoch: since.epoch, recovered: true });
+    } catch (err) {
+      sub.unsubscribe();
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    return Promise.resolve(sub);
+  }
+
+  /** A subscription whose start is read from the store: a new feed, or `since` behind (or beside) the feed's position. */
+  private async subscribeFromStore(channel: string, listener: ChannelListener, options: SubscribeOptions): Promise<ChannelSubscription> {
     assertChannel(channel);
     if (this.closed) throw new SwitchboardError('unavailable', 'engine is closed');
     const since = options.since;
@@ -102,7 +121,7 @@ export class Engine implements ChannelEngine {
     const startsFeed = !this.feeds.has(channel);
     const feed = this.feedFor(channel);
     // Join before any await: whatever the feed delivers from now on is buffered for us.
-    const sub = feed.addJoining(listener);
+    const sub = feed.addJoining(listener, options.lingerMs);
     try {
       await this.wrap(() => feed.ready);
       let outcome: SubscribeOutcome;
@@ -151,7 +170,7 @@ export class Engine implements ChannelEngine {
 
   isAtLocalHead(channel: string, since: StreamPosition): boolean {
     const feed = this.feeds.get(channel);
-    return feed !== undefined && !this.closed && isAtHead(feed, since);
+    return feed !== undefined && !this.closed && feed.isAt(since);
   }
 
   isReady(): boolean {
@@ -244,14 +263,4 @@ export class Engine implements ChannelEngine {
       throw new SwitchboardError('unavailable', 'channel engine is unavailable', { cause: err });
     }
   }
-}
-
-/**
- * Whether `feed` has started, is at `since` exactly (same epoch and offset) and is not
- * repairing a hole: then nothing after `since` has reached this process yet.
- */
-function isAtHead(feed: ChannelFeed, since: StreamPosition): boolean {
-  if (feed.isRepairing) return false;
-  const position = feed.position;
-  return position.epoch !== '' && position.epoch === since.epoch && position.offset === since.offset;
 }

@@ -51,6 +51,10 @@ export interface SubscribeOptions {
    * channel, under its own rules): the session neither joins nor watches it.
    */
   ownPresence?: true;
+  /** A long-poll's: join this process's feed without a store read when it is at `since` (the engine's `fromLocalHead`). */
+  fromLocalHead?: true;
+  /** A long-poll's: keep this process's feed of the channel this long after the last subscriber leaves (the engine's `lingerMs`). */
+  lingerMs?: number;
 }
 
 /** What sessions share: the engine, limits, token verification, the expiry wheel, the registry. */
@@ -188,7 +192,12 @@ export class ClientSession implements ChannelListener, Drainable, PresenceRecipi
     replies.set(channel, onSubscribed);
     let handle: ChannelSubscription;
     try {
-      handle = await this.hub.engine.subscribe(channel, this, { since, create: this.readBudget().available() });
+      handle = await this.hub.engine.subscribe(channel, this, {
+        since,
+        create: this.readBudget().available(),
+        fromLocalHead: options.fromLocalHead,
+        lingerMs: options.lingerMs,
+      });
     } catch (err) {
       this.subscriptions.delete(channel);
       throw this.readError(err);

@@ -6,7 +6,7 @@ import { encodeCursor, isSwitchboardError, StreamPosition, SwitchboardError } fr
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { originAllowed, tokenFromHeaderOr } from '../../auth/request-auth';
 import { GatewayTokenVerifier } from '../../auth/token-verifier';
-import { ClientSession } from '../../hub/client-session';
+import { ClientSession, SubscribeOptions } from '../../hub/client-session';
 import { ConnectionRegistry } from '../../hub/connection-registry';
 import { Hub } from '../../hub/hub';
 import { EndReason, SessionTransport } from '../../hub/session-transport';
@@ -22,6 +22,17 @@ const ENVELOPE_BYTES = 64;
  * later still checks the clock before it writes.
  */
 const EXPIRY_WATCH_MARGIN_MS = 1000 + HOLD_TICK_MS;
+/**
+ * How a held poll subscribes. It joins this process's feed of a channel without a store read
+ * when the feed is at the poll's position (the next poll of a broadcast): what the store has
+ * beyond the feed comes through the feed, a loss included, which the poll answers as it does
+ * any loss. And a poll's channels stay held for the client's next poll, which follows its
+ * answer at once (the SDK's does): the feed outlives the last answered poll by
+ * POLL_FEED_LINGER_MS, so the next polls find it at their position instead of each reading
+ * the store and subscribing anew.
+ */
+const POLL_FEED_LINGER_MS = 5000;
+const POLL_SUBSCRIBE: SubscribeOptions = { fromLocalHead: true, lingerMs: POLL_FEED_LINGER_MS };
 
 /**
  * The last body written, shared by every poll that answers the same thing: the polls held
@@ -310,8 +321,8 @@ export class PollTransport implements OnApplicationShutdown {
         if (since === undefined) continue;
         if (answer.full) break;
         // Where this process's feed of the channel is (the cursor every poll of a broadcast
-        // carries): nothing after it has reached this process. The subscription below reads
-        // history itself (what the store has beyond the feed, and whether `since` is whole).
+        // carries): nothing after it has reached this process, and the subscription below
+        // joins the feed there (POLL_SUBSCRIBE).
         if (engine.isAtLocalHead(channel, since)) continue;
         const history = await session.history(channel, since);
         if (!history.recovered) {
@@ -330,9 +341,14 @@ export class PollTransport implements OnApplicationShutdown {
       for (const channel of channels) {
         if (session.isClosed) break;
         const since = positions.get(channel)!;
-        await session.subscribe(channel, { offset: since.offset, epoch: since.epoch }, (outcome) => {
-          if (outcome.recovered === false) connection.lost(channel);
-        });
+        await session.subscribe(
+          channel,
+          { offset: since.offset, epoch: since.epoch },
+          (outcome) => {
+            if (outcome.recovered === false) connection.lost(channel);
+          },
+          POLL_SUBSCRIBE,
+        );
       }
     } catch (err) {
       session?.close();
