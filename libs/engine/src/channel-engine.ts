@@ -98,19 +98,10 @@ export interface SubscribeOptions extends ReadOptions {
   /** Resume after this position: every message after it is delivered before live ones. */
   since?: StreamPosition;
   /**
-   * A long-poll's next poll: when this process's feed of the channel is exactly at `since`
-   * (`isAtLocalHead`), join it without reading the store. `onSubscribed` runs before the
-   * call returns, with `recovered: true`; what the store has beyond the feed reaches the
-   * listener through the feed, as it reaches every live subscriber — a message as a
-   * message, a lost channel state through `onLost`. Without it the subscribe reads the
-   * store, so its outcome also reflects what has not reached this process yet.
-   */
-  fromLocalHead?: boolean;
-  /**
    * When this is the last local subscriber of the channel to leave, the process keeps its
    * fan-out subscription (the feed) this long before it ends it (default 0: at once). A
    * long-poll's channels are held between its polls so: the next poll joins at the feed's
-   * head (`fromLocalHead`) instead of resubscribing and reading the store.
+   * head (`joinAtLocalHead`) instead of resubscribing and reading the store.
    */
   lingerMs?: number;
 }
@@ -153,11 +144,20 @@ export interface ChannelEngine {
    */
   subscribe(channel: string, listener: ChannelListener, options?: SubscribeOptions): Promise<ChannelSubscription>;
   /**
+   * Subscribes at once, reading nothing, when this process's feed of `channel` is exactly at
+   * `since` (`isAtLocalHead`): `onSubscribed` runs (with `recovered: true`) before this
+   * returns, and what the store has beyond the feed reaches the listener through the feed,
+   * as it reaches every live subscriber — a message as a message, a lost channel state
+   * through `onLost`. Undefined, with nothing done, otherwise: then `subscribe`, whose store
+   * read makes its outcome reflect what has not reached this process yet. A long-poll's next
+   * poll subscribes so (with `lingerMs`, see SubscribeOptions).
+   */
+  joinAtLocalHead(channel: string, listener: ChannelListener, since: StreamPosition, lingerMs?: number): ChannelSubscription | undefined;
+  /**
    * True when this process holds a started fan-out feed of `channel` that has delivered
    * exactly up to `since` (same epoch and offset) and is not repairing a hole: nothing
    * after `since` has reached this process yet. A long-poll at the head skips its backlog
-   * read then and subscribes from `since` with `fromLocalHead`, which joins the feed without
-   * a read too. Synchronous, reads nothing.
+   * read then and joins the feed there (`joinAtLocalHead`). Synchronous, reads nothing.
    */
   isAtLocalHead(channel: string, since: StreamPosition): boolean;
   /** True while the engine's backends are reachable. */

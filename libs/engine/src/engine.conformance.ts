@@ -243,7 +243,8 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
         const history = await pod.history(c);
         const since = { offset: Math.max(0, history.position.offset - 1 - (round % 5)), epoch: history.position.epoch };
         const sub = new RecordingListener();
-        const handle = await pod.subscribe(c, sub, { since, fromLocalHead: round % 2 === 0 });
+        // Half the rounds join at the local head when the feed is there, as a poll does.
+        const handle = (round % 2 === 0 ? pod.joinAtLocalHead(c, sub, since) : undefined) ?? (await pod.subscribe(c, sub, { since }));
         expect(sub.outcome!.recovered).toBe(true);
         const target = publisher.published + 3;
         await eventually(() => expect(sub.messages.length).toBeGreaterThanOrEqual(target - since.offset - 1), 10000);
@@ -285,10 +286,13 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       expect(pod.isAtLocalHead(c, { offset: published - 1, epoch: head.epoch })).toBe(false);
       expect(pod.isAtLocalHead(c, { offset: published, epoch: 'another' })).toBe(false);
       const joined = new RecordingListener();
-      const joining = pod.subscribe(c, joined, { since: head, fromLocalHead: true });
-      // At the local head such a join reads nothing from the store: its outcome is given before the call returns.
+      const handle = pod.joinAtLocalHead(c, joined, head)!;
+      expect(handle).toBeDefined();
       expect(joined.outcome).toMatchObject({ offset: published, recovered: true });
-      const handle = await joining;
+      // Anywhere else it does nothing (a subscribe reads the store).
+      const elsewhere = new RecordingListener();
+      expect(pod.joinAtLocalHead(c, elsewhere, { offset: published - 1, epoch: head.epoch })).toBeUndefined();
+      expect(elsewhere.events).toEqual([]);
       await other.publish({ channel: c, data: 'a' });
       await other.publish({ channel: c, data: 'b' });
       await eventually(() => expect(joined.offsets).toEqual([published + 1, published + 2]), 10000);
@@ -372,7 +376,8 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       // The feed may still be at `before` (the new epoch's message in flight on the bus): then
       // the join takes the feed's word, and the feed's resync tells it what the store lost.
       const resumed = new RecordingListener();
-      await pod.subscribe(c, resumed, { since: { offset: before.offset, epoch: before.epoch }, fromLocalHead: true });
+      const since = { offset: before.offset, epoch: before.epoch };
+      if (pod.joinAtLocalHead(c, resumed, since) === undefined) await pod.subscribe(c, resumed, { since });
       await eventually(() => expect(resumed.messages.map((m) => [m.offset, m.epoch])).toEqual([[1, after.epoch]]));
       // Told once: in its outcome, or by a loss before the new epoch's first message.
       expect(resumed.events).toEqual(resumed.outcome!.recovered === false ? ['subscribed', 'm1'] : ['subscribed', 'lost', 'm1']);
@@ -604,7 +609,8 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       // Published while no local subscriber holds it: the next join from where the first left gets it.
       await other.publish({ channel: c, data: 2 });
       const second = new RecordingListener();
-      const handle2 = await holder.subscribe(c, second, { since: first.last, fromLocalHead: true, lingerMs: 400 });
+      const handle2 =
+        holder.joinAtLocalHead(c, second, first.last, 400) ?? (await holder.subscribe(c, second, { since: first.last, lingerMs: 400 }));
       await eventually(() => expect(second.offsets).toEqual([2]));
       expect(second.outcome!.recovered).toBe(true);
       handle2.unsubscribe();

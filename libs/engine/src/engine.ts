@@ -89,26 +89,7 @@ export class Engine implements ChannelEngine {
     return this.wrap(() => this.store.positions(channels, options));
   }
 
-  subscribe(channel: string, listener: ChannelListener, options: SubscribeOptions = {}): Promise<ChannelSubscription> {
-    const since = options.since;
-    if (since === undefined || options.fromLocalHead !== true || this.closed) return this.subscribeFromStore(channel, listener, options);
-    const feed = this.feeds.get(channel);
-    if (feed === undefined || !feed.isAt(since)) return this.subscribeFromStore(channel, listener, options);
-    // At the head of this process's feed: nothing after `since` has reached the process, and
-    // the feed brings what follows (or repairs it) as it does for every live subscriber.
-    const sub = feed.addLive(listener, options.lingerMs);
-    try {
-      this.options.metrics.recovery(true);
-      listener.onSubscribed({ channel, offset: since.offset, epoch: since.epoch, recovered: true });
-    } catch (err) {
-      sub.unsubscribe();
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    return Promise.resolve(sub);
-  }
-
-  /** A subscription whose start is read from the store: a new feed, or `since` behind (or beside) the feed's position. */
-  private async subscribeFromStore(channel: string, listener: ChannelListener, options: SubscribeOptions): Promise<ChannelSubscription> {
+  async subscribe(channel: string, listener: ChannelListener, options: SubscribeOptions = {}): Promise<ChannelSubscription> {
     assertChannel(channel);
     if (this.closed) throw new SwitchboardError('unavailable', 'engine is closed');
     const since = options.since;
@@ -161,6 +142,22 @@ export class Engine implements ChannelEngine {
         }
       }
       feed.activate(sub);
+    } catch (err) {
+      sub.unsubscribe();
+      throw err;
+    }
+    return sub;
+  }
+
+  joinAtLocalHead(channel: string, listener: ChannelListener, since: StreamPosition, lingerMs?: number): ChannelSubscription | undefined {
+    const feed = this.closed ? undefined : this.feeds.get(channel);
+    if (feed === undefined || !feed.isAt(since)) return undefined;
+    // Nothing after `since` has reached the process, and the feed brings what follows (or
+    // repairs it) as it does for every live subscriber.
+    const sub = feed.addLive(listener, lingerMs);
+    try {
+      this.options.metrics.recovery(true);
+      listener.onSubscribed({ channel, offset: since.offset, epoch: since.epoch, recovered: true });
     } catch (err) {
       sub.unsubscribe();
       throw err;

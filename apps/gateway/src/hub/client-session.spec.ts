@@ -160,6 +160,26 @@ describe('ClientSession (the session core)', () => {
     expect(await metric('switchboard_limit_hits_total', { limit: 'publish_rate', transport: 'ws' })).toBe(1);
   });
 
+  it("joins at the feed's head at once, under the same rules as subscribe, and does nothing elsewhere", async () => {
+    const holder = open();
+    await holder.session.subscribe('room:1', undefined, () => undefined);
+    const { offset, epoch } = (await engine.publish({ channel: 'room:1', data: 'a' })) as { offset: number; epoch: string };
+    const poll = open(principal(), new RecordingTransport('poll'));
+    // Behind the head: nothing done, the caller subscribes from the store.
+    expect(poll.session.joinAtLocalHead('room:1', { offset: offset - 1, epoch })).toBe(false);
+    expect(poll.session.channelCount).toBe(0);
+    expect(poll.session.joinAtLocalHead('room:1', { offset, epoch })).toBe(true);
+    expect(() => poll.session.joinAtLocalHead('room:1', { offset, epoch })).toThrow(
+      expect.objectContaining({ code: 'already_subscribed' }),
+    );
+    expect(() => poll.session.joinAtLocalHead('secret:1', { offset, epoch })).toThrow(expect.objectContaining({ code: 'forbidden' }));
+    await engine.publish({ channel: 'room:1', data: 'b' });
+    expect(poll.transport.messages.map((m) => m.offset)).toEqual([offset + 1]);
+    expect(await metric('switchboard_subscriptions', { transport: 'poll' })).toBe(1);
+    poll.session.close();
+    expect(() => poll.session.joinAtLocalHead('room:2', { offset, epoch })).toThrow(expect.objectContaining({ code: 'unavailable' }));
+  });
+
   it('ends a connection whose queue outgrows SEND_QUEUE_MAX_BYTES, for messages and for replies alike', async () => {
     const a = open();
     await a.session.subscribe('room:1', undefined, () => undefined);
@@ -288,6 +308,15 @@ describe('ClientSession (the session core)', () => {
         '{"op":"join","channel":"room:1","user":"bob","info":{}}',
         '{"op":"leave","channel":"room:1","user":"ann"}',
       ]);
+    });
+
+    it('leaves a channel with presence to subscribe, whose join waits for the store', async () => {
+      const a = openP();
+      await a.session.subscribe('room:1', undefined, noop);
+      const head = (await engine.positions(['room:1']))[0];
+      const b = openP();
+      expect(b.session.joinAtLocalHead('room:1', head)).toBe(false);
+      expect(b.session.channelCount).toBe(0);
     });
 
     it("sends each join/leave once to every subscriber's transport: a second device causes none", async () => {

@@ -51,8 +51,6 @@ export interface SubscribeOptions {
    * channel, under its own rules): the session neither joins nor watches it.
    */
   ownPresence?: true;
-  /** A long-poll's: join this process's feed without a store read when it is at `since` (the engine's `fromLocalHead`). */
-  fromLocalHead?: true;
   /** A long-poll's: keep this process's feed of the channel this long after the last subscriber leaves (the engine's `lingerMs`). */
   lingerMs?: number;
 }
@@ -195,7 +193,6 @@ export class ClientSession implements ChannelListener, Drainable, PresenceRecipi
       handle = await this.hub.engine.subscribe(channel, this, {
         since,
         create: this.readBudget().available(),
-        fromLocalHead: options.fromLocalHead,
         lingerMs: options.lingerMs,
       });
     } catch (err) {
@@ -219,6 +216,23 @@ export class ClientSession implements ChannelListener, Drainable, PresenceRecipi
       return;
     }
     if (options.ownPresence !== true && this.hasPresence(channel)) await this.enterPresence(channel, options.member ?? this.member());
+  }
+
+  /**
+   * `subscribe` done at once when this process's feed of `channel` is exactly at `since`
+   * (the engine's `joinAtLocalHead`: nothing to read, `recovered: true`): a long-poll's next
+   * poll. False, with nothing done, when the feed is elsewhere or the channel has presence
+   * (whose join waits for the store): then `subscribe`.
+   */
+  joinAtLocalHead(channel: string, since: StreamPosition, lingerMs?: number): boolean {
+    if (this.closed) throw new SwitchboardError('unavailable', 'connection is closing');
+    this.checkSubscribe(channel);
+    if (this.hasPresence(channel)) return false;
+    const handle = this.hub.engine.joinAtLocalHead(channel, this, since, lingerMs);
+    if (handle === undefined) return false;
+    this.subscriptions.set(channel, handle);
+    this.hub.metrics.activeSubscriptions.add(this.transportName, 1);
+    return true;
   }
 
   unsubscribe(channel: string): void {

@@ -23,16 +23,13 @@ const ENVELOPE_BYTES = 64;
  */
 const EXPIRY_WATCH_MARGIN_MS = 1000 + HOLD_TICK_MS;
 /**
- * How a held poll subscribes. It joins this process's feed of a channel without a store read
- * when the feed is at the poll's position (the next poll of a broadcast): what the store has
- * beyond the feed comes through the feed, a loss included, which the poll answers as it does
- * any loss. And a poll's channels stay held for the client's next poll, which follows its
- * answer at once (the SDK's does): the feed outlives the last answered poll by
- * POLL_FEED_LINGER_MS, so the next polls find it at their position instead of each reading
- * the store and subscribing anew.
+ * A poll's channels stay held for the client's next poll, which follows its answer at once
+ * (the SDK's does): this process's feed of a channel outlives the last answered poll by this
+ * much, so the next polls find it at their position and join it without a store read
+ * (`joinAtLocalHead`) instead of each reading the store and subscribing anew.
  */
 const POLL_FEED_LINGER_MS = 5000;
-const POLL_SUBSCRIBE: SubscribeOptions = { fromLocalHead: true, lingerMs: POLL_FEED_LINGER_MS };
+const POLL_SUBSCRIBE: SubscribeOptions = { lingerMs: POLL_FEED_LINGER_MS };
 
 /**
  * The last body written, shared by every poll that answers the same thing: the polls held
@@ -315,14 +312,16 @@ export class PollTransport implements OnApplicationShutdown {
         const p = cursor?.get(channel) ?? current![fresh.indexOf(channel)];
         positions.set(channel, { offset: p.offset, epoch: p.epoch });
       }
-      // The backlog, one channel at a time: memory stays within one channel's history plus the answer.
-      for (const channel of channels) {
+      // The backlog, one channel at a time: memory stays within one channel's history plus the
+      // answer. (Indexed loops here and below: an iterator kept across an await is allocated per poll.)
+      for (let i = 0; i < channels.length; i++) {
+        const channel = channels[i];
         const since = cursor?.get(channel);
         if (since === undefined) continue;
         if (answer.full) break;
         // Where this process's feed of the channel is (the cursor every poll of a broadcast
         // carries): nothing after it has reached this process, and the subscription below
-        // joins the feed there (POLL_SUBSCRIBE).
+        // joins the feed there.
         if (engine.isAtLocalHead(channel, since)) continue;
         const history = await session.history(channel, since);
         if (!history.recovered) {
@@ -338,9 +337,12 @@ export class PollTransport implements OnApplicationShutdown {
       this.registry.admit('poll');
       session.register();
       connection.hold(timeout);
-      for (const channel of channels) {
+      for (let i = 0; i < channels.length; i++) {
         if (session.isClosed) break;
+        const channel = channels[i];
         const since = positions.get(channel)!;
+        // At the feed's head (the next poll of a broadcast) at once, with nothing to read.
+        if (session.joinAtLocalHead(channel, since, POLL_FEED_LINGER_MS)) continue;
         await session.subscribe(
           channel,
           { offset: since.offset, epoch: since.epoch },
