@@ -1,0 +1,35 @@
+// Preload for a server under test: samples every allocation, those already collected
+// included, over the measured window — from the harness's first probe (SIGUSR2, just
+// before the window) to its next one (just after) — and writes
+// bench/results/heap/<pid>.heapprofile, which `bench/heap-summary.mjs` reads. For
+// allocation work (what a poll or a delivery allocates), where a CPU profile shows only
+// the garbage collector's share:
+//
+//   BENCH_PROFILE=1 BENCH_NODE_ARGS="--require ./bench/heap-sample.cjs" node bench/broadcast-cpu.mjs lp 2000 40 ours
+//
+// (BENCH_PROFILE=1: the harness lets the server exit by itself, so the write is not cut short.)
+const inspector = require('node:inspector');
+const { mkdirSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+const session = new inspector.Session();
+session.connect();
+let probes = 0;
+process.on('SIGUSR2', () => {
+  probes++;
+  if (probes === 1) {
+    session.post('HeapProfiler.enable');
+    session.post('HeapProfiler.startSampling', {
+      samplingInterval: 2048,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  } else if (probes === 2) {
+    session.post('HeapProfiler.stopSampling', (err, result) => {
+      if (err) throw err;
+      const dir = join(__dirname, 'results', 'heap');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${process.pid}.heapprofile`), JSON.stringify(result.profile));
+    });
+  }
+});
