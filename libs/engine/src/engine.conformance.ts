@@ -348,13 +348,19 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       }
     });
 
-    it('changes the epoch when the channel state is lost and tells subscribers recovered:false', async () => {
+    /** A channel with a live subscriber whose store state is lost after one message, then one message in the new epoch. */
+    const loseChannelState = async () => {
       const c = channel();
       const before = await pod.publish({ channel: c, data: 'old' });
       const live = new RecordingListener();
       await pod.subscribe(c, live);
       await harness.dropChannel(c);
       const after = await pod.publish({ channel: c, data: 'new' });
+      return { c, before, live, after };
+    };
+
+    it('changes the epoch when the channel state is lost and tells subscribers recovered:false', async () => {
+      const { c, before, live, after } = await loseChannelState();
       expect(after.epoch).not.toBe(before.epoch);
       expect(after.offset).toBe(1);
       const resumed = new RecordingListener();
@@ -367,12 +373,7 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
     });
 
     it('tells a join from the local head about a lost channel state, in its outcome or right after it', async () => {
-      const c = channel();
-      const before = await pod.publish({ channel: c, data: 'old' });
-      const live = new RecordingListener();
-      await pod.subscribe(c, live);
-      await harness.dropChannel(c);
-      const after = await pod.publish({ channel: c, data: 'new' });
+      const { c, before, live, after } = await loseChannelState();
       // The feed may still be at `before` (the new epoch's message in flight on the bus): then
       // the join takes the feed's word, and the feed's resync tells it what the store lost.
       const resumed = new RecordingListener();
