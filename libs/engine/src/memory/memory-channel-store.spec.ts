@@ -5,12 +5,17 @@ import { MemoryChannelStore } from './memory-channel-store';
 
 describe('MemoryChannelStore', () => {
   it('forgets 100,000 channels that were only read once HISTORY_TTL_SECONDS has passed; a published one stays', async () => {
-    const store = new MemoryChannelStore({
-      historySize: 100,
-      historyTtlSeconds: 1,
-      channelMetaTtlSeconds: 3600,
-      idempotencyWindowSeconds: 120,
-    });
+    // A clock of its own: however long the reads take, nothing expires until it moves.
+    let now = Date.now();
+    const store = new MemoryChannelStore(
+      {
+        historySize: 100,
+        historyTtlSeconds: 1,
+        channelMetaTtlSeconds: 3600,
+        idempotencyWindowSeconds: 120,
+      },
+      () => now,
+    );
     try {
       const name = (): string => uniqueName('r') + ':x';
       let created = 0;
@@ -26,6 +31,7 @@ describe('MemoryChannelStore', () => {
         Date.now(),
       );
       expect(store.size).toBe(100_001);
+      now += 1001;
       // The sweep removes what expired: the map does not keep what reads created.
       await eventually(() => expect(store.size).toBe(1), 10_000, 100);
       expect(await store.positions([published], { create: false })).toEqual([{ offset: 1, epoch: result.epoch }]);

@@ -29,9 +29,13 @@ export class MemoryChannelStore implements ChannelStore {
   /** Channels created so far: a read compares it before and after to report `created`. */
   private creations = 0;
 
-  constructor(private readonly retention: RetentionOptions) {
+  constructor(
+    private readonly retention: RetentionOptions,
+    /** The clock of every expiry (ms since the epoch); the sweep still runs on a real timer. */
+    private readonly now: () => number = Date.now,
+  ) {
     const interval = Math.min(SWEEP_INTERVAL_MS, Math.max(1000, retention.historyTtlSeconds * 1000));
-    this.sweeper = setInterval(() => this.sweep(Date.now()), interval);
+    this.sweeper = setInterval(() => this.sweep(this.now()), interval);
     this.sweeper.unref();
   }
 
@@ -41,7 +45,7 @@ export class MemoryChannelStore implements ChannelStore {
   }
 
   publish(request: PublishRequest, parts: JsonParts, receivedAt: number): Promise<StoreWriteResult> {
-    const now = Date.now();
+    const now = this.now();
     const state = this.touch(request.channel, now, true)!;
     const key = request.idempotencyKey;
     if (key !== undefined) {
@@ -68,7 +72,7 @@ export class MemoryChannelStore implements ChannelStore {
 
   history(channel: string, since?: StreamPosition, options?: ReadOptions): Promise<HistoryResult> {
     const wasCreated = this.creations;
-    const state = this.touch(channel, Date.now(), options?.create !== false);
+    const state = this.touch(channel, this.now(), options?.create !== false);
     if (state === undefined) return Promise.reject(new ChannelNotFoundError(channel));
     const position = { offset: state.offset, epoch: state.epoch };
     let result: HistoryResult;
@@ -84,7 +88,7 @@ export class MemoryChannelStore implements ChannelStore {
   }
 
   positions(channels: readonly string[], options?: ReadOptions): Promise<ChannelPosition[]> {
-    const now = Date.now();
+    const now = this.now();
     const create = options?.create !== false;
     if (!create) {
       // A missing channel fails the whole read before anything is created.
