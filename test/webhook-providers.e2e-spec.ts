@@ -63,8 +63,11 @@ const flipHex = (text: string, at: number): string => text.slice(0, at) + (text[
 beforeAll(async () => {
   await requireSharedServers();
   ({ sign } = await import('@octokit/webhooks-methods'));
-  // The proxy in front of the ingest is 127.0.0.1 here (the test itself).
-  service = await startIngest(webhookEnv(names, SOURCES, { TRUSTED_PROXIES: '127.0.0.1/32' }));
+  // The proxy in front of the ingest is 127.0.0.1 here (the test itself). The cases send
+  // dozens of refused deliveries from that one address, and whether they outrun the default
+  // unverified budget (10/s, burst 20) depended on the machine's speed: a later valid
+  // delivery was once answered 429. That budget has its own tests (webhook-unverified).
+  service = await startIngest(webhookEnv(names, SOURCES, { TRUSTED_PROXIES: '127.0.0.1/32', WEBHOOK_UNVERIFIED_RATE: '0' }));
 });
 
 afterAll(async () => {
