@@ -35,6 +35,7 @@ describe('bench --quick', () => {
       'fan-out pusher ×200 (memory)',
       '(NATS+Redis)',
       'channels',
+      'channels vs stored-ws',
       'vs io.emit',
       'idle ws',
       'idle sio',

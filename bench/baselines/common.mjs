@@ -17,13 +17,17 @@ export async function readJson(req) {
   return JSON.parse((await readBody(req)).toString('utf8'));
 }
 
-/** An HTTP server whose POST /publish calls `publish(channel, data)`; other requests go to `handler`. */
+/**
+ * An HTTP server whose POST /publish calls `publish(channel, data)` (answered once the promise
+ * it may return has resolved); other requests go to `handler`.
+ */
 export function serve(publish, handler = (req, res) => res.writeHead(404).end()) {
   const server = createServer(async (req, res) => {
     if (req.method === 'POST' && req.url === '/publish') {
       try {
         const { channel, data } = await readJson(req);
-        publish(channel, data);
+        const stored = publish(channel, data);
+        if (stored !== undefined) await stored;
         res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
       } catch {
         res.writeHead(400).end();

@@ -64,6 +64,7 @@ export const BASELINES = {
   hmac: 'hmac-verify.mjs',
   e2e: 'e2e-bare.mjs',
   publish: 'publish-floor.mjs',
+  'stored-ws': 'stored-ws.mjs',
 };
 
 export function startBaseline(kind, env = {}, nodeArgs = []) {

@@ -3,15 +3,15 @@
 // then a fixed-rate window for latency, then a check that every message arrived once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Clients, now, Publisher, systemCpu } from '../lib/harness.mjs';
-import { PUBLISH_API_KEY, startBaseline, startOurs, token } from '../lib/targets.mjs';
+import { PUBLISH_API_KEY, realEngineEnv, startBaseline, startOurs, token } from '../lib/targets.mjs';
 
 const PUSHER_BENCH_KEY = 'bench-key';
 const PUSHER_BENCH_APPS = JSON.stringify([{ id: 'bench', key: PUSHER_BENCH_KEY, secret: 'bench-secret-0123456789' }]);
 
 /**
- * @param side 'bare' | 'ours'
+ * @param side 'bare' | 'ours' | 'floor' (`o.floor`, a bare server on the real NATS and Redis)
  * @param o {transport, engine, connections, channels (count), perConnection, windowMs, rate (msg/s), clientProcesses,
- *   baseline (the bare server, when not the transport's own: 'sio-emit')}
+ *   baseline (the bare server, when not the transport's own: 'sio-emit'), floor ('stored-ws')}
  */
 export async function measureDelivery(side, o) {
   // Pusher clients are measured against the same bare `ws` broadcast server as /v1/ws.
@@ -19,7 +19,9 @@ export async function measureDelivery(side, o) {
   const server =
     side === 'ours'
       ? await startOurs(o.engine, pusher ? { PUSHER_APPS: PUSHER_BENCH_APPS } : {})
-      : await startBaseline(o.baseline ?? (pusher ? 'ws' : o.transport));
+      : side === 'floor'
+        ? await startBaseline(o.floor, realEngineEnv())
+        : await startBaseline(o.baseline ?? (pusher ? 'ws' : o.transport));
   const clients = await Clients.start(o.clientProcesses);
   try {
     const names = Array.from({ length: o.channels }, (_, i) => `bench:c${i}`);
@@ -30,7 +32,7 @@ export async function measureDelivery(side, o) {
     for (const list of subscriptions) for (const c of list) subscribers.set(c, subscribers.get(c) + 1);
     const transport = pusher && side === 'bare' ? 'ws' : o.transport;
     const opened = await clients.open(
-      { mode: side, transport, base: server.url, token: await token(), pusherKey: PUSHER_BENCH_KEY },
+      { mode: side === 'ours' ? 'ours' : 'bare', transport, base: server.url, token: await token(), pusherKey: PUSHER_BENCH_KEY },
       subscriptions,
     );
     if (opened.failed > 0) throw new Error(`${opened.failed} of ${o.connections} ${o.transport} connections failed: ${opened.firstError}`);
@@ -49,10 +51,10 @@ export async function measureDelivery(side, o) {
     const inflight = Math.min(8, names.length);
     let next = 0;
     const busy = new Set();
-    const publishLoop = async (until, pace) => {
+    const publishLoop = async (until, pace, atLeast = 0) => {
       const lanes = Array.from({ length: inflight }, async (_, lane) => {
         let sent = 0;
-        while (now() < until) {
+        while (now() < until || next < atLeast) {
           if (pace !== undefined) {
             const due = pace.start + ((sent * inflight + lane) * 1000) / pace.rate;
             if (due > now()) await sleep(due - now());
@@ -77,8 +79,9 @@ export async function measureDelivery(side, o) {
       await Promise.all(lanes);
     };
 
-    // Warm-up, then the saturating window.
-    await publishLoop(now() + Math.min(500, o.windowMs / 2));
+    // Warm-up, at least one publish on every channel (a channel's first stored publish creates
+    // its history in Redis, once in the channel's life), then the saturating window.
+    await publishLoop(now() + Math.min(500, o.windowMs / 2), undefined, names.length);
     await drain(clients, () => expected);
     const before = await server.probe();
     const systemBefore = systemCpu();
