@@ -1,7 +1,7 @@
 // Bare HMAC-verify endpoint: POST /v1/webhooks/:source reads the raw body, checks a
 // Stripe (`Stripe-Signature` t=…,v1=…) or GitHub (`X-Hub-Signature-256`) signature in
 // constant time and answers 202. Nothing is stored: the floor for webhook-ingest.
-// `githubSignatureOk` is shared with e2e-bare.mjs.
+// `githubSignatureOk` is shared with e2e-bare.mjs, `signatureOk` with stored-ingest.mjs.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 
@@ -12,6 +12,18 @@ export function githubSignatureOk(secret, body, header) {
   return typeof header === 'string' && equal(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`, header);
 }
 
+/** Whether `req` carries a valid Stripe (within 5 minutes) or GitHub signature of `body` under `secret`. */
+export function signatureOk(req, body, secret) {
+  const stripe = req.headers['stripe-signature'];
+  const github = req.headers['x-hub-signature-256'];
+  if (typeof stripe === 'string') {
+    const parts = Object.fromEntries(stripe.split(',').map((p) => p.split('=')));
+    const expected = createHmac('sha256', secret).update(`${parts.t}.`).update(body).digest('hex');
+    return Math.abs(Date.now() / 1000 - Number(parts.t)) < 300 && equal(expected, parts.v1 ?? '');
+  }
+  return typeof github === 'string' && githubSignatureOk(secret, body, github);
+}
+
 if (import.meta.main) {
   const secret = process.env.WEBHOOK_SECRET ?? 'whsec_bench';
   createServer((req, res) => {
@@ -19,17 +31,7 @@ if (import.meta.main) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      let ok = false;
-      const stripe = req.headers['stripe-signature'];
-      const github = req.headers['x-hub-signature-256'];
-      if (typeof stripe === 'string') {
-        const parts = Object.fromEntries(stripe.split(',').map((p) => p.split('=')));
-        const expected = createHmac('sha256', secret).update(`${parts.t}.`).update(body).digest('hex');
-        ok = Math.abs(Date.now() / 1000 - Number(parts.t)) < 300 && equal(expected, parts.v1 ?? '');
-      } else if (typeof github === 'string') {
-        ok = githubSignatureOk(secret, body, github);
-      }
+      const ok = signatureOk(req, Buffer.concat(chunks), secret);
       res.writeHead(ok ? 202 : 401, { 'Content-Type': 'application/json' }).end(ok ? '{"ok":true}' : '{"error":"signature_mismatch"}');
     });
   }).listen(Number(process.env.PORT), '127.0.0.1');

@@ -65,6 +65,7 @@ export const BASELINES = {
   e2e: 'e2e-bare.mjs',
   publish: 'publish-floor.mjs',
   'stored-ws': 'stored-ws.mjs',
+  'stored-ingest': 'stored-ingest.mjs',
 };
 
 export function startBaseline(kind, env = {}, nodeArgs = []) {

@@ -53,12 +53,18 @@ const ONE_SENDER = { WEBHOOK_UNVERIFIED_RATE: '0' };
 /** Load before the measured window of the ingest rows (see measureIngest). */
 const WARM_UP_MS = 1000;
 
-/** @param o {provider, durationMs, connections} */
+/**
+ * @param side 'bare' (the HMAC check alone) | 'floor' (the check and an awaited JetStream publish: stored-ingest.mjs) | 'ours'
+ * @param o {provider, durationMs, connections}
+ */
 export async function measureIngest(side, o) {
+  const secret = { WEBHOOK_SECRET: o.provider === 'stripe' ? STRIPE_SECRET : GITHUB_SECRET };
   const server =
     side === 'ours'
       ? await ServerProcess.start('webhook-ingest', built('webhook-ingest'), { ...realEngineEnv(), ...ONE_SENDER, WEBHOOK_SOURCES: sources() }, '/readyz')
-      : await startBaseline('hmac', { WEBHOOK_SECRET: o.provider === 'stripe' ? STRIPE_SECRET : GITHUB_SECRET });
+      : side === 'floor'
+        ? await startBaseline('stored-ingest', { ...realEngineEnv(), ...secret }, ['--experimental-transform-types', '--disable-warning=ExperimentalWarning'])
+        : await startBaseline('hmac', secret);
   const load = (durationMs) =>
     autocannon({
       url: server.url,
