@@ -26,6 +26,8 @@ export function signatureOk(req, body, secret) {
 
 if (import.meta.main) {
   const secret = process.env.WEBHOOK_SECRET ?? 'whsec_bench';
+  // The bench stops a profiled server with SIGTERM: exit normally so --cpu-prof writes its profile.
+  process.on('SIGTERM', () => process.exit(0));
   createServer((req, res) => {
     if (req.url === '/healthz') return res.writeHead(200).end('ok');
     const chunks = [];

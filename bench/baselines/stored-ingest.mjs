@@ -1,20 +1,24 @@
-// The floor of a stored webhook: hmac-verify.mjs's check, then what storing it durably takes
-// at the least — one JetStream publish of the event (a CloudEvent around the raw body, with
-// the delivery's id as `Nats-Msg-Id`, so JetStream drops a redelivery within its window),
-// awaited for its ack, then 202. Into a stream made as the platform makes EVENTS, with the
-// same client as ours: nats.js and the engine's `JetStreamPublisher` (nats.js's own
-// `js.publish` cost this server ~40 % more CPU per request, and JetStream twice as much,
-// since it writes each publish apart: not a floor). What ours does beyond it — the Redis
-// delivery ledger (a redelivery answered `duplicate` for 24 h, not only within the stream's
-// 2 minutes), the replay guard, rate limits, metrics — is ours' own cost. Run with
-// --experimental-transform-types (the publisher is TypeScript with parameter properties).
+// The floor of a stored webhook: hmac-verify.mjs's check, then what storing it once takes
+// at the least. Is the delivery already stored (one Redis `EXISTS` of its key: the
+// long-window dedupe the platform promises, 72 h by default)? If not, one JetStream publish
+// of the event (a CloudEvent around the raw body, the delivery's id as `Nats-Msg-Id`),
+// awaited for its ack; then 202, and the delivery's key set for the window (not awaited, as
+// ours). A stored one is answered 200. Into a stream made as the platform makes EVENTS,
+// with the same clients as ours: ioredis, nats.js and the engine's `JetStreamPublisher`
+// (nats.js's own `js.publish` cost this server ~40 % more CPU per request, and JetStream
+// twice as much, since it writes each publish apart: not a floor). What ours does beyond
+// it — the replay guard (a Stripe signature claimed by its first delivery), rate limits,
+// validation, metrics — is ours' own cost. Run with --experimental-transform-types (the
+// publisher is TypeScript with parameter properties).
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { JetStreamPublisher } from '../../libs/engine/src/nats-redis/jetstream-publisher.ts';
 import { signatureOk } from './hmac-verify.mjs';
 
+const DEDUPE_SECONDS = 259_200;
 const secret = process.env.WEBHOOK_SECRET ?? 'whsec_bench';
 const nc = await connect({ servers: process.env.NATS_URL.split(','), noAsyncTraces: true });
 await (
@@ -28,9 +32,14 @@ await (
 });
 const js = new JetStreamPublisher(nc, 5000);
 const subject = `${process.env.EVENTS_SUBJECT_PREFIX}.webhook.received`;
+const redis = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 
+/** Whether the webhook was stored now (false: an earlier delivery of it was). */
 async function store(req, body) {
   const id = req.headers['x-github-delivery'] ?? JSON.parse(body).id ?? randomUUID();
+  const key = `${process.env.REDIS_KEY_PREFIX}wh:${id}`;
+  if ((await redis.exists(key)) === 1) return false;
   const event =
     '{"specversion":"1.0","id":' +
     JSON.stringify(id) +
@@ -40,8 +49,12 @@ async function store(req, body) {
     body +
     '}';
   await js.publish(subject, event, id);
+  redis.set(key, '1', 'EX', DEDUPE_SECONDS).catch(() => undefined);
+  return true;
 }
 
+// The bench stops a profiled server with SIGTERM: exit normally so --cpu-prof writes its profile.
+process.on('SIGTERM', () => process.exit(0));
 createServer((req, res) => {
   if (req.url === '/healthz') return res.writeHead(200).end('ok');
   const chunks = [];
@@ -51,7 +64,7 @@ createServer((req, res) => {
     if (!signatureOk(req, body, secret))
       return res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"error":"signature_mismatch"}');
     store(req, body.toString('utf8')).then(
-      () => res.writeHead(202, { 'Content-Type': 'application/json' }).end('{"ok":true}'),
+      (stored) => res.writeHead(stored ? 202 : 200, { 'Content-Type': 'application/json' }).end('{"ok":true}'),
       () => res.writeHead(503).end(),
     );
   });
