@@ -45,6 +45,7 @@ describe('bench --quick', () => {
       'publisher library → JetStream',
       'webhook stripe',
       'webhook github',
+      'webhook github → JetStream vs stored-ingest',
       'end to end',
       'end to end (3 processes)',
       'events → 1 endpoint',
