@@ -12,6 +12,9 @@ const inspector = require('node:inspector');
 const { mkdirSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
+// bench/heap-live.cjs: only what is still live when the window ends, after a full GC (the
+// harness runs servers with --expose-gc).
+const live = globalThis.heapSampleLive === true;
 const session = new inspector.Session();
 session.connect();
 let probes = 0;
@@ -21,15 +24,16 @@ process.on('SIGUSR2', () => {
     session.post('HeapProfiler.enable');
     session.post('HeapProfiler.startSampling', {
       samplingInterval: 2048,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: !live,
+      includeObjectsCollectedByMinorGC: !live,
     });
   } else if (probes === 2) {
+    if (live) global.gc();
     session.post('HeapProfiler.stopSampling', (err, result) => {
       if (err) throw err;
       const dir = join(__dirname, 'results', 'heap');
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${process.pid}.heapprofile`), JSON.stringify(result.profile));
+      writeFileSync(join(dir, `${process.pid}${live ? '.live' : ''}.heapprofile`), JSON.stringify(result.profile));
     });
   }
 });

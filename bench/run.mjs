@@ -283,7 +283,8 @@ if (wants('ingest')) {
   // its Redis and JetStream round trips, so at 32 (the count until 2026-12-04 17:40 UTC) ours
   // used 0.85 of a core and measured ~5,000/s, at 64 and 128 7,600–8,650/s; bare the same at all three.
   for (const provider of ['stripe', 'github']) {
-    // Also against the floor of storing it (bench/baselines/stored-ingest.mjs: the check and one awaited JetStream publish).
+    // Also against the floor of storing it once (bench/baselines/stored-ingest.mjs: the check, the dedupe lookup, one
+    // awaited JetStream publish, the dedupe mark).
     const runs = await compare(
       `ingest ${provider}`,
       (side) => measureIngest(side, { provider, durationMs: P.ingestMs, connections: 64 }),

@@ -18,6 +18,12 @@ const totalCpu = () => {
 };
 let forced = 0;
 let forcedMain = 0;
+// The workload's own GC pauses (main thread, ms), the probe's forced collections left out.
+const { PerformanceObserver, constants } = require('node:perf_hooks');
+let gcPauseMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if ((e.detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) === 0) gcPauseMs += e.duration;
+}).observe({ entryTypes: ['gc'] });
 process.on('SIGUSR2', () => {
   if (typeof global.gc === 'function') {
     const [cpu0, main0] = [totalCpu(), mainCpu()];
@@ -34,6 +40,6 @@ process.on('SIGUSR2', () => {
   const spaces = {};
   for (const s of require('node:v8').getHeapSpaceStatistics()) spaces[s.space_name] = s.physical_space_size;
   process.stdout.write(
-    `__PROBE__ ${JSON.stringify({ cpuUs, mainCpuUs: main && main - forcedMain, forcedGcCpuUs: forced, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, spaces, at: Date.now() })}\n`,
+    `__PROBE__ ${JSON.stringify({ cpuUs, mainCpuUs: main && main - forcedMain, forcedGcCpuUs: forced, gcPauseMs, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, spaces, at: Date.now() })}\n`,
   );
 });

@@ -111,6 +111,8 @@ export async function measureDelivery(side, o) {
       deliveriesPerSec: delivered / elapsed,
       cpuUsPerDelivery: (after.cpuUs - before.cpuUs) / delivered,
       probeGcUsPerDelivery: (after.forcedGcCpuUs - before.forcedGcCpuUs) / delivered,
+      // The server's own GC pauses in the window (part of its CPU): what its allocations and live objects cost.
+      gcPauseUsPerDelivery: ((after.gcPauseMs - before.gcPauseMs) * 1000) / delivered,
       // NATS and Redis (ours with the real engine) and the whole machine, per delivery: a saturated
       // machine's deliveries/s follow the machine's CPU per delivery, not the server's alone.
       servicesCpuUsPerDelivery: (systemAfter.servicesUs - systemBefore.servicesUs) / delivered,
