@@ -124,11 +124,17 @@ async function deliveryScenario(label, o) {
   const rate = Math.max(1, Math.round(P.latencyDeliveries / perMessage));
   const runs = await compare(
     label,
-    (side) => measureDelivery(side, { clientProcesses: 2, windowMs: P.windowMs, rate, maxOutstanding: o.connections * o.perConnection * 5, ...o }),
+    (side) =>
+      measureDelivery(side, { clientProcesses: 2, windowMs: P.windowMs, rate, maxOutstanding: o.connections * o.perConnection * 5, ...o }),
     o.floor === undefined ? undefined : ['bare', 'floor', 'ours'],
   );
   // `o.floor`: a second row, ours against the bare server that also stores and crosses NATS.
-  for (const [base, text] of o.floor === undefined ? [['bare', label]] : [['bare', label], ['floor', `${label} vs ${o.floor}`]]) {
+  for (const [base, text] of o.floor === undefined
+    ? [['bare', label]]
+    : [
+        ['bare', label],
+        ['floor', `${label} vs ${o.floor}`],
+      ]) {
     rows.push([
       text,
       `${fmt(med(runs.ours, 'deliveriesPerSec'))}/s`,
@@ -149,7 +155,14 @@ if (wants('fanout')) {
         // Long-poll over a longer window: its closed loop runs 5–12 broadcasts a second to 2,000
         // polls, and over 2 s windows its ratio moved from 0.58× to 1.08× between repetitions of one build.
         const windowMs = transport === 'lp' ? P.lpWindowMs : undefined;
-        await deliveryScenario(label, { transport, engine, connections: Number(n), channels: 1, perConnection: 1, ...(windowMs ? { windowMs } : {}) });
+        await deliveryScenario(label, {
+          transport,
+          engine,
+          connections: Number(n),
+          channels: 1,
+          perConnection: 1,
+          ...(windowMs ? { windowMs } : {}),
+        });
       }
     }
   }
@@ -157,7 +170,14 @@ if (wants('fanout')) {
 if ((wants('fanout') || only?.includes('sio-emit')) && P.fanout[quick ? 200 : 2000]?.memory.includes('sio')) {
   // Socket.IO against the fastest broadcast a bare socket.io server has: io.emit to everyone.
   const n = quick ? 200 : 2000;
-  await deliveryScenario(`fan-out sio ×${fmt(n)} (memory) vs io.emit`, { transport: 'sio', baseline: 'sio-emit', engine: 'memory', connections: n, channels: 1, perConnection: 1 });
+  await deliveryScenario(`fan-out sio ×${fmt(n)} (memory) vs io.emit`, {
+    transport: 'sio',
+    baseline: 'sio-emit',
+    engine: 'memory',
+    connections: n,
+    channels: 1,
+    perConnection: 1,
+  });
 }
 if (wants('pusher')) {
   // The Pusher transport (/app/<key>, events published through /v1/publish) against the bare `ws` broadcast server,
@@ -165,7 +185,13 @@ if (wants('pusher')) {
   for (const n of quick ? [200] : [2000]) {
     // (--quick: the fanout rows already hold /v1/ws ×200.)
     for (const transport of quick ? ['pusher'] : ['ws', 'pusher']) {
-      await deliveryScenario(`fan-out ${transport} ×${fmt(n)} (memory)`, { transport, engine: 'memory', connections: n, channels: 1, perConnection: 1 });
+      await deliveryScenario(`fan-out ${transport} ×${fmt(n)} (memory)`, {
+        transport,
+        engine: 'memory',
+        connections: n,
+        channels: 1,
+        perConnection: 1,
+      });
     }
   }
 }
@@ -285,11 +311,11 @@ if (wants('ingest')) {
   for (const provider of ['stripe', 'github']) {
     // Also against the floor of storing it once (bench/baselines/stored-ingest.mjs: the check, the dedupe lookup, one
     // awaited JetStream publish, the dedupe mark).
-    const runs = await compare(
-      `ingest ${provider}`,
-      (side) => measureIngest(side, { provider, durationMs: P.ingestMs, connections: 64 }),
-      ['bare', 'floor', 'ours'],
-    );
+    const runs = await compare(`ingest ${provider}`, (side) => measureIngest(side, { provider, durationMs: P.ingestMs, connections: 64 }), [
+      'bare',
+      'floor',
+      'ours',
+    ]);
     for (const side of ['floor', 'ours'])
       for (const r of runs[side]) if (r.non2xx > 0) problems.push(`ingest ${provider} ${side}: ${r.non2xx} requests failed`);
     for (const [base, label] of [
@@ -429,8 +455,19 @@ if (rows.length > 0) {
   );
 }
 if (connRows.length > 0) out.push(table(['connections', 'ours', 'ratio vs its bare server', 'notes'], connRows), '');
-if (publishRows.length > 0) out.push(table(['publish path', 'ours', 'publishes/s vs floor', 'CPU/publish vs floor (server; the library: its process)', 'p99 vs floor'], publishRows), '');
-if (hookRows.length > 0) out.push(table(['webhooks', 'ours', 'throughput vs bare verify (or the floor named)', 'p99 vs bare verify (or the floor named)'], hookRows), '');
+if (publishRows.length > 0)
+  out.push(
+    table(
+      ['publish path', 'ours', 'publishes/s vs floor', 'CPU/publish vs floor (server; the library: its process)', 'p99 vs floor'],
+      publishRows,
+    ),
+    '',
+  );
+if (hookRows.length > 0)
+  out.push(
+    table(['webhooks', 'ours', 'throughput vs bare verify (or the floor named)', 'p99 vs bare verify (or the floor named)'], hookRows),
+    '',
+  );
 if (e2eRows.length > 0) {
   const cpu = 'server CPU/webhook vs bare (ours: its processes, not NATS/Redis)';
   out.push(table(['end to end', 'ours p50, p99 (p99 range)', 'bare p50, p99 (p99 range)', 'p99 vs bare', cpu, 'lost+dup'], e2eRows), '');

@@ -7,7 +7,9 @@ let io;
 const server = serve((channel, data) => io.to(channel).emit('message', { channel, data }));
 io = new Server(server, { transports: ['websocket', 'polling'] });
 io.on('connection', (socket) => {
-  const channels = String(socket.handshake.query.channels ?? '').split(',').filter(Boolean);
+  const channels = String(socket.handshake.query.channels ?? '')
+    .split(',')
+    .filter(Boolean);
   socket.join(channels);
   socket.emit('ready');
 });

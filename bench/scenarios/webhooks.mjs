@@ -24,7 +24,13 @@ function sources() {
 export function signedRequest(provider, data = {}) {
   const id = randomUUID();
   if (provider === 'stripe') {
-    const body = JSON.stringify({ id: `evt_${id}`, object: 'event', type: 'payment_intent.succeeded', created: Math.floor(Date.now() / 1000), data: { object: { id: 'pi_1', amount: 100, ...data } } });
+    const body = JSON.stringify({
+      id: `evt_${id}`,
+      object: 'event',
+      type: 'payment_intent.succeeded',
+      created: Math.floor(Date.now() / 1000),
+      data: { object: { id: 'pi_1', amount: 100, ...data } },
+    });
     const t = Math.floor(Date.now() / 1000);
     const v1 = createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex');
     return { path: '/v1/webhooks/stripe', body, headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${v1}` } };
@@ -61,9 +67,17 @@ export async function measureIngest(side, o) {
   const secret = { WEBHOOK_SECRET: o.provider === 'stripe' ? STRIPE_SECRET : GITHUB_SECRET };
   const server =
     side === 'ours'
-      ? await ServerProcess.start('webhook-ingest', built('webhook-ingest'), { ...realEngineEnv(), ...ONE_SENDER, WEBHOOK_SOURCES: sources() }, '/readyz')
+      ? await ServerProcess.start(
+          'webhook-ingest',
+          built('webhook-ingest'),
+          { ...realEngineEnv(), ...ONE_SENDER, WEBHOOK_SOURCES: sources() },
+          '/readyz',
+        )
       : side === 'floor'
-        ? await startBaseline('stored-ingest', { ...realEngineEnv(), ...secret }, ['--experimental-transform-types', '--disable-warning=ExperimentalWarning'])
+        ? await startBaseline('stored-ingest', { ...realEngineEnv(), ...secret }, [
+            '--experimental-transform-types',
+            '--disable-warning=ExperimentalWarning',
+          ])
         : await startBaseline('hmac', secret);
   const load = (durationMs) =>
     autocannon({
