@@ -160,6 +160,15 @@ export interface ChannelEngine {
    * read then and joins the feed there (`joinAtLocalHead`). Synchronous, reads nothing.
    */
   isAtLocalHead(channel: string, since: StreamPosition): boolean;
+  /**
+   * The messages after `since` up to this process's feed head, when the feed (under
+   * `isAtLocalHead`'s conditions, but behind its head) delivered them all and still holds
+   * them (`EngineOptions.recentMessages`, kept once a long-poll subscribed); undefined
+   * otherwise, and then the store is read. As at the head, what has not reached this process
+   * yet is not in it. A long-poll's next poll a message or a few behind answers with them.
+   * Synchronous, reads nothing.
+   */
+  recentAfter(channel: string, since: StreamPosition): readonly StoredMessage[] | undefined;
   /** True while the engine's backends are reachable. */
   isReady(): boolean;
   /** Backend readiness by name (`nats`, `redis`, or `memory`), for /readyz and metrics. */

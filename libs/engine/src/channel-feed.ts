@@ -97,6 +97,13 @@ export class ChannelFeed {
   lastAdvanceAt = Date.now();
   /** Set while the feed outlives its last subscriber (see `remove`). */
   private lingerTimer?: NodeJS.Timeout;
+  /**
+   * The last messages delivered, at most `options.recentMessages`, in order, contiguous and
+   * ending at `last`: emptied whenever `last` moves but by a delivery (a loss declared, the
+   * channel's state lost). Kept once a long-poll has subscribed (`lingerMs`): its next poll,
+   * a message or a few behind, reads them here (`recentAfter`) instead of the store.
+   */
+  private recent?: StoredMessage[];
   readonly ready: Promise<void>;
 
   constructor(
@@ -154,11 +161,26 @@ export class ChannelFeed {
   }
 
   /**
+   * Under `isAt`'s conditions but a few messages behind: every message after `since` up to
+   * the feed's head, when the feed delivered them all and still holds them (`recent`).
+   * Undefined otherwise. What a store read would return, less what has not reached this
+   * process yet, as at the head.
+   */
+  recentAfter(since: StreamPosition): StoredMessage[] | undefined {
+    const recent = this.recent;
+    if (recent === undefined || recent.length === 0 || this.startBuffer !== null || this.closed || this.isRepairing) return undefined;
+    if (this.epoch !== since.epoch || since.offset >= this.last || recent[recent.length - 1].offset !== this.last) return undefined;
+    const skip = since.offset + 1 - recent[0].offset;
+    return skip < 0 ? undefined : recent.slice(skip);
+  }
+
+  /**
    * A subscriber that is live at once, from the feed's position (`isAt` held): what follows
    * reaches it as it reaches every live subscriber, so it needs no history read.
    */
   addLive(listener: ChannelListener, lingerMs?: number): FeedSubscriber {
     this.stopLingering();
+    this.keepRecent(lingerMs);
     const sub = new FeedSubscriber(listener, this, lingerMs);
     sub.buffer = null;
     sub.epoch = this.epoch;
@@ -169,6 +191,7 @@ export class ChannelFeed {
 
   addJoining(listener: ChannelListener, lingerMs?: number): FeedSubscriber {
     this.stopLingering();
+    this.keepRecent(lingerMs);
     const sub = new FeedSubscriber(listener, this, lingerMs);
     this.joining.add(sub);
     return sub;
@@ -220,6 +243,11 @@ export class ChannelFeed {
       if (this.subscriberCount === 0) this.onEmpty(this);
     }, sub.lingerMs);
     this.lingerTimer.unref();
+  }
+
+  /** A long-poll's subscription (`lingerMs`) makes the feed keep its last messages from now on. */
+  private keepRecent(lingerMs: number | undefined): void {
+    if (this.recent === undefined && lingerMs !== undefined && lingerMs > 0 && this.options.recentMessages > 0) this.recent = [];
   }
 
   private stopLingering(): void {
@@ -339,6 +367,7 @@ export class ChannelFeed {
       );
       // With another epoch the read returned all its history: complete when it starts at 1.
       const complete = position.offset === 0 || messages[0]?.offset === 1;
+      if (this.recent !== undefined) this.recent.length = 0;
       this.last = position.epoch === this.epoch ? position.offset : 0;
       this.epoch = position.epoch;
       this.pending.clear();
@@ -410,6 +439,8 @@ export class ChannelFeed {
    */
   private declareLost(upTo: number): void {
     if (upTo <= this.last) return;
+    // What follows is not contiguous with what was delivered.
+    if (this.recent !== undefined) this.recent.length = 0;
     this.notifyLost(upTo);
     this.drainPending();
     // Pending offsets are all past `last + 1` here, so each step moves on.
@@ -478,6 +509,11 @@ export class ChannelFeed {
   private deliver(m: StoredMessage): void {
     this.last = m.offset;
     this.lastAdvanceAt = Date.now();
+    const recent = this.recent;
+    if (recent !== undefined) {
+      if (recent.length >= this.options.recentMessages) recent.shift();
+      recent.push(m);
+    }
     if (this.live.size === 0 && this.joining.size === 0) {
       this.options.metrics.discarded();
       return;

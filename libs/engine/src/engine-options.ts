@@ -40,6 +40,12 @@ export interface EngineOptions {
    * Delivery of the channel waits behind the hole meanwhile (only in this rare case).
    */
   lossWaitMs: number;
+  /**
+   * Messages a channel's feed keeps after delivering them once a long-poll has subscribed,
+   * for the next polls a few messages behind (`recentAfter`); 0 keeps none. Never more than
+   * the store's history size, so a poll is answered nothing the store would not answer.
+   */
+  recentMessages: number;
   logger: EngineLogger;
   metrics: EngineMetrics;
 }
@@ -51,6 +57,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   syncIntervalMs: 2000,
   maxPending: 10000,
   lossWaitMs: 1000,
+  recentMessages: 0,
   logger: noopLogger,
   metrics: noopMetrics,
 };

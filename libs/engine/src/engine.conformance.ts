@@ -620,6 +620,64 @@ export function describeEngineConformance(name: string, factory: HarnessFactory)
       await Promise.all([holder.close(), other.close()]);
     });
 
+    it('gives a poll a few messages behind what the feed delivered, only when it holds all of it', async () => {
+      const engine = await harness.createEngine({ recentMessages: 3 });
+      const other = await harness.createEngine();
+      const c = channel();
+      const plain = new RecordingListener();
+      const plainHandle = await engine.subscribe(c, plain);
+      await other.publish({ channel: c, data: 1 });
+      await eventually(() => expect(plain.offsets).toEqual([1]));
+      const epoch = plain.messages[0].epoch;
+      const after = (offset: number, e = epoch) => engine.recentAfter(c, { offset, epoch: e })?.map((m) => m.offset);
+      // Until a long-poll subscribes (lingerMs), the feed keeps nothing.
+      expect(after(0)).toBeUndefined();
+      const poll = new RecordingListener();
+      const pollHandle = await engine.subscribe(c, poll, { since: { offset: 1, epoch }, lingerMs: 5000 });
+      for (let i = 2; i <= 6; i++) await other.publish({ channel: c, data: i });
+      await eventually(() => expect(poll.offsets).toEqual([2, 3, 4, 5, 6]));
+      expect(after(3)).toEqual([4, 5, 6]);
+      expect(after(5)).toEqual([6]);
+      // At the head it is joinAtLocalHead's; further back than it holds, or in another epoch, the store's.
+      expect(after(6)).toBeUndefined();
+      expect(after(2)).toBeUndefined();
+      expect(after(4, 'another')).toBeUndefined();
+      // Lingering with nobody subscribed, the feed keeps up.
+      plainHandle.unsubscribe();
+      pollHandle.unsubscribe();
+      await other.publish({ channel: c, data: 7 });
+      await eventually(() => expect(after(5)).toEqual([6, 7]));
+      // The channel's state lost: nothing of the old epoch is given, the new one's is.
+      const holder = await engine.subscribe(c, new RecordingListener(), { lingerMs: 5000 });
+      await harness.dropChannel(c);
+      const fresh = await other.publish({ channel: c, data: 'new' });
+      await eventually(() => expect(after(0, fresh.epoch)).toEqual([1]), 5000);
+      expect(after(5)).toBeUndefined();
+      holder.unsubscribe();
+      await Promise.all([engine.close(), other.close()]);
+    });
+
+    it('gives nothing across a hole declared lost from what the feed delivered', async () => {
+      const small = await factory({ ...RETENTION, historySize: 3 });
+      try {
+        const engine = await small.createEngine({ gapWaitMs: 200, gapImmediateCount: 1000, recentMessages: 8 });
+        const c = channel();
+        const sub = new RecordingListener();
+        await engine.subscribe(c, sub, { lingerMs: 400 });
+        await engine.publish({ channel: c, data: 1 });
+        await eventually(() => expect(sub.offsets).toEqual([1]));
+        const epoch = sub.messages[0].epoch;
+        for (let i = 0; i < 5; i++) await small.storeOnly(engine, c, 'hidden');
+        await engine.publish({ channel: c, data: 7 });
+        await eventually(() => expect(sub.events).toEqual(['subscribed', 'm1', 'lost', 'm5', 'm6', 'm7']));
+        // Offsets 2–4 are gone: a poll at 1 reads the store (which says so); one at 4 gets 5–7.
+        expect(engine.recentAfter(c, { offset: 1, epoch })).toBeUndefined();
+        expect(engine.recentAfter(c, { offset: 4, epoch })?.map((m) => m.offset)).toEqual([5, 6, 7]);
+      } finally {
+        await small.close();
+      }
+    });
+
     it('rejects invalid channels and oversized messages with clear errors', async () => {
       for (const bad of ['', 'a..b', '.a', 'a.', 'has space', 'a*', 'x'.repeat(129), 'ünicode']) {
         await expect(pod.publish({ channel: bad, data: 1 })).rejects.toMatchObject({ code: 'bad_request' });

@@ -12,6 +12,9 @@ import { NatsFanoutBus } from './nats-redis/nats-fanout-bus';
 import { NatsHealth } from './nats-redis/nats-health';
 import { RedisChannelStore } from './nats-redis/redis-channel-store';
 
+/** Messages a long-polled channel's feed keeps for polls a few behind (EngineOptions.recentMessages). */
+const RECENT_MESSAGES = 8;
+
 export interface EngineSettings {
   /** With both the engine runs on NATS + Redis; without, in memory. */
   natsUrl?: string;
@@ -51,6 +54,7 @@ export async function createEngineRuntime(
     maxMessageBytes: settings.maxMessageBytes,
     gapWaitMs: settings.gapWaitMs,
     syncIntervalMs: settings.syncIntervalMs,
+    recentMessages: Math.min(RECENT_MESSAGES, settings.retention.historySize),
     logger,
     metrics,
   };

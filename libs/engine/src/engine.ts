@@ -16,6 +16,7 @@ import { ChannelFeed } from './channel-feed';
 import { ChannelStore, messageJsonParts } from './channel-store';
 import { DEFAULT_ENGINE_OPTIONS, EngineOptions } from './engine-options';
 import { FanoutBus } from './fanout-bus';
+import { StoredMessage } from './stored-message';
 
 /** How many times a subscribe re-reads history while the feed catches up with an epoch change. */
 const MAX_EPOCH_RETRIES = 3;
@@ -168,6 +169,10 @@ export class Engine implements ChannelEngine {
   isAtLocalHead(channel: string, since: StreamPosition): boolean {
     const feed = this.feeds.get(channel);
     return feed !== undefined && !this.closed && feed.isAt(since);
+  }
+
+  recentAfter(channel: string, since: StreamPosition): readonly StoredMessage[] | undefined {
+    return this.closed ? undefined : this.feeds.get(channel)?.recentAfter(since);
   }
 
   isReady(): boolean {
