@@ -14,9 +14,8 @@ import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
 import { JetStreamPublisher } from '../../libs/engine/src/nats-redis/jetstream-publisher.ts';
-import { signatureOk } from './hmac-verify.mjs';
+import { serveWebhooks, signatureOk } from './hmac-verify.mjs';
 
 const DEDUPE_SECONDS = 259_200;
 const secret = process.env.WEBHOOK_SECRET ?? 'whsec_bench';
@@ -53,19 +52,6 @@ async function store(req, body) {
   return true;
 }
 
-// The bench stops a profiled server with SIGTERM: exit normally so --cpu-prof writes its profile.
-process.on('SIGTERM', () => process.exit(0));
-createServer((req, res) => {
-  if (req.url === '/healthz') return res.writeHead(200).end('ok');
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    const body = Buffer.concat(chunks);
-    if (!signatureOk(req, body, secret))
-      return res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"error":"signature_mismatch"}');
-    store(req, body.toString('utf8')).then(
-      (stored) => res.writeHead(stored ? 202 : 200, { 'Content-Type': 'application/json' }).end('{"ok":true}'),
-      () => res.writeHead(503).end(),
-    );
-  });
-}).listen(Number(process.env.PORT), '127.0.0.1');
+serveWebhooks((req, body) =>
+  signatureOk(req, body, secret) ? store(req, body.toString('utf8')).then((stored) => (stored ? 202 : 200)) : 401,
+);
