@@ -1,4 +1,5 @@
 import { RunningService } from '@switchboard/platform';
+import { encodeCursor } from '@switchboard/protocol';
 import {
   cleanupIsolatedEnv,
   eventually,
@@ -50,14 +51,7 @@ describe('gateway cluster: two gateways on NATS + Redis', () => {
   it('lets a client move from A to B with its position while messages keep coming: none missed, none twice', async () => {
     const channel = `cl:${uniqueName('move')}`;
     const publisher = await WsTestClient.connect(wsUrl(b, token));
-    let stop = false;
-    let sent = 0;
-    const publishing = (async () => {
-      while (!stop) {
-        await publisher.request('publish', { channel, data: sent });
-        sent++;
-      }
-    })();
+    const publishing = publisher.publishUntilStopped(channel);
     const first = await WsTestClient.connect(wsUrl(a, token));
     await first.request('subscribe', { channel });
     await eventually(() => expect(first.messages(channel).length).toBeGreaterThan(10));
@@ -68,8 +62,7 @@ describe('gateway cluster: two gateways on NATS + Redis', () => {
       recovered: true,
     });
     await eventually(() => expect(second.messages(channel).length).toBeGreaterThan(10));
-    stop = true;
-    await publishing;
+    const sent = await publishing.stop();
     await eventually(() => expect(second.offsets(channel).at(-1)).toBe(sent));
     const all = [...first.offsets(channel), ...second.offsets(channel)];
     expect(all[0]).toBe(first.offsets(channel)[0]);
@@ -124,16 +117,8 @@ describe('gateway cluster: two gateways on NATS + Redis', () => {
       )) as Answer;
     let { cursor } = await poll(undefined, 0);
     const publisher = await WsTestClient.connect(wsUrl(b, token));
-    let stop = false;
-    let sent = 0;
     // Paced, so most polls find A's feed at their cursor and are held there (joined without a store read).
-    const publishing = (async () => {
-      while (!stop) {
-        await publisher.request('publish', { channel, data: sent });
-        sent++;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
+    const publishing = publisher.publishUntilStopped(channel, 5);
     const received: number[] = [];
     while (received.length < 60) {
       const res = await poll(cursor, 5);
@@ -141,8 +126,7 @@ describe('gateway cluster: two gateways on NATS + Redis', () => {
       received.push(...res.messages.map((m) => m.offset));
       cursor = res.cursor;
     }
-    stop = true;
-    await publishing;
+    const sent = await publishing.stop();
     // Bounded: a lost message shows as a gap in the comparison below, not as a hung test.
     for (const deadline = Date.now() + 10_000; received.length < sent && Date.now() < deadline;) {
       const res = await poll(cursor, 1);
@@ -153,6 +137,35 @@ describe('gateway cluster: two gateways on NATS + Redis', () => {
     // No poll is held now, yet A's feed of the channel stays, at the last offset, for the next poll.
     const [offset, epoch] = decodeCursorJson(cursor)[channel];
     await eventually(() => expect(a.platform.runtime.engine.isAtLocalHead(channel, { offset, epoch })).toBe(true));
+    publisher.close();
+  });
+
+  it("answers a poll a few messages behind its gateway's feed from the feed, without reading the store", async () => {
+    const channel = `cl:${uniqueName('behind')}`;
+    const engine = a.platform.runtime.engine;
+    const auth = { headers: { Authorization: `Bearer ${token}` } };
+    type Answer = { messages: Array<{ offset: number }>; cursor: string };
+    const poll = async (cursor: string, timeout: number): Promise<Answer> =>
+      (await fetch(`${a.url}/v1/poll?channel=${channel}&timeout=${timeout}&cursor=${cursor}`, auth).then((r) => r.json())) as Answer;
+    const start = (await fetch(`${a.url}/v1/poll?channel=${channel}&timeout=0`, auth).then((r) => r.json())) as Answer;
+    const [, epoch] = decodeCursorJson(start.cursor)[channel];
+    // A poll held on A: the channel's feed there is a long-poll's, and keeps its last messages.
+    const held = poll(start.cursor, 5);
+    await eventually(() => expect(engine.heldChannels()).toBeGreaterThan(0));
+    await eventually(() => expect(engine.isAtLocalHead(channel, { offset: 0, epoch })).toBe(true));
+    const publisher = await WsTestClient.connect(wsUrl(b, token));
+    for (let i = 1; i <= 3; i++) await publisher.request('publish', { channel, data: i });
+    expect((await held).messages[0].offset).toBe(1);
+    await eventually(() => expect(engine.isAtLocalHead(channel, { offset: 3, epoch })).toBe(true));
+    const history = jest.spyOn(engine, 'history');
+    try {
+      const behind = await poll(encodeCursor(new Map([[channel, { offset: 1, epoch }]])), 5);
+      expect(behind.messages.map((m) => m.offset)).toEqual([2, 3]);
+      expect(decodeCursorJson(behind.cursor)[channel][0]).toBe(3);
+      expect(history).not.toHaveBeenCalled();
+    } finally {
+      history.mockRestore();
+    }
     publisher.close();
   });
 

@@ -65,14 +65,7 @@ export function describeScaleOut(title: string, start: () => Promise<ScaleBacken
     it('resumes on another gateway while messages keep coming: none missed, none twice', async () => {
       const channel = `sc:${uniqueName('move')}`;
       const publisher = await WsTestClient.connect(wsUrl(gateways[2], token));
-      let stop = false;
-      let sent = 0;
-      const publishing = (async () => {
-        while (!stop) {
-          await publisher.request('publish', { channel, data: sent });
-          sent++;
-        }
-      })();
+      const publishing = publisher.publishUntilStopped(channel);
       const first = await WsTestClient.connect(wsUrl(gateways[0], token));
       await first.request('subscribe', { channel });
       await eventually(() => expect(first.messages(channel).length).toBeGreaterThan(10));
@@ -83,8 +76,7 @@ export function describeScaleOut(title: string, start: () => Promise<ScaleBacken
         recovered: true,
       });
       await eventually(() => expect(second.messages(channel).length).toBeGreaterThan(10));
-      stop = true;
-      await publishing;
+      const sent = await publishing.stop();
       await eventually(() => expect(second.offsets(channel).at(-1)).toBe(sent));
       const all = [...first.offsets(channel), ...second.offsets(channel)];
       expect(all).toEqual(Array.from({ length: all.length }, (_, i) => all[0] + i));

@@ -52,6 +52,29 @@ export class WsTestClient {
     return this.waitFor((f) => f.id === id && f.op !== 'message', timeoutMs);
   }
 
+  /**
+   * Publishes 0, 1, 2, … on `channel`, each acknowledged before the next (`pauseMs` between),
+   * until `stop()`, which resolves with how many were published.
+   */
+  publishUntilStopped(channel: string, pauseMs = 0): { stop(): Promise<number> } {
+    let running = true;
+    let sent = 0;
+    const loop = (async () => {
+      while (running) {
+        await this.request('publish', { channel, data: sent });
+        sent++;
+        if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        await loop;
+        return sent;
+      },
+    };
+  }
+
   waitFor(predicate: (f: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
     return eventually(() => {
       const found = this.frames.find(predicate);
