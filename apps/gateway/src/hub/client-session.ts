@@ -15,6 +15,7 @@ import { DeadlineSweep } from '@switchboard/platform';
 import { assertChannel, StreamPosition, SwitchboardError } from '@switchboard/protocol';
 import { randomBytes } from 'node:crypto';
 import { canPublish, canSubscribe, Principal } from '../auth/principal';
+import { ChannelTable } from './channel-table';
 import type { TokenVerifier } from '../auth/token-verifier';
 import type { ConnectionRegistry, Drainable } from './connection-registry';
 import { GatewayOptions } from './gateway-options';
@@ -85,7 +86,7 @@ export class ClientSession implements ChannelListener, Drainable, PresenceRecipi
   /** Made when presence first needs it: most sessions (every long-poll) never do. */
   private connectionIdValue?: string;
   /** Held channels; `null` while the subscribe is in progress. */
-  private readonly subscriptions = new Map<string, ChannelSubscription | null>();
+  private readonly subscriptions = new ChannelTable<ChannelSubscription | null>();
   /** Subscribe replies waiting for the engine's outcome, by channel (made on first subscribe). */
   private replies?: Map<string, (outcome: SubscribeOutcome) => void>;
   /** Made on the first client publish: most connections never publish. */
@@ -354,9 +355,9 @@ export class ClientSession implements ChannelListener, Drainable, PresenceRecipi
     if (this.closed) throw new SwitchboardError('unavailable', 'connection is closing');
     this.principalValue = next;
     this.scheduleExpiry();
-    for (const [channel, handle] of this.subscriptions) {
+    this.subscriptions.forEach((handle, channel) => {
       if (handle !== null && !canSubscribe(next, channel)) this.endSubscription(channel, handle);
-    }
+    });
     this.hub.metrics.tokenRefreshes.inc({ transport: this.transportName, outcome: 'ok' });
     return next.expiresAt ?? null;
   }
@@ -460,13 +461,16 @@ export class ClientSession implements ChannelListener, Drainable, PresenceRecipi
     this.closed = true;
     if (this.wheelSlot !== undefined) this.hub.expiry.cancel(this.wheelSlot, this);
     clearTimeout(this.deadlineTimer);
-    for (const handle of this.subscriptions.values()) {
-      if (handle !== null) {
-        handle.unsubscribe();
-        this.hub.metrics.activeSubscriptions.add(this.transportName, -1);
-      }
+    const subscriptions = this.subscriptions;
+    if (subscriptions.size > 0) {
+      subscriptions.forEach((handle) => {
+        if (handle !== null) {
+          handle.unsubscribe();
+          this.hub.metrics.activeSubscriptions.add(this.transportName, -1);
+        }
+      });
+      subscriptions.clear();
     }
-    this.subscriptions.clear();
     if (this.present !== undefined) {
       this.present = undefined;
       this.hub.presence?.leaveAll(this.connectionId);
