@@ -180,6 +180,37 @@ describe('gateway: SSE /v1/sse and long-poll /v1/poll (memory engine)', () => {
     expect(await poll(`channel=${channel}`, 'nope').then((r) => r.status)).toBe(401);
   });
 
+  it('long-poll of several channels: each moves only by its own messages, whether it came from the cursor or started fresh', async () => {
+    const [a, b] = [`news:${uniqueName('pa')}`, `news:${uniqueName('pb')}`];
+    await engine.publish({ channel: a, data: 'a1' });
+    const cursorA = (await poll(`channel=${a}`)).body.cursor as string;
+    // `a` from the cursor (at 1), `b` absent from it: it starts at its current position (0).
+    const held = poll(`channel=${a}&channel=${b}&cursor=${cursorA}&timeout=10`);
+    await eventually(() => expect(gw.platform.runtime.engine.heldChannels()).toBeGreaterThanOrEqual(2));
+    await engine.publish({ channel: b, data: 'b1' });
+    const first = (await held).body;
+    expect((first.messages as Array<{ data: string }>).map((m) => m.data)).toEqual(['b1']);
+    expect(decodeCursorJson(first.cursor as string)).toMatchObject({ [a]: [1, expect.any(String)], [b]: [1, expect.any(String)] });
+    // Both from the cursor now (polls of the same query share its positions): a message on
+    // the second channel moves the second, and a later poll from the same cursor starts where it did.
+    const query = `channel=${a}&channel=${b}&cursor=${first.cursor as string}&timeout=10`;
+    const second = poll(query);
+    await eventually(() => expect(gw.platform.runtime.engine.heldChannels()).toBeGreaterThanOrEqual(2));
+    await engine.publish({ channel: b, data: 'b2' });
+    await engine.publish({ channel: a, data: 'a2' });
+    const answered = (await second).body;
+    const again = (await poll(query)).body;
+    for (const body of [answered, again]) {
+      const data = (body.messages as Array<{ data: string }>).map((m) => m.data);
+      expect(data).toContain('b2');
+      const cursor = decodeCursorJson(body.cursor as string);
+      expect(cursor[b][0]).toBe(2);
+      expect(cursor[a][0]).toBe(data.includes('a2') ? 2 : 1);
+    }
+    // Order holds within a channel; across channels the backlog is read channel by channel.
+    expect((again.messages as Array<{ data: string }>).map((m) => m.data).sort()).toEqual(['a2', 'b2']);
+  });
+
   it('moves a position between transports without loss or duplicate (WS → SSE → poll → WS)', async () => {
     const channel = `news:${uniqueName('x')}`;
     const ws = await WsTestClient.connect(wsUrl(gw, token));

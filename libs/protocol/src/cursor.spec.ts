@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { channelNameError } from './channel';
-import { decodeBase64Url, decodeCursor, encodeBase64Url, encodeCursor } from './cursor';
+import { decodeBase64Url, decodeCursor, encodeBase64Url, encodeCursor, encodePositions } from './cursor';
 import { StreamPosition } from './message';
 
 // The cursor code as it was when it used Node's Buffer (before the protocol library had to
@@ -38,6 +38,12 @@ describe('cursor without Buffer', () => {
       fc.property(positions, (entries) => {
         const old = bufferEncodeCursor(entries);
         expect(encodeCursor(entries)).toBe(old);
+        expect(
+          encodePositions(
+            entries.map(([c]) => c),
+            entries.map(([, p]) => p),
+          ),
+        ).toBe(old);
         const wanted = new Set(entries.map(([c]) => c));
         const expected = new Map<string, StreamPosition>();
         const parsed = JSON.parse(bufferDecode(old)) as Record<string, [number, string]>;

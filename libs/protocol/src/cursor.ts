@@ -14,14 +14,19 @@ export const MAX_CURSOR_LENGTH = 32 * 1024;
 
 export function encodeCursor(positions: Iterable<readonly [string, StreamPosition]>): string {
   let json = '{';
-  let first = true;
-  for (const [channel, pos] of positions) {
-    if (!first) json += ',';
-    first = false;
-    json += jsonString(channel) + ':[' + pos.offset + ',' + jsonString(pos.epoch) + ']';
-  }
-  json += '}';
-  return encodeBase64Url(json);
+  for (const [channel, pos] of positions) json += (json.length > 1 ? ',' : '') + entryJson(channel, pos);
+  return encodeBase64Url(json + '}');
+}
+
+/** `encodeCursor` of `channels[i]` at `positions[i]`, for callers that keep positions by index (no pairs made). */
+export function encodePositions(channels: readonly string[], positions: readonly StreamPosition[]): string {
+  let json = '{';
+  for (let i = 0; i < channels.length; i++) json += (i > 0 ? ',' : '') + entryJson(channels[i], positions[i]);
+  return encodeBase64Url(json + '}');
+}
+
+function entryJson(channel: string, pos: StreamPosition): string {
+  return jsonString(channel) + ':[' + pos.offset + ',' + jsonString(pos.epoch) + ']';
 }
 
 /**

@@ -19,15 +19,21 @@ describe('PollQueryCache (long-poll query strings, parsed once)', () => {
       ['a:1', { offset: 4, epoch: 'e1' }],
       ['b:2', { offset: 7, epoch: 'e2' }],
     ]);
+    expect(parsed.query!.since).toEqual([
+      { offset: 4, epoch: 'e1' },
+      { offset: 7, epoch: 'e2' },
+    ]);
     expect(parsed.query!.key).toBe(`a:1\nb:2\n${cursor}`);
     expect(cache.parse(raw)).toBe(parsed);
     // Positions are shared between polls: they cannot be changed.
     expect(Object.isFrozen(parsed.query!.cursor!.get('a:1'))).toBe(true);
+    expect(Object.isFrozen(parsed.query!.since[1])).toBe(true);
   });
 
   it('has no body key when a channel starts at its current position, and the default timeout', () => {
     const parsed = new PollQueryCache(25).parse(`channel=a:1&channel=c:3&cursor=${cursor}`);
     expect(parsed.query).toMatchObject({ channels: ['a:1', 'c:3'], fresh: ['c:3'], timeout: 25, key: undefined });
+    expect(parsed.query!.since).toEqual([{ offset: 4, epoch: 'e1' }, undefined]);
     expect(new PollQueryCache(25).parse('channel=a:1').query).toMatchObject({ cursor: undefined, fresh: ['a:1'] });
   });
 

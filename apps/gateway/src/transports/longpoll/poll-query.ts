@@ -1,4 +1,4 @@
-import { Cursor, decodeCursor, SwitchboardError } from '@switchboard/protocol';
+import { Cursor, decodeCursor, StreamPosition, SwitchboardError } from '@switchboard/protocol';
 import { requestedChannels } from '../http/channel-request';
 
 /** Upper bound of `timeout` (SPEC). */
@@ -18,6 +18,11 @@ export interface PollQuery {
   readonly channels: readonly string[];
   /** Positions from the cursor for the requested channels (others ignored); shared: read, never changed. */
   readonly cursor: Cursor | undefined;
+  /**
+   * The cursor's position of each channel, in `channels` order (undefined: a channel absent
+   * from the cursor, which starts at its current position); the same frozen objects as `cursor`'s.
+   */
+  readonly since: readonly (StreamPosition | undefined)[];
   /** Requested channels absent from the cursor: they start at their current position. */
   readonly fresh: readonly string[];
   /** `timeout`, seconds. */
@@ -79,9 +84,10 @@ function parsePollQuery(params: URLSearchParams, defaultTimeoutSeconds: number):
   const cursor = raw === '' ? undefined : decodeCursor(raw, new Set(channels));
   if (cursor !== undefined) for (const position of cursor.values()) Object.freeze(position);
   const timeout = parseTimeout(params.get('timeout'), defaultTimeoutSeconds);
-  const fresh = channels.filter((c) => cursor?.get(c) === undefined);
+  const since = channels.map((c) => cursor?.get(c));
+  const fresh = channels.filter((_, i) => since[i] === undefined);
   const key = fresh.length === 0 ? channels.join('\n') + '\n' + raw : undefined;
-  return { channels, cursor, fresh, timeout, key };
+  return { channels, cursor, since, fresh, timeout, key };
 }
 
 function parseTimeout(value: string | null, fallback: number): number {

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { MessageEncoder, StoredMessage } from '@switchboard/engine';
 import type { Logger } from '@switchboard/observability';
 import { LOGGER } from '@switchboard/platform';
-import { encodeCursor, isSwitchboardError, StreamPosition, SwitchboardError } from '@switchboard/protocol';
+import { encodePositions, isSwitchboardError, StreamPosition, SwitchboardError } from '@switchboard/protocol';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { originAllowed, tokenFromHeaderOr } from '../../auth/request-auth';
 import { GatewayTokenVerifier } from '../../auth/token-verifier';
@@ -39,7 +39,7 @@ const POLL_SUBSCRIBE: SubscribeOptions = { lingerMs: POLL_FEED_LINGER_MS };
 interface SharedBody {
   key: string;
   /** The messages' JSON (each message's string is encoded once and shared: compared by identity first). */
-  messages: string[];
+  messages: readonly string[];
   body: string;
   /** The answer's headers, as `writeHead` takes them flat (built once per body too). */
   headers: string[];
@@ -50,52 +50,101 @@ function answerHeaders(body: string): string[] {
   return ['Content-Type', 'application/json', 'Cache-Control', 'no-store', 'Content-Length', String(Buffer.byteLength(body))];
 }
 
+/** What every answer of the transport shares: the size bound and the last body and envelope built (see PollAnswer). */
+interface AnswerContext {
+  readonly maxBytes: number;
+  readonly shared: { body?: SharedBody; envelope?: { key: string; bytes: number } };
+}
+
 /**
  * What one poll answers: whole messages, in order, within MAX_RESPONSE_BYTES; the cursor
  * after the last one included, so the client's next poll starts exactly there.
+ *
+ * A held poll keeps as little as it can (every scavenge copies what 2,000 held polls keep):
+ * its positions are the query's own shared ones until a message or a loss moves one (then
+ * a copy), and its message and loss lists are made with their first entry.
  */
 class PollAnswer {
-  readonly messages: string[] = [];
-  readonly lost: string[] = [];
+  private messageList?: string[];
+  private lostList?: string[];
   /** No further message fits: answer now, the client polls again at once. */
   full = false;
   /** Bytes of the body so far, the envelope's included (reserved once the positions are known). */
   private bytes = -1;
 
+  /** The position of each of `channels`, by index. */
+  private positions: readonly StreamPosition[];
+  /** True while `positions` is the parsed query's, shared with other polls: never written, copied first. */
+  private borrowed = true;
+
   constructor(
-    readonly positions: Map<string, StreamPosition>,
-    private readonly maxBytes: number,
+    /** The request's channels (the parsed query's, shared). */
+    readonly channels: readonly string[],
+    /** The cursor's positions of `channels` (the parsed query's, shared); undefined ones are set by `startFresh`. */
+    since: readonly (StreamPosition | undefined)[],
     /**
      * What decides the body besides its messages: the request's channels and cursor (when
      * every channel's position came from the cursor), else undefined (the body is not shared).
      */
     readonly key: string | undefined,
-    private readonly cache: { envelope?: { key: string; bytes: number } },
-  ) {}
+    private readonly context: AnswerContext,
+  ) {
+    this.positions = since as readonly StreamPosition[];
+  }
+
+  /** The channels absent from the cursor (`fresh`, in order) start at `current`, their positions now. */
+  startFresh(fresh: readonly string[], current: readonly StreamPosition[]): void {
+    const since = this.positions as readonly (StreamPosition | undefined)[];
+    this.positions = this.channels.map((channel, i) => {
+      const p = since[i] ?? current[fresh.indexOf(channel)];
+      return { offset: p.offset, epoch: p.epoch };
+    });
+    this.borrowed = false;
+  }
+
+  get messages(): readonly string[] {
+    return this.messageList ?? NONE;
+  }
+
+  /** The position of `channels[index]` so far (read only). */
+  position(index: number): StreamPosition {
+    return this.positions[index];
+  }
 
   /** Adds a message unless the answer is full; the first message always fits. */
   add(m: StoredMessage, json: string): boolean {
     if (this.full) return false;
     if (this.bytes < 0) this.bytes = this.envelopeBytes();
     const size = Buffer.byteLength(json) + 1;
-    if (this.messages.length > 0 && this.bytes + size > this.maxBytes) {
+    const messages = (this.messageList ??= []);
+    if (messages.length > 0 && this.bytes + size > this.context.maxBytes) {
       this.full = true;
       return false;
     }
     this.bytes += size;
-    this.messages.push(json);
-    const p = this.positions.get(m.channel)!;
-    p.offset = m.offset;
-    p.epoch = m.epoch;
+    messages.push(json);
+    this.moveTo(m.channel, m.offset, m.epoch);
     return true;
   }
 
-  /** `channel` could not be resumed completely; its position moves to `position` (what history still has follows). */
-  markLost(channel: string, position: StreamPosition): void {
-    if (!this.lost.includes(channel)) this.lost.push(channel);
-    const p = this.positions.get(channel)!;
-    p.offset = position.offset;
-    p.epoch = position.epoch;
+  /**
+   * `channel` could not be resumed completely; its position moves to `position` when given
+   * (what history still has follows).
+   */
+  markLost(channel: string, position?: StreamPosition): void {
+    const lost = (this.lostList ??= []);
+    if (!lost.includes(channel)) lost.push(channel);
+    if (position !== undefined) this.moveTo(channel, position.offset, position.epoch);
+  }
+
+  private moveTo(channel: string, offset: number, epoch: string): void {
+    if (this.borrowed) {
+      this.positions = this.positions.map((p) => ({ offset: p.offset, epoch: p.epoch }));
+      this.borrowed = false;
+    }
+    const p = this.positions[this.channels.indexOf(channel)];
+    p.offset = offset;
+    p.epoch = epoch;
   }
 
   /**
@@ -104,17 +153,20 @@ class PollAnswer {
    * It depends on the channels and starting positions only: polls with the same key share it.
    */
   private envelopeBytes(): number {
-    const cached = this.cache.envelope;
+    const shared = this.context.shared;
+    const cached = shared.envelope;
     if (this.key !== undefined && cached?.key === this.key) return cached.bytes;
+    const channels = this.channels;
     let names = 0;
-    for (const channel of this.positions.keys()) names += Buffer.byteLength(JSON.stringify(channel)) + 1;
-    const bytes = ENVELOPE_BYTES + encodeCursor(this.positions).length + Math.ceil((16 * this.positions.size * 4) / 3) + names;
-    if (this.key !== undefined) this.cache.envelope = { key: this.key, bytes };
+    for (let i = 0; i < channels.length; i++) names += Buffer.byteLength(JSON.stringify(channels[i])) + 1;
+    const cursorBytes = encodePositions(channels, this.positions).length;
+    const bytes = ENVELOPE_BYTES + cursorBytes + Math.ceil((16 * channels.length * 4) / 3) + names;
+    if (this.key !== undefined) shared.envelope = { key: this.key, bytes };
     return bytes;
   }
 
   get isEmpty(): boolean {
-    return this.messages.length === 0 && this.lost.length === 0;
+    return this.messageList === undefined && this.lostList === undefined;
   }
 
   /**
@@ -122,19 +174,23 @@ class PollAnswer {
    * one built when this answer is the same: same key (channels and starting positions), no
    * loss, and the same messages in the same order (then the cursor is the same too).
    */
-  body(shared: { body?: SharedBody }): { body: string; headers: string[] } {
+  body(): { body: string; headers: string[] } {
     const messages = this.messages;
-    const shareable = this.key !== undefined && this.lost.length === 0 && messages.length > 0;
+    const lost = this.lostList;
+    const shared = this.context.shared;
+    const shareable = this.key !== undefined && lost === undefined && messages.length > 0;
     const previous = shared.body;
     if (shareable && previous !== undefined && previous.key === this.key && sameStrings(previous.messages, messages)) return previous;
-    let body = '{"messages":[' + messages.join(',') + '],"cursor":"' + encodeCursor(this.positions) + '"';
-    if (this.lost.length > 0) body += ',"recovered":false,"lost":' + JSON.stringify(this.lost);
+    let body = '{"messages":[' + messages.join(',') + '],"cursor":"' + encodePositions(this.channels, this.positions) + '"';
+    if (lost !== undefined) body += ',"recovered":false,"lost":' + JSON.stringify(lost);
     body += '}';
     const headers = answerHeaders(body);
     if (shareable) shared.body = { key: this.key, messages, body, headers };
     return { body, headers };
   }
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 /** One poll request: answers once, at once or when something arrives while it is held. */
 class PollConnection implements SessionTransport, Held {
@@ -177,7 +233,7 @@ class PollConnection implements SessionTransport, Held {
 
   lost(channel: string): void {
     if (this.answered) return;
-    this.answer.markLost(channel, this.answer.positions.get(channel)!);
+    this.answer.markLost(channel);
     this.soon();
   }
 
@@ -208,7 +264,7 @@ class PollConnection implements SessionTransport, Held {
     if (!this.finish() || this.res.destroyed) return;
     const hub = this.owner.hub;
     if (this.answer.full) hub.metrics.limitHits.inc({ limit: 'max_response_bytes', transport: 'poll' });
-    const { body, headers } = this.answer.body(this.owner.shared);
+    const { body, headers } = this.answer.body();
     this.res.writeHead(200, headers);
     this.res.end(body);
     hub.countDelivered('poll', this.answer.messages.length);
@@ -245,8 +301,8 @@ class PollConnection implements SessionTransport, Held {
 @Injectable()
 export class PollTransport implements OnApplicationShutdown {
   private readonly json: MessageEncoder<string>;
-  /** The last body built and the last envelope bound, shared by answers that are the same (see PollAnswer). */
-  readonly shared: { body?: SharedBody; envelope?: { key: string; bytes: number } } = {};
+  /** The size bound, and the last body built and the last envelope bound, shared by answers that are the same (see PollAnswer). */
+  private readonly answers: AnswerContext;
   /** Every held poll, ended at its `timeout` by one timer. */
   readonly holds = new HoldQueue();
   /** Parsed query strings: the polls of one fan-out repeat the same one. */
@@ -262,6 +318,7 @@ export class PollTransport implements OnApplicationShutdown {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
     this.json = hub.timedEncoder('poll', (m) => m.json);
+    this.answers = { maxBytes: hub.options.maxResponseBytes, shared: {} };
     this.queries = new PollQueryCache(hub.options.pollTimeoutSeconds);
   }
 
@@ -297,40 +354,35 @@ export class PollTransport implements OnApplicationShutdown {
       const principal = this.verifier.cached(token) ?? (await this.verifier.verify(token));
       const query = parsed.query;
       if (query === undefined) throw parsed.problem!;
-      const { channels, cursor, fresh, timeout } = query;
-      const positions = new Map<string, StreamPosition>();
+      const { channels, cursor, since, fresh, timeout } = query;
       // Polls of the same channels from the same cursor answer the same body (see PollAnswer).
-      const answer = new PollAnswer(positions, options.maxResponseBytes, query.key, this.shared);
+      const answer = new PollAnswer(channels, since, query.key, this.answers);
       const connection = new PollConnection(res, answer, this.json, this);
       // The token's expiry is watched only while the poll holds, and only if it comes first (see hold).
       session = this.hub.openSession(principal, connection, { request: req, register: false, watchExpiryUntil: 0 });
       connection.session = session;
       session.checkChannels(channels);
       // Channels absent from the cursor start at their current position.
-      const current = fresh.length > 0 ? await session.positions(fresh) : undefined;
-      for (const channel of channels) {
-        const p = cursor?.get(channel) ?? current![fresh.indexOf(channel)];
-        positions.set(channel, { offset: p.offset, epoch: p.epoch });
-      }
+      if (fresh.length > 0) answer.startFresh(fresh, await session.positions(fresh));
       // The backlog, one channel at a time: memory stays within one channel's history plus the
       // answer. (Indexed loops here and below: an iterator kept across an await is allocated per poll.)
       for (let i = 0; i < channels.length; i++) {
         const channel = channels[i];
-        const since = cursor?.get(channel);
-        if (since === undefined) continue;
+        const from = since[i];
+        if (from === undefined) continue;
         if (answer.full) break;
         // Where this process's feed of the channel is (the cursor every poll of a broadcast
         // carries): nothing after it has reached this process, and the subscription below
         // joins the feed there.
-        if (engine.isAtLocalHead(channel, since)) continue;
+        if (engine.isAtLocalHead(channel, from)) continue;
         // A message or a few behind it (a poll of the broadcast before): what the feed
         // delivered and still holds, without a store read or an await.
-        const recent = engine.recentAfter(channel, since);
+        const recent = engine.recentAfter(channel, from);
         if (recent !== undefined) {
           for (let k = 0; k < recent.length; k++) if (!answer.add(recent[k], recent[k].encoded(this.json))) break;
           continue;
         }
-        const history = await session.history(channel, since);
+        const history = await session.history(channel, from);
         if (!history.recovered) {
           const first = history.messages[0];
           answer.markLost(channel, first === undefined ? history.position : { offset: first.offset - 1, epoch: first.epoch });
@@ -347,12 +399,12 @@ export class PollTransport implements OnApplicationShutdown {
       for (let i = 0; i < channels.length; i++) {
         if (session.isClosed) break;
         const channel = channels[i];
-        const since = positions.get(channel)!;
+        const at = answer.position(i);
         // At the feed's head (the next poll of a broadcast) at once, with nothing to read.
-        if (session.joinAtLocalHead(channel, since, POLL_FEED_LINGER_MS)) continue;
+        if (session.joinAtLocalHead(channel, at, POLL_FEED_LINGER_MS)) continue;
         await session.subscribe(
           channel,
-          { offset: since.offset, epoch: since.epoch },
+          { offset: at.offset, epoch: at.epoch },
           (outcome) => {
             if (outcome.recovered === false) connection.lost(channel);
           },
