@@ -13,8 +13,10 @@ const { mkdirSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 // bench/heap-live.cjs: only what is still live when the window ends, after a full GC (the
-// harness runs servers with --expose-gc).
+// harness runs servers with --expose-gc). bench/heap-survivors.cjs: what no scavenge
+// collected (the young generation's survivors, copied and promoted, dead later or not).
 const live = globalThis.heapSampleLive === true;
+const survivors = globalThis.heapSampleSurvivors === true;
 const session = new inspector.Session();
 session.connect();
 let probes = 0;
@@ -25,7 +27,7 @@ process.on('SIGUSR2', () => {
     session.post('HeapProfiler.startSampling', {
       samplingInterval: 2048,
       includeObjectsCollectedByMajorGC: !live,
-      includeObjectsCollectedByMinorGC: !live,
+      includeObjectsCollectedByMinorGC: !live && !survivors,
     });
   } else if (probes === 2) {
     if (live) global.gc();
@@ -33,7 +35,8 @@ process.on('SIGUSR2', () => {
       if (err) throw err;
       const dir = join(__dirname, 'results', 'heap');
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `${process.pid}${live ? '.live' : ''}.heapprofile`), JSON.stringify(result.profile));
+      const suffix = live ? '.live' : survivors ? '.survivors' : '';
+      writeFileSync(join(dir, `${process.pid}${suffix}.heapprofile`), JSON.stringify(result.profile));
     });
   }
 });

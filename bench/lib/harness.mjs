@@ -2,7 +2,7 @@
 // preloaded), client processes (load-client.mjs) and the publisher.
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -129,6 +129,12 @@ export class ServerProcess {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(timer);
+    // BENCH_SERVER_OUTPUT=1: what the server printed (e.g. with BENCH_NODE_ARGS=--trace-gc) goes to bench/results/output/.
+    if (process.env.BENCH_SERVER_OUTPUT) {
+      const dir = join(ROOT, 'bench/results/output');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${this.name.replace(/[^\w.-]+/g, '_')}.${this.child.pid}.log`), this.output);
+    }
   }
 }
 
