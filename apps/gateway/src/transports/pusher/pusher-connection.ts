@@ -78,7 +78,9 @@ export class PusherConnection implements SessionTransport {
   ) {
     this.session = session(this);
     ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
-    ws.on('pong', () => (this.lastSeen = Date.now()));
+    ws.on('pong', () => {
+      this.lastSeen = Date.now();
+    });
     ws.on('close', () => this.onClose());
     ws.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') ctx.limitHit('max_message_bytes');

@@ -74,7 +74,11 @@ class SocketIoConnection implements SessionTransport {
     private readonly writeOptions: MessageEncoder<WriteOptions>,
   ) {
     this.session = hub.openSession(principal, this);
-    socket.conn.on('drain', () => (this.pendingBytes = 0));
+    // A block, not an expression: engine.io emits 'drain' after every flush (each delivery),
+    // and Node's emit hands a listener's non-undefined result to its promise-rejection check.
+    socket.conn.on('drain', () => {
+      this.pendingBytes = 0;
+    });
   }
 
   deliver(m: StoredMessage): void {
