@@ -24,10 +24,16 @@ export function tokenFromHandshake(auth: unknown, query: Record<string, unknown>
   return bearerToken(authorization);
 }
 
+/** `Authorization: Bearer <token>`, any case and spacing. */
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+/** The form clients send: tested without a match array (every long-poll carries its token). */
+const PLAIN_BEARER = /^Bearer \S+$/;
+
 /** The token of an `Authorization: Bearer <token>` header. */
-function bearerToken(header: string | undefined): string | undefined {
+export function bearerToken(header: string | undefined): string | undefined {
   if (typeof header !== 'string') return undefined;
-  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  if (PLAIN_BEARER.test(header)) return header.slice(7);
+  return BEARER.exec(header)?.[1];
 }
 
 /**

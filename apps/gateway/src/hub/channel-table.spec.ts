@@ -64,4 +64,15 @@ describe('ChannelTable (a session’s channels)', () => {
     expect(seen.sort()).toEqual(['a', 'b', 'c']);
     expect(table.size).toBe(0);
   });
+
+  it('calls forEach with thisArg, as Map.forEach does', () => {
+    const table = new ChannelTable<number>();
+    table.set('a', 1);
+    table.set('b', 2);
+    const sums = { total: 0 };
+    table.forEach(function (this: { total: number }, value) {
+      this.total += value;
+    }, sums);
+    expect(sums.total).toBe(3);
+  });
 });

@@ -42,11 +42,14 @@ export class ChannelTable<V> {
     return this.rest !== undefined && this.rest.delete(channel);
   }
 
-  /** Every entry; `fn` may delete entries (the one it is given or others) as it goes. */
-  forEach(fn: (value: V, channel: string) => void): void {
+  /**
+   * Every entry; `fn` may delete entries (the one it is given or others) as it goes. With
+   * `thisArg` (as `Map.forEach`), a method can be passed as is: no closure per call.
+   */
+  forEach<T>(fn: (this: T, value: V, channel: string) => void, thisArg?: T): void {
     const key = this.firstKey;
-    if (key !== undefined) fn(this.firstValue as V, key);
-    this.rest?.forEach(fn);
+    if (key !== undefined) fn.call(thisArg as T, this.firstValue as V, key);
+    this.rest?.forEach(fn, thisArg);
   }
 
   clear(): void {

@@ -461,16 +461,8 @@ export class ClientSession implements ChannelListener, Drainable, PresenceRecipi
     this.closed = true;
     if (this.wheelSlot !== undefined) this.hub.expiry.cancel(this.wheelSlot, this);
     clearTimeout(this.deadlineTimer);
-    const subscriptions = this.subscriptions;
-    if (subscriptions.size > 0) {
-      subscriptions.forEach((handle) => {
-        if (handle !== null) {
-          handle.unsubscribe();
-          this.hub.metrics.activeSubscriptions.add(this.transportName, -1);
-        }
-      });
-      subscriptions.clear();
-    }
+    this.subscriptions.forEach(this.release, this);
+    this.subscriptions.clear();
     if (this.present !== undefined) {
       this.present = undefined;
       this.hub.presence?.leaveAll(this.connectionId);
@@ -491,6 +483,13 @@ export class ClientSession implements ChannelListener, Drainable, PresenceRecipi
   private tooManyChannels(): SwitchboardError {
     this.hub.metrics.limitHits.inc({ limit: 'max_subscriptions', transport: this.transportName });
     return new SwitchboardError('rate_limited', `at most ${this.hub.options.maxSubscriptionsPerConnection} subscriptions per connection`);
+  }
+
+  /** Ends a held subscription as the session closes (`close`). */
+  private release(handle: ChannelSubscription | null): void {
+    if (handle === null) return;
+    handle.unsubscribe();
+    this.hub.metrics.activeSubscriptions.add(this.transportName, -1);
   }
 
   private endSubscription(channel: string, handle: ChannelSubscription): void {
