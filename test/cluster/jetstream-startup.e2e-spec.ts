@@ -68,8 +68,11 @@ describe('JetStream setup during a leader election', () => {
       const [, ...restarting] = cluster.nodes;
       await Promise.all(restarting.map((n) => n.kill('SIGKILL')));
       const env = { ...isolatedEnv('jsup'), NATS_URL: cluster.url, NATS_STREAM_REPLICAS: '3', STARTUP_TIMEOUT_SECONDS: '60' };
+      // Ready within the startup timeout they were given, not the helper's default 20 s: the
+      // servers come back after 7 s, then a leader election, and a setup step sent just
+      // before it waits out its own 5 s request timeout before the next try.
       const starting = ['notifier', 'webhook-ingest'].map((app) =>
-        ServiceProcess.start(app, env).then((p) => {
+        ServiceProcess.start(app, env, 60_000 + 5_000).then((p) => {
           started.push(p);
           return p;
         }),

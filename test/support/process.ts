@@ -19,8 +19,11 @@ export class ServiceProcess {
     this.exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** Starts `app` on a free port, or on `env.PORT` (a restart on the same address). */
-  static async start(app: string, env: Record<string, string>): Promise<ServiceProcess> {
+  /**
+   * Starts `app` on a free port, or on `env.PORT` (a restart on the same address), and
+   * waits up to `readyWithinMs` for its `/readyz`.
+   */
+  static async start(app: string, env: Record<string, string>, readyWithinMs = 20_000): Promise<ServiceProcess> {
     const port = env.PORT !== undefined ? Number(env.PORT) : await freePort();
     const child = spawn(process.execPath, [join(root, 'dist/apps', app, 'main.js')], {
       env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
@@ -33,7 +36,7 @@ export class ServiceProcess {
         const res = await fetch(`${service.url}/readyz`);
         if (res.status !== 200) throw new Error(`not ready: ${res.status}`);
       },
-      20000,
+      readyWithinMs,
       100,
     );
     return service;
