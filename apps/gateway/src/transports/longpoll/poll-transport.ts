@@ -45,6 +45,16 @@ interface SharedBody {
   headers: string[];
 }
 
+/**
+ * A message as poll answers carry it, made once per message and shared by every poll it
+ * answers: its JSON and that JSON's byte length plus the separator (the size bound's
+ * arithmetic, otherwise a `Buffer.byteLength` per recipient).
+ */
+interface PollMessage {
+  readonly json: string;
+  readonly size: number;
+}
+
 /** The headers of a 200 answer of `body`. */
 function answerHeaders(body: string): string[] {
   return ['Content-Type', 'application/json', 'Cache-Control', 'no-store', 'Content-Length', String(Buffer.byteLength(body))];
@@ -112,17 +122,16 @@ class PollAnswer {
   }
 
   /** Adds a message unless the answer is full; the first message always fits. */
-  add(m: StoredMessage, json: string): boolean {
+  add(m: StoredMessage, encoded: PollMessage): boolean {
     if (this.full) return false;
     if (this.bytes < 0) this.bytes = this.envelopeBytes();
-    const size = Buffer.byteLength(json) + 1;
     const messages = (this.messageList ??= []);
-    if (messages.length > 0 && this.bytes + size > this.context.maxBytes) {
+    if (messages.length > 0 && this.bytes + encoded.size > this.context.maxBytes) {
       this.full = true;
       return false;
     }
-    this.bytes += size;
-    messages.push(json);
+    this.bytes += encoded.size;
+    messages.push(encoded.json);
     this.moveTo(m.channel, m.offset, m.epoch);
     return true;
   }
@@ -207,7 +216,7 @@ class PollConnection implements SessionTransport, Held {
   constructor(
     private readonly res: ServerResponse,
     private readonly answer: PollAnswer,
-    private readonly json: MessageEncoder<string>,
+    private readonly encoder: MessageEncoder<PollMessage>,
     private readonly owner: PollTransport,
   ) {
     res.on('close', () => this.finish());
@@ -227,7 +236,7 @@ class PollConnection implements SessionTransport, Held {
 
   deliver(m: StoredMessage): void {
     if (this.answered) return;
-    if (!this.answer.add(m, m.encoded(this.json))) this.respond();
+    if (!this.answer.add(m, m.encoded(this.encoder))) this.respond();
     else this.soon();
   }
 
@@ -300,7 +309,7 @@ class PollConnection implements SessionTransport, Held {
  */
 @Injectable()
 export class PollTransport implements OnApplicationShutdown {
-  private readonly json: MessageEncoder<string>;
+  private readonly encoder: MessageEncoder<PollMessage>;
   /** The size bound, and the last body built and the last envelope bound, shared by answers that are the same (see PollAnswer). */
   private readonly answers: AnswerContext;
   /** Every held poll, ended at its `timeout` by one timer. */
@@ -317,7 +326,7 @@ export class PollTransport implements OnApplicationShutdown {
     private readonly registry: ConnectionRegistry,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.json = hub.timedEncoder('poll', (m) => m.json);
+    this.encoder = hub.timedEncoder('poll', (m): PollMessage => ({ json: m.json, size: Buffer.byteLength(m.json) + 1 }));
     this.answers = { maxBytes: hub.options.maxResponseBytes, shared: {} };
     this.queries = new PollQueryCache(hub.options.pollTimeoutSeconds);
   }
@@ -357,7 +366,7 @@ export class PollTransport implements OnApplicationShutdown {
       const { channels, cursor, since, fresh, timeout } = query;
       // Polls of the same channels from the same cursor answer the same body (see PollAnswer).
       const answer = new PollAnswer(channels, since, query.key, this.answers);
-      const connection = new PollConnection(res, answer, this.json, this);
+      const connection = new PollConnection(res, answer, this.encoder, this);
       // The token's expiry is watched only while the poll holds, and only if it comes first (see hold).
       session = this.hub.openSession(principal, connection, { request: req, register: false, watchExpiryUntil: 0 });
       connection.session = session;
@@ -379,7 +388,7 @@ export class PollTransport implements OnApplicationShutdown {
         // delivered and still holds, without a store read or an await.
         const recent = engine.recentAfter(channel, from);
         if (recent !== undefined) {
-          for (let k = 0; k < recent.length; k++) if (!answer.add(recent[k], recent[k].encoded(this.json))) break;
+          for (let k = 0; k < recent.length; k++) if (!answer.add(recent[k], recent[k].encoded(this.encoder))) break;
           continue;
         }
         const history = await session.history(channel, from);
@@ -387,7 +396,7 @@ export class PollTransport implements OnApplicationShutdown {
           const first = history.messages[0];
           answer.markLost(channel, first === undefined ? history.position : { offset: first.offset - 1, epoch: first.epoch });
         }
-        for (const m of history.messages) if (!answer.add(m, m.encoded(this.json))) break;
+        for (const m of history.messages) if (!answer.add(m, m.encoded(this.encoder))) break;
       }
       if (!answer.isEmpty || timeout === 0 || cursor === undefined || this.registry.isDraining) {
         connection.respond();
